@@ -1,0 +1,21 @@
+"""The bnviz engine: a NumPy batch-norm network, its trainer and records.
+
+Pure NumPy (plus scikit-learn for the bundled data sets): importing it loads
+no Qt module, so scripts, notebooks and tests can use it without a screen.
+"""
+from .config import PRESETS, ConfigError, RunConfig, preset
+from .data import Dataset, DatasetError, load_dataset
+from .history import History, HistorySnapshot
+from .layers import BatchNorm, Linear, make_activation
+from .losses import softmax_cross_entropy
+from .model import MLP
+from .optim import GD, SGD, Adam, Momentum, RMSProp, make_optimizer
+from .records import Evaluation, LayerRecord, StepRecord
+from .trainer import Trainer
+
+__all__ = [
+    "PRESETS", "ConfigError", "RunConfig", "preset", "Dataset", "DatasetError", "load_dataset",
+    "History", "HistorySnapshot", "BatchNorm", "Linear", "make_activation", "softmax_cross_entropy",
+    "MLP", "GD", "SGD", "Adam", "Momentum", "RMSProp", "make_optimizer", "Evaluation",
+    "LayerRecord", "StepRecord", "Trainer",
+]

@@ -1,0 +1,263 @@
+"""RunConfig: every knob of a run in one serialisable, validated record.
+
+Momentum convention: ``bn_momentum`` is PyTorch's, the weight of the *new*
+batch in ``running = (1 - m) * running + m * batch``. The course's / CS231n's
+``beta = 0.9`` equals ``m = 0.1``; Keras's ``momentum = 0.99`` equals
+``m = 0.01``. ``None`` means a cumulative average (PyTorch ``momentum=None``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DATASETS = ("moons", "circles", "spiral", "xor", "blobs", "digits", "file")
+TOY_DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+PLACEMENTS = ("before", "after")
+INITS = ("gaussian", "glorot", "he")
+OPTIMIZERS = ("gd", "sgd", "momentum", "rmsprop", "adam")
+DTYPES = ("float32", "float64")
+CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
+
+MAX_LAYERS = 16
+MAX_WIDTH = 4096
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; ``field`` names it."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run. Same config and seed -> same run."""
+
+    # data
+    dataset: str = "digits"
+    data_path: str = ""          # for dataset == "file": a .csv or .npz
+    n_samples: int = 600         # toy data sets only
+    noise: float = 0.15          # toy data sets only
+    test_fraction: float = 0.2
+    # network
+    hidden: tuple[int, ...] = (100, 100, 100)
+    activation: str = "sigmoid"
+    leaky_slope: float = 0.01
+    batchnorm: bool | tuple[bool, ...] = True   # one flag, or one per hidden layer
+    bn_placement: str = "before"  # BN before the activation (paper) or after it
+    keep_bias: bool = False       # keep b where BN follows the linear map
+    init: str = "gaussian"
+    init_std: float = 0.1         # standard deviation of the "gaussian" init
+    # batch norm
+    bn_momentum: float | None = 0.1
+    bn_eps: float = 1e-5
+    unbiased_running_var: bool = True
+    # optimisation
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    batch_size: int = 60
+    sgd_momentum: float = 0.9
+    rmsprop_rho: float = 0.9
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    opt_eps: float = 1e-8
+    # reproducibility
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        if isinstance(self.hidden, list):
+            self.hidden = tuple(self.hidden)
+        if isinstance(self.batchnorm, list):
+            self.batchnorm = tuple(self.batchnorm)
+
+    # ------------------------------------------------------------------ derived
+    def bn_layers(self) -> tuple[bool, ...]:
+        """One BN flag per hidden layer."""
+        if isinstance(self.batchnorm, bool):
+            return (self.batchnorm,) * len(self.hidden)
+        return tuple(bool(b) for b in self.batchnorm)
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    # --------------------------------------------------------------- validation
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError naming the first bad field; return self if valid."""
+        _choice(self, "dataset", DATASETS)
+        if self.dataset == "file":
+            if not isinstance(self.data_path, str) or not self.data_path:
+                raise ConfigError("data_path", "dataset 'file' needs the path of a .csv or .npz file")
+            if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
+                raise ConfigError("data_path", "must end in .csv or .npz")
+        _int(self, "n_samples", 20, 1_000_000)
+        _float(self, "noise", 0.0, 5.0)
+        _float(self, "test_fraction", 0.05, 0.9)
+        hidden = self.hidden
+        if (not isinstance(hidden, tuple) or not 1 <= len(hidden) <= MAX_LAYERS
+                or not all(_is_int(h) and 1 <= h <= MAX_WIDTH for h in hidden)):
+            raise ConfigError("hidden", f"1 to {MAX_LAYERS} layer widths, each an integer from 1 to {MAX_WIDTH}")
+        _choice(self, "activation", ACTIVATIONS)
+        _float(self, "leaky_slope", 0.0, 1.0)
+        if isinstance(self.batchnorm, tuple):
+            if len(self.batchnorm) != len(hidden) or not all(isinstance(b, bool) for b in self.batchnorm):
+                raise ConfigError("batchnorm", f"true/false, or a list of {len(hidden)} true/false values (one per hidden layer)")
+        elif not isinstance(self.batchnorm, bool):
+            raise ConfigError("batchnorm", "true/false, or one true/false per hidden layer")
+        _choice(self, "bn_placement", PLACEMENTS)
+        _bool(self, "keep_bias")
+        _choice(self, "init", INITS)
+        _float(self, "init_std", 1e-6, 10.0)
+        if self.bn_momentum is not None:
+            _float(self, "bn_momentum", 0.0, 1.0, low_open=True,
+                   hint=" (PyTorch convention: weight of the new batch; course 0.9 = 0.1, Keras 0.99 = 0.01), or cumulative")
+        _float(self, "bn_eps", 1e-12, 1.0)
+        _bool(self, "unbiased_running_var")
+        _choice(self, "optimizer", OPTIMIZERS)
+        _float(self, "lr", 0.0, 100.0, low_open=True)
+        _int(self, "batch_size", 2, 1_000_000, hint=" (batch norm needs at least 2 examples per batch)")
+        _float(self, "sgd_momentum", 0.0, 1.0, high_open=True)
+        _float(self, "rmsprop_rho", 0.0, 1.0, high_open=True)
+        _float(self, "adam_beta1", 0.0, 1.0, high_open=True)
+        _float(self, "adam_beta2", 0.0, 1.0, high_open=True)
+        _float(self, "opt_eps", 0.0, 1.0, low_open=True)
+        _int(self, "seed", 0, 2**32 - 1)
+        _choice(self, "dtype", DTYPES)
+        return self
+
+    # ---------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Plain TOML-compatible values (lists, not tuples; no None)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, tuple):
+                v = list(v)
+            if f.name == "bn_momentum" and v is None:
+                v = CUMULATIVE
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Build and validate; unknown keys and wrong types raise ConfigError."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", "expected a table of settings")
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(key, f"unknown setting (known: {', '.join(known)})")
+            if key == "bn_momentum" and value == CUMULATIVE:
+                value = None
+            kwargs[key] = value
+        return cls(**kwargs).validate()
+
+    def to_toml(self) -> str:
+        import tomli_w
+        return tomli_w.dumps({"run": self.to_dict()})
+
+    @classmethod
+    def from_toml(cls, text: str) -> "RunConfig":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("toml", f"not valid TOML: {exc}") from None
+        if "run" in data:
+            extra = set(data) - {"run"}
+            if extra:
+                raise ConfigError(sorted(extra)[0], "unknown table (settings belong in [run])")
+            data = data["run"]
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("file", f"cannot read {path}: {exc}") from None
+        return cls.from_toml(text)
+
+    def save(self, path: str | Path) -> None:
+        from .fileio import write_atomic
+        write_atomic(path, self.to_toml().encode("utf-8"))
+
+
+# ------------------------------------------------------------------- checks
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _choice(cfg, name, allowed):
+    v = getattr(cfg, name)
+    if v not in allowed:
+        raise ConfigError(name, f"{v!r} is not one of {', '.join(allowed)}")
+
+
+def _bool(cfg, name):
+    if not isinstance(getattr(cfg, name), bool):
+        raise ConfigError(name, "must be true or false")
+
+
+def _int(cfg, name, lo, hi, hint=""):
+    v = getattr(cfg, name)
+    if not _is_int(v) or not lo <= v <= hi:
+        raise ConfigError(name, f"must be an integer from {lo} to {hi}{hint}, got {v!r}")
+
+
+def _float(cfg, name, lo, hi, low_open=False, high_open=False, hint=""):
+    v = getattr(cfg, name)
+    ok = _is_number(v) and v == v  # v == v rejects NaN
+    if ok:
+        ok = (v > lo if low_open else v >= lo) and (v < hi if high_open else v <= hi)
+    if not ok:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise ConfigError(name, f"must be a number in {left}{lo}, {hi}{right}{hint}, got {v!r}")
+
+
+# ------------------------------------------------------------------ presets
+PRESETS: dict[str, RunConfig] = {
+    "Ioffe & Szegedy 2015, Fig. 1": RunConfig(
+        dataset="digits", hidden=(100, 100, 100), activation="sigmoid",
+        batchnorm=True, init="gaussian", init_std=0.1, optimizer="sgd",
+        lr=0.1, batch_size=60),
+    "the course": RunConfig(
+        dataset="digits", hidden=(64, 64), activation="relu", batchnorm=True,
+        bn_placement="before", keep_bias=False, init="he", optimizer="adam",
+        lr=1e-3, batch_size=64, bn_momentum=0.1,  # course beta 0.9 == 0.1 here
+        unbiased_running_var=False),
+    "PyTorch defaults": RunConfig(
+        dataset="digits", hidden=(100, 100), activation="relu", batchnorm=True,
+        init="he", optimizer="sgd", lr=0.05, batch_size=64, bn_momentum=0.1,
+        bn_eps=1e-5, unbiased_running_var=True),
+    "Keras defaults": RunConfig(
+        dataset="digits", hidden=(100, 100), activation="relu", batchnorm=True,
+        init="glorot", optimizer="adam", lr=1e-3, batch_size=32,
+        bn_momentum=0.01,  # Keras momentum 0.99 in PyTorch's convention
+        bn_eps=1e-3, unbiased_running_var=False),
+    "Two moons, no BN": RunConfig(
+        dataset="moons", hidden=(16, 16), activation="tanh", batchnorm=False,
+        init="glorot", optimizer="sgd", lr=0.1, batch_size=32),
+    "Spiral with BN": RunConfig(
+        dataset="spiral", hidden=(32, 32, 32), activation="relu", batchnorm=True,
+        init="he", optimizer="adam", lr=0.01, batch_size=32, noise=0.1),
+}
+DEFAULT_PRESET = "Ioffe & Szegedy 2015, Fig. 1"
+
+
+def preset(name: str) -> RunConfig:
+    """A fresh copy of a named preset; unknown names raise ConfigError."""
+    if name not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return dataclasses.replace(PRESETS[name])

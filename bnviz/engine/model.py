@@ -1,0 +1,130 @@
+"""The MLP: hidden layers with optional batch norm, then a linear softmax head.
+
+A hidden layer computes ``z = a_prev @ W (+ b)`` and then either
+``a = g(BN(z))`` (placement "before", as in the paper and the note) or
+``a = BN(g(z))`` (placement "after"). Where BN directly follows the linear
+map the bias is redundant (the batch mean cancels it), so it is dropped
+unless ``keep_bias`` asks to keep it for demonstration.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import BatchNorm, Linear, make_activation
+
+
+def init_weights(rng: np.random.Generator, fan_in: int, fan_out: int, scheme: str,
+                 std: float, dtype) -> np.ndarray:
+    """Gaussian N(0, std^2) (the paper's "small random Gaussian"),
+    Glorot N(0, 2/(fan_in+fan_out)) or He N(0, 2/fan_in)."""
+    if scheme == "glorot":
+        std = np.sqrt(2.0 / (fan_in + fan_out))
+    elif scheme == "he":
+        std = np.sqrt(2.0 / fan_in)
+    elif scheme != "gaussian":
+        raise ValueError(f"unknown initialisation {scheme!r}")
+    return (rng.standard_normal((fan_in, fan_out)) * std).astype(dtype)
+
+
+class HiddenLayer:
+    """Linear map, activation, and optionally batch norm before or after it."""
+
+    def __init__(self, linear: Linear, bn: BatchNorm | None, activation, placement: str):
+        self.linear = linear
+        self.bn = bn
+        self.act = activation
+        self.placement = placement
+        # What the last training forward saw, for records (never mutated later:
+        # every forward allocates fresh arrays).
+        self.pre = self.act_in = self.bn_in = self.bn_out = self.out = None
+
+    def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
+        z = self.linear.forward(x, training)
+        bn = self.bn
+        if bn is None:
+            act_in = z
+            a = self.act.forward(z, training)
+            bn_in = bn_out = None
+        elif self.placement == "before":
+            bn_in = z
+            bn_out = act_in = bn.forward(z, training, update_stats)
+            a = self.act.forward(act_in, training)
+        else:
+            act_in = z
+            bn_in = self.act.forward(z, training)
+            a = bn_out = bn.forward(bn_in, training, update_stats)
+        if training and update_stats:
+            self.pre, self.act_in, self.bn_in, self.bn_out, self.out = z, act_in, bn_in, bn_out, a
+        return a
+
+    def backward(self, da: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        if self.bn is None:
+            dz = self.act.backward(da)
+        elif self.placement == "before":
+            dz = self.bn.backward(self.act.backward(da))
+        else:
+            dz = self.act.backward(self.bn.backward(da))
+        return self.linear.backward(dz, need_dx)
+
+
+class MLP:
+    """n_in -> hidden... -> n_out, softmax cross-entropy on top."""
+
+    def __init__(self, n_in: int, hidden: tuple[int, ...], n_out: int, *, activation: str = "sigmoid",
+                 leaky_slope: float = 0.01, bn_layers: tuple[bool, ...] | None = None,
+                 bn_placement: str = "before", keep_bias: bool = False, init: str = "gaussian",
+                 init_std: float = 0.1, bn_momentum: float | None = 0.1, bn_eps: float = 1e-5,
+                 unbiased_running_var: bool = True, seed: int = 0, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        bn_layers = tuple(bn_layers) if bn_layers is not None else (True,) * len(hidden)
+        if len(bn_layers) != len(hidden):
+            raise ValueError("bn_layers needs one flag per hidden layer")
+        self.layers: list[HiddenLayer] = []
+        fan_in = n_in
+        for i, (width, has_bn) in enumerate(zip(hidden, bn_layers)):
+            # One generator per layer, keyed by (seed, layer index): two
+            # networks that agree on a layer's shape start with equal weights.
+            rng = np.random.default_rng([seed, 1, i])
+            W = init_weights(rng, fan_in, width, init, init_std, self.dtype)
+            bias_redundant = has_bn and bn_placement == "before"
+            b = np.zeros(width, self.dtype) if (keep_bias or not bias_redundant) else None
+            bn = (BatchNorm(width, bn_momentum, bn_eps, unbiased_running_var, self.dtype)
+                  if has_bn else None)
+            self.layers.append(HiddenLayer(Linear(W, b), bn, make_activation(activation, leaky_slope),
+                                           bn_placement))
+            fan_in = width
+        rng = np.random.default_rng([seed, 2])
+        self.head = Linear(init_weights(rng, fan_in, n_out, init, init_std, self.dtype),
+                           np.zeros(n_out, self.dtype))
+
+    def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
+        """x: (N, n_in) -> logits (N, n_out)."""
+        a = x
+        for layer in self.layers:
+            a = layer.forward(a, training, update_stats)
+        return self.head.forward(a, training)
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        """Fill every parameter gradient from dL/dlogits (N, n_out)."""
+        da = self.head.backward(dlogits)
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            da = self.layers[i].backward(da, need_dx=i > 0)
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(name, parameter, gradient) for every learnable array, in a fixed order."""
+        out = []
+        for i, layer in enumerate(self.layers, start=1):
+            lin = layer.linear
+            out.append((f"layer{i}.W", lin.W, lin.dW))
+            if lin.b is not None:
+                out.append((f"layer{i}.b", lin.b, lin.db))
+            if layer.bn is not None:
+                out.append((f"layer{i}.gamma", layer.bn.gamma, layer.bn.dgamma))
+                out.append((f"layer{i}.beta", layer.bn.beta, layer.bn.dbeta))
+        out.append(("head.W", self.head.W, self.head.dW))
+        out.append(("head.b", self.head.b, self.head.db))
+        return out
+
+    def batchnorms(self) -> list[BatchNorm]:
+        return [layer.bn for layer in self.layers if layer.bn is not None]

@@ -1,0 +1,127 @@
+"""Frozen records of one training step, made to cross a thread boundary.
+
+Every array in a record is a private, read-only copy: the trainer may go on
+updating its parameters in place while another thread reads the record.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+PERCENTILES = (15.0, 50.0, 85.0)
+
+
+def frozen_copy(a: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None
+    out = np.array(a, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def read_only(a: np.ndarray | None) -> np.ndarray | None:
+    """Mark an array the trainer will never touch again as read-only."""
+    if a is not None:
+        a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One hidden layer at one step. (B, D) arrays are the mini-batch;
+    (D,) arrays are per unit and None where the layer has no batch norm."""
+
+    index: int                      # 0-based hidden-layer index
+    width: int
+    has_bn: bool
+    placement: str                  # "before" or "after" the activation
+    pre: np.ndarray                 # (B, D) z = W a_prev (+ b)
+    bn_in: np.ndarray | None        # (B, D) what BN normalises: z ("before") or g(z) ("after")
+    normalized: np.ndarray | None   # (B, D) x_hat
+    bn_out: np.ndarray | None       # (B, D) gamma * x_hat + beta
+    act_in: np.ndarray              # (B, D) what enters the activation function
+    batch_mean: np.ndarray | None
+    batch_var: np.ndarray | None    # biased, the one used to normalise
+    running_mean: np.ndarray | None
+    running_var: np.ndarray | None
+    gamma: np.ndarray | None
+    beta: np.ndarray | None
+    grad_norm_W: float              # ||dL/dW||_F
+    grad_norm_b: float | None       # ||dL/db|| where a bias is kept
+    grad_norm_gamma: float | None
+    grad_norm_beta: float | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The state of a run right after one optimizer step."""
+
+    step: int                       # steps done so far (1 after the first)
+    epoch: int                      # 1-based epoch the step's batch came from
+    loss: float                     # mini-batch loss before the update
+    batch_accuracy: float
+    lr: float
+    layers: tuple[LayerRecord, ...]
+    grad_norm_head: float
+    labels: np.ndarray              # (B,) the batch's labels
+
+    @property
+    def finite(self) -> bool:
+        """False once the loss or any batch statistic is NaN or Inf."""
+        if not np.isfinite(self.loss):
+            return False
+        for L in self.layers:
+            for a in (L.batch_mean, L.batch_var, L.running_mean, L.running_var):
+                if a is not None and not np.all(np.isfinite(a)):
+                    return False
+        return True
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Test-set figures at one step (see ``Trainer.evaluate``)."""
+
+    step: int
+    test_loss: float
+    test_accuracy: float               # inference mode, running statistics
+    test_accuracy_population: float    # precise BN: training-set statistics
+    test_accuracy_batch: float         # test mini-batches, their own statistics
+    population_mean: tuple[np.ndarray | None, ...]   # per hidden layer, (D,)
+    population_var: tuple[np.ndarray | None, ...]
+
+    def as_dict(self) -> dict[str, float]:
+        return {"test_loss": self.test_loss, "test_accuracy": self.test_accuracy,
+                "test_accuracy_population": self.test_accuracy_population,
+                "test_accuracy_batch": self.test_accuracy_batch}
+
+
+@lru_cache(maxsize=64)
+def _interpolation(n: int, q: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pos = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, pos - lo
+
+
+@lru_cache(maxsize=64)
+def _interpolation_matrix(n: int, q: tuple[float, ...], dtype) -> np.ndarray:
+    """(len(q), n) weights W with W @ sorted = the percentiles."""
+    lo, hi, frac = _interpolation(n, q)
+    w = np.zeros((len(q), n), dtype=dtype)
+    rows = np.arange(len(q))
+    w[rows, lo] += 1.0 - frac
+    w[rows, hi] += frac
+    return w
+
+
+def sorted_percentiles(sorted_values: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> np.ndarray:
+    """Percentiles (linear interpolation, as ``np.percentile``) of data
+    already sorted along axis 0. (N,) -> (len(q),); (N, D) -> (len(q), D)."""
+    n = sorted_values.shape[0]
+    if sorted_values.ndim == 2:
+        # One small matrix product beats indexing and blending row by row.
+        return _interpolation_matrix(n, tuple(q), sorted_values.dtype) @ sorted_values
+    lo, hi, frac = _interpolation(n, tuple(q))
+    return sorted_values[lo] * (1.0 - frac) + sorted_values[hi] * frac

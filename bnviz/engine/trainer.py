@@ -1,0 +1,164 @@
+"""Trainer: one mini-batch per ``step()``, a frozen record of what happened.
+
+Randomness is split into independent generators keyed by the seed (data
+split, each layer's initial weights, the batch order), so a run is fully
+determined by its config and two runs that differ in one setting still
+share everything else.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ConfigError, RunConfig
+from .data import Dataset, load_dataset
+from .history import History
+from .losses import softmax_cross_entropy
+from .model import MLP
+from .optim import apply_hyperparameters, make_optimizer
+from .recorder import Recorder, _norm
+from .records import Evaluation, StepRecord
+from .stats import evaluate_model
+
+# Settings that may change between steps without rebuilding the network.
+LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "adam_beta2", "opt_eps",
+                         "bn_momentum"})
+
+
+class Trainer:
+    """Trains one RunConfig; see ``step`` and ``evaluate``."""
+
+    def __init__(self, config: RunConfig, dataset: Dataset | None = None, summary_every: int = 1):
+        config = config.replace().validate()
+        self.config = config
+        self.dtype = np.dtype(config.dtype)
+        self.data = dataset if dataset is not None else load_dataset(
+            config.dataset, n_samples=config.n_samples, noise=config.noise,
+            test_fraction=config.test_fraction, seed=config.seed, path=config.data_path,
+            dtype=self.dtype)
+        self.x_train = np.ascontiguousarray(self.data.x_train, dtype=self.dtype)
+        self.y_train = np.asarray(self.data.y_train, dtype=np.int64)
+        self.x_test = np.ascontiguousarray(self.data.x_test, dtype=self.dtype)
+        self.y_test = np.asarray(self.data.y_test, dtype=np.int64)
+        n_train = len(self.y_train)
+        self.batch_size = n_train if config.optimizer == "gd" else config.batch_size
+        if self.batch_size > n_train:
+            raise ConfigError("batch_size", f"must be at most the training set size, {n_train}")
+        self.steps_per_epoch = n_train // self.batch_size  # the last partial batch is dropped
+        self.model = MLP(
+            self.x_train.shape[1], config.hidden, self.data.n_classes,
+            activation=config.activation, leaky_slope=config.leaky_slope,
+            bn_layers=config.bn_layers(), bn_placement=config.bn_placement,
+            keep_bias=config.keep_bias, init=config.init, init_std=config.init_std,
+            bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
+            unbiased_running_var=config.unbiased_running_var, seed=config.seed, dtype=self.dtype)
+        named = self.model.named_parameters()
+        self._params = [p for _, p, _ in named]
+        self._grads = [g for _, _, g in named]
+        self.optimizer = make_optimizer(config)
+        self._batch_rng = np.random.default_rng([config.seed, 3])
+        self._order = np.arange(0)
+        self._cursor = 0
+        self.step_count = 0
+        self.epoch = 0
+        self.last_loss = float("nan")
+        self.last_accuracy = float("nan")
+        self.last_labels = None
+        self.last_evaluation: Evaluation | None = None
+        if not isinstance(summary_every, int) or summary_every < 1:
+            raise ValueError(f"summary_every must be a positive integer, got {summary_every!r}")
+        self.summary_every = summary_every
+        self._recorder = Recorder(self.model)
+        self._norms = None
+        self._head_norm = None
+        self.history = History(config.hidden, config.bn_layers(),
+                               [L.linear.b is not None for L in self.model.layers])
+
+    # ------------------------------------------------------------- settings
+    def set_live(self, config: RunConfig) -> None:
+        """Apply the settings in LIVE_FIELDS from ``config``; raise
+        ConfigError if anything else differs (that needs a new Trainer)."""
+        config.validate()
+        changed = {k for k, v in config.to_dict().items() if self.config.to_dict()[k] != v}
+        structural = changed - LIVE_FIELDS
+        if structural:
+            raise ConfigError(sorted(structural)[0], "changing this setting needs a reset")
+        apply_hyperparameters(self.optimizer, config)
+        for bn in self.model.batchnorms():
+            bn.momentum = config.bn_momentum
+        self.config = config.replace()
+
+    # ----------------------------------------------------------------- data
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.batch_size == len(self.y_train):
+            if self._cursor == 0:
+                self.epoch += 1
+            self._cursor = 0
+            return self.x_train, self.y_train
+        if self._cursor + self.batch_size > self._order.size:
+            self._order = self._batch_rng.permutation(len(self.y_train))
+            self._cursor = 0
+            self.epoch += 1
+        idx = self._order[self._cursor:self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        return self.x_train[idx], self.y_train[idx]
+
+    # ------------------------------------------------------------- training
+    def train_batch(self) -> float:
+        """One forward, backward and update on the next mini-batch, with no
+        record or history (the bare step, for benchmarks). Returns the loss."""
+        x, y = self._next_batch()
+        logits = self.model.forward(x, training=True)
+        loss, dlogits, probs = softmax_cross_entropy(logits, y)
+        self.model.backward(dlogits)
+        self.optimizer.update(self._params, self._grads)
+        self.step_count += 1
+        self._norms = None
+        self.last_loss = loss
+        self.last_accuracy = float(np.mean(probs.argmax(axis=1) == y))
+        self.last_labels = y
+        return loss
+
+    def step(self, n: int = 1) -> StepRecord:
+        """Train ``n`` mini-batches, add each to the history, and return the
+        record of the last one. Percentile summaries are taken every
+        ``summary_every`` steps and always at the last one."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"step count must be a positive integer, got {n!r}")
+        rec = self._recorder
+        every = self.summary_every
+        for k in range(n):
+            self.train_batch()
+            self._norms = rec.grad_norms()
+            self._head_norm = _norm(self.model.head.dW)
+            self.history.append_step(rec.step_row(
+                self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
+                self._norms, self._head_norm))
+            if k == n - 1 or self.step_count % every == 0:
+                self.history.append_summary(rec.summary_row(self.step_count))
+        return self.record()
+
+    def record(self) -> StepRecord:
+        """A frozen record of the last step (copies; safe to hand to another thread)."""
+        if self.step_count == 0:
+            raise RuntimeError("no step has been taken yet")
+        if self._norms is None:  # the last step was a bare train_batch()
+            self._norms = self._recorder.grad_norms()
+            self._head_norm = _norm(self.model.head.dW)
+        return self._recorder.record(self.step_count, self.epoch, self.last_loss, self.last_accuracy,
+                                     self.optimizer.lr, self.last_labels, self._norms, self._head_norm)
+
+    # ----------------------------------------------------------- evaluation
+    def evaluate(self) -> dict[str, float]:
+        """Test-set loss and accuracy: "test_accuracy" in inference mode with
+        the running statistics; "test_accuracy_population" with precise-BN
+        statistics of the whole training set under the current (frozen)
+        weights; "test_accuracy_batch" with test mini-batches of the training
+        batch size normalised by their own statistics. Nothing is changed.
+        The result is also kept as ``last_evaluation`` and in the history."""
+        if self.last_evaluation is not None and self.last_evaluation.step == self.step_count:
+            return self.last_evaluation.as_dict()
+        ev = evaluate_model(self.model, self.x_train, self.x_test, self.y_test,
+                            self.batch_size, self.step_count)
+        self.last_evaluation = ev
+        self.history.append_eval(ev)
+        return ev.as_dict()
