@@ -122,7 +122,14 @@ class Trainer:
         """Train ``n`` mini-batches, add each to the history, and return the
         record of the last one. Percentile summaries are taken every
         ``summary_every`` steps and always at the last one."""
-        if not isinstance(n, int) or n < 1:
+        self.advance(n)
+        return self.record()
+
+    def advance(self, n: int = 1, stop_on_divergence: bool = False) -> int:
+        """``step(n)`` without building a record (the GUI's worker builds one
+        per frame, not per chunk). With ``stop_on_divergence`` it stops after
+        the first step whose loss is NaN or Inf. Returns the steps done."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"step count must be a positive integer, got {n!r}")
         rec = self._recorder
         every = self.summary_every
@@ -133,9 +140,22 @@ class Trainer:
             self.history.append_step(rec.step_row(
                 self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
                 self._norms, self._head_norm))
-            if k == n - 1 or self.step_count % every == 0:
+            last = k == n - 1 or (stop_on_divergence and not np.isfinite(self.last_loss))
+            if last or self.step_count % every == 0:
                 self.history.append_summary(rec.summary_row(self.step_count))
-        return self.record()
+            if last:
+                return k + 1
+        return n
+
+    def is_finite(self) -> bool:
+        """False once the last loss or any BN statistic is NaN or Inf."""
+        if not np.isfinite(self.last_loss):
+            return False
+        for bn in self.model.batchnorms():
+            for a in (bn.batch_mean, bn.batch_var, bn.running_mean, bn.running_var):
+                if a is not None and not np.isfinite(a).all():
+                    return False
+        return True
 
     def record(self) -> StepRecord:
         """A frozen record of the last step (copies; safe to hand to another thread)."""

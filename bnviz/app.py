@@ -1,0 +1,33 @@
+"""bnviz's entry point: ``python main.py`` and the ``bnviz`` command."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Small matrices train faster on one BLAS thread, and a second one would
+    # fight the GUI thread for the other core. Set before NumPy loads.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    from .cli import parse
+    _, config = parse(argv)
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from .resources_path import resource_path
+    from .ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("bnviz")
+    app.setOrganizationName("bnviz")
+    app.setApplicationDisplayName("bnviz")
+    app.setWindowIcon(QIcon(str(resource_path("bnviz.svg"))))
+    window = MainWindow(config)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

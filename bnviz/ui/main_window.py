@@ -1,0 +1,353 @@
+"""The main window: run controls, the configuration dock, the live panels.
+
+Commands go to the worker as queued signals; frames come back through the
+worker's slot (see worker.py). The window never waits on training.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
+                               QScrollArea, QToolBar, QVBoxLayout, QWidget)
+
+from .. import __version__
+from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
+from ..resources_path import resource_path
+from .banner import DivergenceBanner
+from .config_panel import ConfigPanel
+from .panels import ALL_PANELS
+from .speed import SpeedControl
+from .status import RunStatus
+from .worker import TrainingWorker
+
+SETTINGS_VERSION = 1  # bump when the dock layout changes incompatibly
+
+
+class MainWindow(QMainWindow):
+    # Commands to the worker thread (queued: the worker's slots run there).
+    reset_requested = Signal(object, int)
+    play_requested = Signal()
+    pause_requested = Signal()
+    toggle_requested = Signal()
+    steps_requested = Signal(int)
+    epoch_requested = Signal()
+    speed_requested = Signal(float)
+    live_config_requested = Signal(object)
+    stop_requested = Signal()
+
+    def __init__(self, config: RunConfig | None = None, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("bnviz: batch normalization laboratory")
+        self.setWindowIcon(QIcon(str(resource_path("bnviz.svg"))))
+        self.settings = settings if settings is not None else QSettings("bnviz", "bnviz")
+        self._run_id = 0
+        self._live_run_id = 0
+        self._config = (config or preset(DEFAULT_PRESET)).validate()
+        self._frame = None
+        self._playing = False
+        self._closing = False
+        self.frames_drawn = 0
+
+        self._build_panels()
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+        self.status = RunStatus(self.statusBar())
+        self._start_worker()
+        self._restore_layout()
+        self.reset_run(self._config)
+
+    # ------------------------------------------------------------ building
+    def _build_panels(self) -> None:
+        self.panels = {cls.object_name: cls() for cls in ALL_PANELS}
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(4, 4, 4, 4)
+        self.banner = DivergenceBanner()
+        self.banner.lower_lr_requested.connect(self._on_banner_lower_lr_requested)
+        self.banner.reset_requested.connect(lambda: self.reset_run(self._config))
+        column.addWidget(self.banner)
+        first, *others = self.panels.values()
+        column.addWidget(first, 1)
+        self.setCentralWidget(central)
+        self.setDockNestingEnabled(True)
+
+        self.config_panel = ConfigPanel()
+        self.config_panel.set_config(self._config)
+        self.config_panel.live_changed.connect(self._on_config_live_changed)
+        self.config_panel.apply_requested.connect(self._on_config_apply_requested)
+        self.config_panel.preset_chosen.connect(self._on_config_preset_chosen)
+        scroll = QScrollArea()
+        scroll.setWidget(self.config_panel)
+        scroll.setWidgetResizable(True)
+        self.config_dock = self._dock("Configuration", "dock_config", scroll, Qt.LeftDockWidgetArea)
+        self.panel_docks = {}
+        areas = [Qt.RightDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea,
+                 Qt.BottomDockWidgetArea]
+        for panel, area in zip(others, areas + [Qt.BottomDockWidgetArea] * len(others)):
+            self.panel_docks[panel.object_name] = self._dock(panel.title, "dock_" + panel.object_name,
+                                                             panel, area)
+        docks = list(self.panel_docks.values())
+        if len(docks) >= 4:
+            self.splitDockWidget(docks[0], docks[1], Qt.Vertical)
+            self.splitDockWidget(docks[2], docks[3], Qt.Horizontal)
+        self.resize(1560, 960)
+        self._default_state = None
+
+    def _dock(self, title, name, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                         | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text, tip, slot, shortcut=None, checkable=False) -> QAction:
+        act = QAction(text, self)
+        act.setToolTip(tip)
+        act.setStatusTip(tip)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.WindowShortcut)
+        act.setCheckable(checkable)
+        act.triggered.connect(slot)
+        self.addAction(act)  # shortcuts work even with the toolbar hidden
+        return act
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_play = a("Play", "Train continuously, or pause (Space)", self.toggle_play, "Space")
+        self.act_step = a("Step", "Train one mini-batch (Right arrow)", lambda: self.step(1), "Right")
+        self.act_step10 = a("×10", "Train 10 mini-batches", lambda: self.step(10))
+        self.act_step100 = a("×100", "Train 100 mini-batches", lambda: self.step(100))
+        self.act_epoch = a("Epoch", "Train one pass over the training set", self.step_epoch)
+        self.act_reset = a("Reset", "Start the run again from its initial weights (Ctrl+R)",
+                           lambda: self.reset_run(self._config), "Ctrl+R")
+        self.act_quit = a("Quit", "Close bnviz (Ctrl+Q)", self.close, QKeySequence.Quit)
+        self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
+        self.act_open = a("Open config…", "Load run settings from a TOML file (Ctrl+O)",
+                          self.open_config, "Ctrl+O")
+        self.act_save = a("Save config…", "Save the run settings to a TOML file (Ctrl+S)",
+                          self.save_config, "Ctrl+S")
+        self.act_reset_layout = a("Reset layout", "Put every panel back where it started",
+                                  self.reset_layout)
+        self.act_about = a("About bnviz", "Version and what bnviz is", self.show_about)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Run")
+        bar.setObjectName("toolbar_run")
+        bar.setMovable(False)
+        for act in (self.act_play, self.act_step, self.act_step10, self.act_step100, self.act_epoch):
+            bar.addAction(act)
+        bar.addSeparator()
+        bar.addAction(self.act_reset)
+        bar.addSeparator()
+        self.speed = SpeedControl()
+        self.speed.speed_changed.connect(self.speed_requested)
+        bar.addWidget(self.speed)
+        for act in bar.actions():
+            w = bar.widgetForAction(act)
+            if w is not None:
+                w.setToolTip(act.toolTip())
+        self.addToolBar(Qt.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.act_open)
+        file_menu.addAction(self.act_save)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        run_menu = mb.addMenu("&Run")
+        for act in (self.act_play, self.act_step, self.act_step10, self.act_step100, self.act_epoch):
+            run_menu.addAction(act)
+        run_menu.addSeparator()
+        run_menu.addAction(self.act_reset)
+        view_menu = mb.addMenu("&View")
+        view_menu.addAction(self.config_dock.toggleViewAction())
+        for dock in self.panel_docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_reset_layout)
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+        for menu in (file_menu, run_menu, view_menu, help_menu):
+            menu.setToolTipsVisible(True)
+
+    # -------------------------------------------------------------- worker
+    def _start_worker(self) -> None:
+        self.thread_ = QThread()
+        self.thread_.setObjectName("bnviz-training")
+        self.worker = TrainingWorker()
+        self.worker.moveToThread(self.thread_)
+        self.thread_.started.connect(self.worker.start)
+        self.reset_requested.connect(self.worker.reset)
+        self.play_requested.connect(self.worker.play)
+        self.pause_requested.connect(self.worker.pause)
+        self.toggle_requested.connect(self.worker.toggle)
+        self.steps_requested.connect(self.worker.step_n)
+        self.epoch_requested.connect(self.worker.step_epoch)
+        self.speed_requested.connect(self.worker.set_speed)
+        self.live_config_requested.connect(self.worker.set_live)
+        self.stop_requested.connect(self.worker.stop)
+        self.worker.frame_ready.connect(self._on_worker_frame_ready)
+        self.worker.playing_changed.connect(self._on_worker_playing_changed)
+        self.worker.diverged.connect(self._on_worker_diverged)
+        self.worker.failed.connect(self._on_worker_failed)
+        self.thread_.start()
+        self.speed_requested.emit(self.speed.speed())
+
+    def _on_worker_frame_ready(self) -> None:
+        frame = self.worker.take_frame()
+        if frame is None or frame.run_id != self._run_id:
+            return  # from before a reset: stale
+        first = self._frame is None or self._frame.run_id != frame.run_id
+        self._frame = frame
+        if first:
+            self._config = frame.config
+            self._live_run_id = frame.run_id
+            for panel in self.panels.values():
+                panel.clear()
+        for panel in self.panels.values():
+            panel.set_frame(frame)
+        self.status.update(frame)
+        self.frames_drawn += 1
+
+    def _on_worker_playing_changed(self, playing: bool) -> None:
+        self._playing = playing
+        self.act_play.setText("Pause" if playing else "Play")
+        self.status.set_playing(playing)
+
+    def _on_worker_diverged(self, step: int, what: str) -> None:
+        self.banner.show_divergence(step, what, self._config.lr)
+
+    def _on_worker_failed(self, message: str) -> None:
+        # The old run goes on: accept its frames again and show its settings.
+        self._run_id = self._live_run_id
+        self.config_panel.set_config(self._config)
+        self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
+        QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
+                            "The current run goes on unchanged.")
+
+    # ------------------------------------------------------------ commands
+    def toggle_play(self) -> None:
+        self.toggle_requested.emit()
+
+    def step(self, n: int) -> None:
+        self.steps_requested.emit(int(n))
+
+    def step_epoch(self) -> None:
+        self.epoch_requested.emit()
+
+    def reset_run(self, config: RunConfig) -> None:
+        """Start a new run (the worker keeps the old one if this one fails)."""
+        self._run_id += 1
+        self.banner.hide()
+        self.config_panel.set_config(config)
+        self.reset_requested.emit(config, self._run_id)
+
+    def _on_config_live_changed(self, config: RunConfig) -> None:
+        self._config = config
+        self.live_config_requested.emit(config)
+
+    def _confirm_reset(self, what: str) -> bool:
+        if self._frame is None or self._frame.step == 0:
+            return True
+        answer = QMessageBox.question(
+            self, "Reset the run?", f"{what} The current run (step {self._frame.step}) will be "
+            "reset and its progress lost.", QMessageBox.Ok | QMessageBox.Cancel, QMessageBox.Ok)
+        return answer == QMessageBox.Ok
+
+    def _on_config_apply_requested(self, config: RunConfig) -> None:
+        if self._confirm_reset("These settings change the network or the data."):
+            self.reset_run(config)
+        else:
+            self.config_panel.set_config(self._config)
+
+    def _on_config_preset_chosen(self, config: RunConfig) -> None:
+        if self._confirm_reset("Loading a preset starts a new run."):
+            self.reset_run(config)
+        else:
+            self.config_panel.set_config(self._config)
+
+    def _on_banner_lower_lr_requested(self) -> None:
+        self.reset_run(self._config.replace(lr=self._config.lr * 0.1))
+
+    def open_config(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open run settings", self._last_dir(),
+                                              "bnviz settings (*.toml);;All files (*)")
+        if not path:
+            return
+        self._remember_dir(path)
+        try:
+            config = RunConfig.load(path)
+        except ConfigError as exc:
+            QMessageBox.warning(self, "bnviz", f"Cannot open {path}:\n{exc}\n\nThe current run is unchanged.")
+            return
+        if self._confirm_reset("Opening settings starts a new run."):
+            self.reset_run(config)
+
+    def save_config(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save run settings", self._last_dir(),
+                                              "bnviz settings (*.toml)")
+        if not path:
+            return
+        if not path.endswith(".toml"):
+            path += ".toml"
+        self._remember_dir(path)
+        try:
+            self._config.save(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "bnviz", f"Cannot save {path}:\n{exc}")
+            return
+        self.statusBar().showMessage(f"Saved settings to {path}", 5000)
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_dir", ""))
+
+    def _remember_dir(self, path: str) -> None:
+        from pathlib import Path
+        self.settings.setValue("last_dir", str(Path(path).parent))
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About bnviz",
+            f"<h3>bnviz {__version__}</h3><p>A desktop laboratory for batch normalization: "
+            "watch what batch norm does inside every layer of a real network while it trains."
+            "</p><p>The network, its gradients and its statistics are computed by bnviz's own "
+            "NumPy engine, checked against finite differences and PyTorch's conventions.</p>")
+
+    # -------------------------------------------------------------- layout
+    def _restore_layout(self) -> None:
+        self._default_state = self.saveState(SETTINGS_VERSION)
+        geometry = self.settings.value("geometry")
+        state = self.settings.value("window_state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state, SETTINGS_VERSION)
+
+    def reset_layout(self) -> None:
+        if self._default_state is not None:
+            self.restoreState(self._default_state, SETTINGS_VERSION)
+        for dock in [self.config_dock, *self.panel_docks.values()]:
+            dock.show()
+            dock.setFloating(False)
+
+    def closeEvent(self, event) -> None:
+        if not self._closing:
+            self._closing = True
+            self.settings.setValue("geometry", self.saveGeometry())
+            self.settings.setValue("window_state", self.saveState(SETTINGS_VERSION))
+            self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the worker cooperatively and wait for its thread (never terminate)."""
+        if self.thread_.isRunning():
+            self.worker.request_stop()
+            self.stop_requested.emit()
+            self.thread_.quit()
+            self.thread_.wait(2000)

@@ -1,0 +1,270 @@
+"""The training worker: a QObject living in its own QThread, owning the Trainer.
+
+It trains in chunks of about 20 ms from a zero-interval QTimer it owns, so
+its event loop keeps serving play, pause, step and stop between chunks. The
+newest Frame waits in a lock-protected slot; the window is pinged at most
+about 30 times a second and takes the frame when it is ready to draw, so the
+redraw rate never depends on the training speed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from ..engine.config import ConfigError, RunConfig
+from ..engine.data import DatasetError
+from ..engine.frame import Frame, boundary_grid
+from ..engine.trainer import Trainer
+
+CHUNK_SECONDS = 0.020        # training time between two looks at the event loop
+FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
+EVAL_INTERVAL = 0.25         # evaluate the test set at most this often...
+EVAL_SHARE = 0.10            # ...and with at most this share of the time
+BOUNDARY_INTERVAL = 0.15
+SUMMARY_EVERY = 4            # percentile summaries every 4th step when playing
+
+
+class TrainingWorker(QObject):
+    """Owns one Trainer at a time; all its slots run in the worker thread."""
+
+    frame_ready = Signal()           # a new Frame waits in the slot: call take_frame()
+    playing_changed = Signal(bool)
+    diverged = Signal(int, str)      # step, what became non-finite
+    failed = Signal(str)             # a reset could not build the run
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._latest: Frame | None = None
+        self._ping_pending = False
+        self._stopping = threading.Event()
+        self._trainer: Trainer | None = None
+        self._run_id = 0
+        self._timer: QTimer | None = None
+        self._playing = False
+        self._pending_steps = 0
+        self._speed = 0.0            # steps per second; 0 = flat out
+        self._credit = 0.0           # steps owed at a limited speed
+        self._last_tick = 0.0
+        self._steps_per_chunk = 1
+        self._published_step = -1
+        self._last_publish = 0.0
+        self._last_eval = 0.0
+        self._eval_cost = 0.0
+        self._last_boundary = 0.0
+        self._boundary = None
+        self._rate_window: list[tuple[float, int]] = []
+        self._diverged_at: int | None = None
+
+    # ----------------------------------------------------------- GUI thread
+    def take_frame(self) -> Frame | None:
+        """The newest frame (thread-safe; called from the GUI thread)."""
+        with self._lock:
+            frame, self._ping_pending = self._latest, False
+            return frame
+
+    def request_stop(self) -> None:
+        """Thread-safe: make every later tick a no-op, at once."""
+        self._stopping.set()
+
+    # -------------------------------------------------------- worker thread
+    @Slot()
+    def start(self) -> None:
+        """Create the timer in the worker thread (timers belong to a thread)."""
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    @Slot()
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._timer is not None:
+            self._timer.stop()
+        self.thread().quit()
+
+    @Slot(object, int)
+    def reset(self, config: RunConfig, run_id: int) -> None:
+        """Start a new run; on a bad config or data file keep the old one."""
+        try:
+            trainer = Trainer(config, summary_every=SUMMARY_EVERY)
+        except (ConfigError, DatasetError, ValueError, OSError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self._set_playing(False)
+        self._pending_steps = 0
+        self._trainer, self._run_id = trainer, run_id
+        self._published_step = -1
+        self._rate_window.clear()
+        self._diverged_at = None
+        self._boundary = None
+        self._publish(force=True)
+
+    @Slot()
+    def play(self) -> None:
+        if self._trainer is None or self._diverged_at is not None:
+            return
+        self._pending_steps = 0
+        self._set_playing(True)
+
+    @Slot()
+    def pause(self) -> None:
+        self._pending_steps = 0
+        self._set_playing(False)
+        self._publish(force=True)
+
+    @Slot()
+    def toggle(self) -> None:
+        self.pause() if self._playing else self.play()
+
+    @Slot(int)
+    def step_n(self, n: int) -> None:
+        """Pause, then train exactly ``n`` more mini-batches (in chunks)."""
+        if self._trainer is None or self._diverged_at is not None:
+            return
+        self._set_playing(False)
+        self._pending_steps += max(0, int(n))
+        self._ensure_timer()
+
+    @Slot()
+    def step_epoch(self) -> None:
+        if self._trainer is not None:
+            self.step_n(self._trainer.steps_per_epoch)
+
+    @Slot(float)
+    def set_speed(self, steps_per_second: float) -> None:
+        self._speed = max(0.0, float(steps_per_second))
+        self._credit = 0.0
+        self._last_tick = time.perf_counter()
+        self._ensure_timer()
+
+    @Slot(object)
+    def set_live(self, config: RunConfig) -> None:
+        if self._trainer is None:
+            return
+        try:
+            self._trainer.set_live(config)
+        except ConfigError as exc:
+            self.failed.emit(str(exc))
+
+    # ------------------------------------------------------------ internals
+    def _set_playing(self, playing: bool) -> None:
+        if playing != self._playing:
+            self._playing = playing
+            self.playing_changed.emit(playing)
+        self._last_tick = time.perf_counter()
+        self._credit = 0.0
+        self._ensure_timer()
+
+    def _ensure_timer(self) -> None:
+        if self._timer is None:
+            return
+        busy = self._playing or self._pending_steps > 0
+        # Flat out (or working off requested steps): a zero-interval timer.
+        # At a limited speed, tick about once per step (5 ms at the fastest)
+        # so the thread sleeps in its event loop instead of spinning.
+        limited = self._speed > 0 and self._pending_steps == 0
+        self._timer.setInterval(int(min(1000, max(5, 1000 / self._speed))) if limited else 0)
+        if busy and not self._timer.isActive():
+            self._timer.start()
+        elif not busy and self._timer.isActive():
+            self._timer.stop()
+
+    def _steps_wanted(self, now: float) -> int:
+        if self._pending_steps > 0:
+            return self._pending_steps
+        if self._speed <= 0:
+            return 1 << 30
+        self._credit += (now - self._last_tick) * self._speed
+        self._credit = min(self._credit, max(1.0, self._speed * 0.1))
+        self._last_tick = now
+        return int(self._credit)
+
+    @Slot()
+    def _on_timer_timeout(self) -> None:
+        if self._stopping.is_set() or self._trainer is None:
+            return
+        start = time.perf_counter()
+        wanted = self._steps_wanted(start)
+        if wanted == 0:
+            return
+        tr = self._trainer
+        done = 0
+        with np.errstate(all="ignore"):
+            while done < wanted and time.perf_counter() - start < CHUNK_SECONDS:
+                n = min(wanted - done, self._steps_per_chunk)
+                t0 = time.perf_counter()
+                done += tr.advance(n, stop_on_divergence=True)
+                # Aim for ~5 ms per advance() so a tick stays near 20 ms.
+                per_step = (time.perf_counter() - t0) / n
+                self._steps_per_chunk = max(1, min(512, int(0.005 / max(per_step, 1e-6))))
+                if not np.isfinite(tr.last_loss):
+                    break
+        if self._pending_steps > 0:
+            self._pending_steps = max(0, self._pending_steps - done)
+            if self._pending_steps == 0:
+                self._ensure_timer()  # back to the speed's interval
+        elif self._speed > 0:
+            self._credit -= done
+        self._rate_window.append((time.perf_counter(), tr.step_count))
+        if not np.isfinite(tr.last_loss) or not tr.is_finite():
+            self._on_divergence(tr)
+            return
+        finished = self._pending_steps == 0 and not self._playing
+        if finished:
+            self._ensure_timer()
+        self._publish(force=finished)
+
+    def _on_divergence(self, tr: Trainer) -> None:
+        self._diverged_at = tr.step_count
+        self._pending_steps = 0
+        self._set_playing(False)
+        what = "the loss" if not np.isfinite(tr.last_loss) else "a batch statistic"
+        self._publish(force=True)
+        self.diverged.emit(tr.step_count, what)
+
+    def _steps_per_second(self) -> float:
+        now = time.perf_counter()
+        window = [(t, s) for t, s in self._rate_window if now - t <= 1.0]
+        self._rate_window = window
+        if len(window) < 2 or window[-1][0] <= window[0][0]:
+            return 0.0
+        return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+
+    def _publish(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_publish < FRAME_INTERVAL:
+            return
+        tr = self._trainer
+        if tr is None:
+            return
+        self._last_publish = now
+        record = tr.record() if tr.step_count > 0 else None
+        fresh = tr.step_count != self._published_step
+        # Evaluate at most every EVAL_INTERVAL and at most EVAL_SHARE of the
+        # time; always when training stops, so a paused view is exact.
+        due_eval = now - self._last_eval >= max(EVAL_INTERVAL, self._eval_cost / EVAL_SHARE)
+        if tr.step_count > 0 and (force or due_eval) and fresh:
+            t0 = time.perf_counter()
+            with np.errstate(all="ignore"):
+                tr.evaluate()
+            self._eval_cost = time.perf_counter() - t0
+            self._last_eval = now
+        if tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL or self._boundary is None):
+            with np.errstate(all="ignore"):
+                self._boundary = boundary_grid(tr)
+            self._last_boundary = now
+        self._published_step = tr.step_count
+        frame = Frame(run_id=self._run_id, config=tr.config, record=record,
+                      history=tr.history.snapshot(), evaluation=tr.last_evaluation,
+                      boundary=self._boundary, steps_per_second=self._steps_per_second(),
+                      n_classes=tr.data.n_classes, steps_per_epoch=tr.steps_per_epoch,
+                      diverged_at=self._diverged_at)
+        with self._lock:
+            self._latest = frame
+            ping = not self._ping_pending
+            self._ping_pending = True
+        if ping:
+            self.frame_ready.emit()

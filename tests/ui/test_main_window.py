@@ -1,0 +1,205 @@
+"""The main window: shortcuts, menus, tooltips, reset, divergence, layout
+persistence and closing while training."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit,
+                               QSlider)
+
+from bnviz.engine.config import RunConfig
+from bnviz.ui.main_window import MainWindow
+
+SMALL = RunConfig(dataset="moons", n_samples=200, hidden=(8, 8), activation="tanh",
+                  batchnorm=True, optimizer="sgd", lr=0.1, batch_size=16, seed=0)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "bnviz.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    win = MainWindow(SMALL, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win._frame is not None, timeout=5000)
+    yield win
+    win.close()
+
+
+def _step(win):
+    return 0 if win._frame is None else win._frame.step
+
+
+def test_window_basics(window):
+    assert "bnviz" in window.windowTitle()
+    assert not window.windowIcon().isNull()
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "Run", "View", "Help"]
+    # Every dock can be toggled from the View menu.
+    view = window.menuBar().actions()[2].menu()
+    assert len([a for a in view.actions() if a.isCheckable()]) == 1 + len(window.panel_docks)
+
+
+def test_every_control_has_a_tooltip(window):
+    for act in window.actions():
+        assert act.toolTip(), act.text()
+    kinds = (QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit, QSlider)
+    missing = [w for w in window.findChildren(QAbstractButton) + window.findChildren(QComboBox)
+               + window.findChildren(QAbstractSpinBox) + window.findChildren(QLineEdit)
+               + window.findChildren(QSlider)
+               if isinstance(w, kinds) and w.isVisibleTo(window) and not w.toolTip()
+               and w.objectName() not in ("qt_toolbar_ext_button",)
+               and type(w).__name__ not in ("QToolBarExtension",)
+               and not (w.parent() is not None and type(w.parent()).__name__ in ("QDockWidget", "QSpinBox", "QDoubleSpinBox", "QComboBox"))]
+    assert not missing, [(type(w).__name__, w.objectName(), getattr(w, "text", lambda: "")()) for w in missing]
+
+
+def test_shortcuts(qtbot, window):
+    assert window.act_play.shortcut() == QKeySequence("Space")
+    assert window.act_step.shortcut() == QKeySequence("Right")
+    assert window.act_reset.shortcut() == QKeySequence("Ctrl+R")
+    assert window.act_quit.shortcut() == QKeySequence("Ctrl+Q")
+    window.activateWindow()
+    window.setFocus()
+    QTest.keyClick(window, Qt.Key_Right)
+    qtbot.waitUntil(lambda: _step(window) == 1, timeout=5000)
+    with qtbot.waitSignal(window.worker.playing_changed, timeout=2000) as sig:
+        QTest.keyClick(window, Qt.Key_Space)
+    assert sig.args == [True]
+    qtbot.waitUntil(lambda: _step(window) > 20, timeout=5000)
+    with qtbot.waitSignal(window.worker.playing_changed, timeout=2000) as sig:
+        QTest.keyClick(window, Qt.Key_Space)
+    assert sig.args == [False]
+    run_before = window._run_id
+    QTest.keyClick(window, Qt.Key_R, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window._frame.run_id == run_before + 1 and _step(window) == 0, timeout=5000)
+
+
+def test_step_buttons_and_status_bar(qtbot, window):
+    window.act_step10.trigger()
+    qtbot.waitUntil(lambda: _step(window) == 10, timeout=5000)
+    window.act_step100.trigger()
+    qtbot.waitUntil(lambda: _step(window) == 110, timeout=5000)
+    window.act_epoch.trigger()
+    spe = window._frame.steps_per_epoch
+    qtbot.waitUntil(lambda: _step(window) == 110 + spe, timeout=5000)
+    labels = window.status.labels
+    assert labels["step"].text() == f"step {110 + spe}"
+    assert labels["loss"].text().startswith("loss 0.") or labels["loss"].text().startswith("loss 1.")
+    assert labels["acc"].text().endswith("%")
+
+
+def test_live_learning_rate_and_structural_reset(qtbot, window, monkeypatch):
+    window.config_panel.live_changed.emit(SMALL.replace(lr=0.03))
+    window.act_step.trigger()
+    qtbot.waitUntil(lambda: _step(window) == 1, timeout=5000)
+    assert window._frame.record.lr == pytest.approx(0.03)
+    from PySide6.QtWidgets import QMessageBox
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
+    window.config_panel.apply_requested.emit(SMALL.replace(hidden=(5,)))
+    qtbot.waitUntil(lambda: window._frame.config.hidden == (5,), timeout=5000)
+    assert window._frame.step == 0
+
+
+def test_bad_config_keeps_the_run(qtbot, window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
+    window.act_step10.trigger()
+    qtbot.waitUntil(lambda: _step(window) == 10, timeout=5000)
+    run = window._frame.run_id
+    window.reset_run(RunConfig(dataset="file", data_path=str(tmp_path / "missing.npz")))
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert "missing.npz" in shown[0]
+    window.act_step.trigger()
+    qtbot.waitUntil(lambda: _step(window) == 11, timeout=5000)
+    assert window._frame.run_id == run
+    assert window.config_panel.applied_config().dataset == "moons"
+
+
+def test_divergence_shows_the_banner(qtbot, settings):
+    bad = RunConfig(dataset="moons", n_samples=200, hidden=(16, 16), activation="identity",
+                    batchnorm=False, init="gaussian", init_std=3.0, optimizer="sgd", lr=80.0,
+                    batch_size=16)
+    win = MainWindow(bad, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win._frame is not None, timeout=5000)
+    with qtbot.waitSignal(win.worker.diverged, timeout=10000) as sig:
+        win.toggle_play()
+    qtbot.waitUntil(win.banner.isVisible, timeout=2000)
+    assert f"step {sig.args[0]}" in win.banner.label.text()
+    assert "learning rate" in win.banner.label.text()
+    # The window stays usable: lower the learning rate and start again.
+    win.banner.lower_button.click()
+    qtbot.waitUntil(lambda: win._frame.config.lr == pytest.approx(8.0) and win._frame.step == 0,
+                    timeout=5000)
+    assert not win.banner.isVisible()
+    win.close()
+
+
+def test_layout_is_restored(qtbot, settings):
+    win = MainWindow(SMALL, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    dock = next(iter(win.panel_docks.values()))
+    dock.hide()
+    win.close()
+    again = MainWindow(SMALL, settings=settings)
+    qtbot.addWidget(again)
+    again.show()
+    assert not next(iter(again.panel_docks.values())).isVisible()
+    again.reset_layout()
+    assert next(iter(again.panel_docks.values())).isVisible()
+    again.close()
+
+
+def test_closing_while_training_exits_cleanly(tmp_path):
+    """A real process: train flat out, close the window, exit 0 within 1 s,
+    nothing on stderr."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from PySide6.QtCore import QSettings, QTimer
+        from PySide6.QtWidgets import QApplication
+        from bnviz.engine.config import preset
+        from bnviz.ui.main_window import MainWindow
+        app = QApplication([])
+        win = MainWindow(preset("Ioffe & Szegedy 2015, Fig. 1"),
+                         settings=QSettings({str(tmp_path / 's.ini')!r}, QSettings.IniFormat))
+        win.show()
+        t = {{}}
+        def close():
+            t["close"] = time.perf_counter()
+            win.close()
+        def check():
+            if win._frame is not None and win._frame.step > 50:
+                close()
+            else:
+                QTimer.singleShot(20, check)
+        QTimer.singleShot(0, win.toggle_play)
+        QTimer.singleShot(100, check)
+        rc = app.exec()
+        print(f"{{time.perf_counter() - t['close']:.3f}} {{win.thread_.isFinished()}}")
+        sys.exit(rc)
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    elapsed, finished = proc.stdout.split()
+    assert float(elapsed) < 1.0 and finished == "True"
+    assert proc.stderr.strip() == "", proc.stderr
