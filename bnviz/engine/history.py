@@ -54,11 +54,10 @@ class SeriesStore:
         self._cols, self.n = new, int(keep.size)
 
     def append(self, row: dict[str, object]) -> None:
-        if self.n == self._allocated:
-            if self._allocated < self.capacity:
-                self._grow(min(self.capacity, self._allocated * 2))
-            else:
-                self._thin()
+        if self.n >= self.capacity:
+            self._thin()
+        elif self.n == self._allocated:
+            self._grow(min(self.capacity, self._allocated * 2))
         i = self.n
         cols = self._cols
         for k, v in row.items():

@@ -86,6 +86,7 @@ class BatchNorm:
         self.batch_var = None
         self.x_hat = None
         self._inv_std = None
+        self.gamma_used = self.beta_used = None
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         """x: (N, D) -> y: (N, D). ``update_stats=False`` normalises with the
@@ -114,6 +115,9 @@ class BatchNorm:
         if update_stats:
             self.batch_mean, self.batch_var = mu, var
             self.x_hat, self._inv_std = x_hat, inv_std
+            # The optimizer changes gamma and beta in place after this step;
+            # records must show the values that produced y.
+            self.gamma_used, self.beta_used = self.gamma.copy(), self.beta.copy()
             self._update_running(mu, var, n)
         return y
 

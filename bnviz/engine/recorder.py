@@ -52,8 +52,8 @@ class Recorder:
             if bn is not None:
                 row[keys["grad_norm_gamma"]] = ng
                 row[keys["grad_norm_beta"]] = nbeta
-                row[keys["gamma"]] = bn.gamma
-                row[keys["beta"]] = bn.beta
+                row[keys["gamma"]] = bn.gamma_used
+                row[keys["beta"]] = bn.beta_used
                 row[keys["batch_mean"]] = bn.batch_mean
                 row[keys["batch_var"]] = bn.batch_var
                 row[keys["running_mean"]] = bn.running_mean
@@ -74,8 +74,8 @@ class Recorder:
                 # (gamma > 0) or decreasing (gamma < 0) affine map of pre, so
                 # its percentiles follow from pre's without another sort.
                 bn = layer.bn
-                scale = bn.gamma * bn._inv_std
-                mapped = (pre_unit - bn.batch_mean) * scale + bn.beta
+                scale = bn.gamma_used * bn._inv_std
+                mapped = (pre_unit - bn.batch_mean) * scale + bn.beta_used
                 act_unit = np.where(scale >= 0, mapped, mapped[::-1])
                 act_all = sorted_percentiles(np.sort(layer.act_in, axis=None))
             row[keys["pre_unit_pct"]] = pre_unit
@@ -105,8 +105,8 @@ class Recorder:
                 batch_var=frozen_copy(bn.batch_var) if bn else None,
                 running_mean=frozen_copy(bn.running_mean) if bn else None,
                 running_var=frozen_copy(bn.running_var) if bn else None,
-                gamma=frozen_copy(bn.gamma) if bn else None,
-                beta=frozen_copy(bn.beta) if bn else None,
+                gamma=frozen_copy(bn.gamma_used) if bn else None,
+                beta=frozen_copy(bn.beta_used) if bn else None,
                 grad_norm_W=nW, grad_norm_b=nb, grad_norm_gamma=ng, grad_norm_beta=nbeta))
         return StepRecord(step=step, epoch=epoch, loss=loss, batch_accuracy=accuracy, lr=lr,
                           layers=tuple(layers), grad_norm_head=head_norm,

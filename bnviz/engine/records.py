@@ -46,8 +46,8 @@ class LayerRecord:
     batch_var: np.ndarray | None    # biased, the one used to normalise
     running_mean: np.ndarray | None
     running_var: np.ndarray | None
-    gamma: np.ndarray | None
-    beta: np.ndarray | None
+    gamma: np.ndarray | None        # the gamma and beta this step's forward used
+    beta: np.ndarray | None         # (the update that follows is in the next record)
     grad_norm_W: float              # ||dL/dW||_F
     grad_norm_b: float | None       # ||dL/db|| where a bias is kept
     grad_norm_gamma: float | None
