@@ -5,10 +5,12 @@ worker's slot (see worker.py). The window never waits on training.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QThread, Signal
+import time
+
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
-                               QScrollArea, QToolBar, QVBoxLayout, QWidget)
+                               QToolBar, QVBoxLayout, QWidget)
 
 from .. import __version__
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
@@ -20,6 +22,13 @@ from .speed import SpeedControl
 from .status import RunStatus
 from .worker import TrainingWorker
 
+# The default layout: distributions in the middle, the rest docked around.
+CENTRAL_PANEL = "distributions_panel"
+DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
+                 ("running_stats_panel", Qt.RightDockWidgetArea),
+                 ("training_curves_panel", Qt.BottomDockWidgetArea),
+                 ("decision_boundary_panel", Qt.BottomDockWidgetArea))
+MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
 SETTINGS_VERSION = 1  # bump when the dock layout changes incompatibly
 
 
@@ -67,9 +76,11 @@ class MainWindow(QMainWindow):
         self.banner.lower_lr_requested.connect(self._on_banner_lower_lr_requested)
         self.banner.reset_requested.connect(lambda: self.reset_run(self._config))
         column.addWidget(self.banner)
-        first, *others = self.panels.values()
-        column.addWidget(first, 1)
+        column.addWidget(self.panels[CENTRAL_PANEL], 1)
         self.setCentralWidget(central)
+        # Keyboard focus starts on the plots, not in a form field, so Space
+        # and the arrow keys drive training instead of editing a setting.
+        central.setFocusPolicy(Qt.StrongFocus)
         self.setDockNestingEnabled(True)
 
         self.config_panel = ConfigPanel()
@@ -77,22 +88,27 @@ class MainWindow(QMainWindow):
         self.config_panel.live_changed.connect(self._on_config_live_changed)
         self.config_panel.apply_requested.connect(self._on_config_apply_requested)
         self.config_panel.preset_chosen.connect(self._on_config_preset_chosen)
-        scroll = QScrollArea()
-        scroll.setWidget(self.config_panel)
-        scroll.setWidgetResizable(True)
-        self.config_dock = self._dock("Configuration", "dock_config", scroll, Qt.LeftDockWidgetArea)
+        # The panel scrolls inside itself and keeps Apply/Revert pinned below.
+        self.config_dock = self._dock("Configuration", "dock_config", self.config_panel,
+                                      Qt.LeftDockWidgetArea)
         self.panel_docks = {}
-        areas = [Qt.RightDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea,
-                 Qt.BottomDockWidgetArea]
-        for panel, area in zip(others, areas + [Qt.BottomDockWidgetArea] * len(others)):
-            self.panel_docks[panel.object_name] = self._dock(panel.title, "dock_" + panel.object_name,
-                                                             panel, area)
-        docks = list(self.panel_docks.values())
-        if len(docks) >= 4:
-            self.splitDockWidget(docks[0], docks[1], Qt.Vertical)
-            self.splitDockWidget(docks[2], docks[3], Qt.Horizontal)
+        for name, area in DOCKED_PANELS:
+            panel = self.panels[name]
+            self.panel_docks[name] = self._dock(panel.title, "dock_" + name, panel, area)
+        right = [self.panel_docks[n] for n, a in DOCKED_PANELS if a == Qt.RightDockWidgetArea]
+        bottom = [self.panel_docks[n] for n, a in DOCKED_PANELS if a == Qt.BottomDockWidgetArea]
+        for a, b in zip(right, right[1:]):
+            self.splitDockWidget(a, b, Qt.Vertical)
+        for a, b in zip(bottom, bottom[1:]):
+            self.splitDockWidget(a, b, Qt.Horizontal)
+        self.resizeDocks([self.config_dock] + right[:1], [330, 470], Qt.Horizontal)
+        self.resizeDocks(bottom[:1], [300], Qt.Vertical)
         self.resize(1560, 960)
         self._default_state = None
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.centralWidget().setFocus()
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -175,9 +191,14 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.act_about)
         for menu in (file_menu, run_menu, view_menu, help_menu):
             menu.setToolTipsVisible(True)
+        self.menus = {"file": file_menu, "run": run_menu, "view": view_menu, "help": help_menu}
 
     # -------------------------------------------------------------- worker
     def _start_worker(self) -> None:
+        self._draw_timer = QTimer(self)
+        self._draw_timer.setSingleShot(True)
+        self._draw_timer.timeout.connect(self._draw_latest)
+        self._next_draw = 0.0
         self.thread_ = QThread()
         self.thread_.setObjectName("bnviz-training")
         self.worker = TrainingWorker()
@@ -200,9 +221,24 @@ class MainWindow(QMainWindow):
         self.speed_requested.emit(self.speed.speed())
 
     def _on_worker_frame_ready(self) -> None:
+        """A ping from the worker: draw soon, but never back to back, so the
+        event loop always has time for input, timers and painting."""
+        if not self._draw_timer.isActive():
+            wait = max(0.0, self._next_draw - time.perf_counter())
+            self._draw_timer.start(int(wait * 1000))
+
+    def _draw_latest(self) -> None:
         frame = self.worker.take_frame()
         if frame is None or frame.run_id != self._run_id:
             return  # from before a reset: stale
+        started = time.perf_counter()
+        self._draw(frame)
+        # Leave at least as much idle time as drawing took (and 10 ms), so
+        # Qt can paint what was drawn and serve the keyboard in between.
+        now = time.perf_counter()
+        self._next_draw = now + max(MIN_DRAW_GAP, now - started)
+
+    def _draw(self, frame) -> None:
         first = self._frame is None or self._frame.run_id != frame.run_id
         self._frame = frame
         if first:
@@ -347,7 +383,9 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the worker cooperatively and wait for its thread (never terminate)."""
         if self.thread_.isRunning():
+            # The worker stops its timer and quits its own thread, so the
+            # timer dies in the thread that owns it.
+            self._draw_timer.stop()
             self.worker.request_stop()
             self.stop_requested.emit()
-            self.thread_.quit()
             self.thread_.wait(2000)

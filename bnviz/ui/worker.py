@@ -80,9 +80,14 @@ class TrainingWorker(QObject):
 
     @Slot()
     def stop(self) -> None:
+        """Stop for good: the timer is stopped and deleted here, in the thread
+        that owns it (Qt forbids stopping timers from another thread), then
+        this thread's event loop quits."""
         self._stopping.set()
         if self._timer is not None:
             self._timer.stop()
+            self._timer.deleteLater()
+            self._timer = None
         self.thread().quit()
 
     @Slot(object, int)

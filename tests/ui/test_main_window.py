@@ -28,6 +28,15 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "bnviz.ini"), QSettings.IniFormat)
 
 
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """A modal dialog would wait for a click that never comes."""
+    from PySide6.QtWidgets import QMessageBox
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)
+    monkeypatch.setattr(QMessageBox, "about", lambda *a, **k: None)
+
+
 @pytest.fixture
 def window(qtbot, settings):
     win = MainWindow(SMALL, settings=settings)
@@ -49,7 +58,7 @@ def test_window_basics(window):
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles == ["File", "Run", "View", "Help"]
     # Every dock can be toggled from the View menu.
-    view = window.menuBar().actions()[2].menu()
+    view = window.menus["view"]
     assert len([a for a in view.actions() if a.isCheckable()]) == 1 + len(window.panel_docks)
 
 
@@ -202,4 +211,8 @@ def test_closing_while_training_exits_cleanly(tmp_path):
     assert proc.returncode == 0, proc.stderr
     elapsed, finished = proc.stdout.split()
     assert float(elapsed) < 1.0 and finished == "True"
-    assert proc.stderr.strip() == "", proc.stderr
+    # The offscreen platform itself says it cannot propagate size hints;
+    # anything else (a QThread or timer warning, a traceback) fails.
+    noise = "This plugin does not support propagateSizeHints()"
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and ln.strip() != noise]
+    assert lines == [], proc.stderr

@@ -53,7 +53,6 @@ def running(qtbot):
     yield worker, drv, frames, thread
     worker.request_stop()
     drv.stop.emit()
-    thread.quit()
     assert thread.wait(2000)
 
 

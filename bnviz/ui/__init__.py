@@ -1,0 +1,1 @@
+"""The Qt user interface of bnviz: main window, worker and plot panels."""

@@ -1,0 +1,143 @@
+"""RunningStatsPanel: each batch's mean and variance of one unit against
+the running (exponential moving average) estimate and the population value."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QStackedWidget, QVBoxLayout
+
+from .base import BEFORE, POPULATION, RUNNING, Panel, add_curve, finite_or_nan, make_plot, \
+    message_label, orient, set_legend, set_title
+from .selectors import LayerUnitSelector
+
+
+POPULATION_NOTE = ("batch: this step's mini-batch, normalised with its biased variance; "
+                   "population: the whole training set at the current weights (precise BN).")
+
+
+def momentum_caption(m: float | None) -> str:
+    """The momentum in the three conventions users meet."""
+    if m is None:
+        rule = "running = cumulative average of all batches so far (PyTorch momentum=None)."
+    else:
+        rule = (f"running ← (1 − m)·running + m·batch with m = {m:g} (PyTorch convention), "
+                f"the same as course β = {1 - m:g} or Keras momentum = {1 - m:g}.")
+    return f"{rule} {POPULATION_NOTE}"
+
+
+class RunningStatsPanel(Panel):
+    """Batch mean/var (noisy) vs running mean/var (smooth) vs population."""
+
+    title = "Running statistics"
+    object_name = "running_stats_panel"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.selector = LayerUnitSelector(with_unit=True)
+        controls = QHBoxLayout()
+        controls.addWidget(self.selector)
+        controls.addStretch(1)
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #333;")
+        self.caption.setToolTip("How the running statistics are updated after each batch")
+        self.mean_plot = make_plot("Mean", "step", "mean")
+        self.var_plot = make_plot("Variance", "step", "variance")
+        self.batch_curves, self.running_curves, self.population_points = {}, {}, {}
+        for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
+            batch = add_curve(plot, "batch", BEFORE, width=1)
+            batch.setOpacity(0.7)
+            self.batch_curves[key] = batch
+            self.running_curves[key] = add_curve(plot, "running", RUNNING, width=2.5)
+            # A ScatterPlotItem of its own: its legend sample takes the
+            # marker colour from the item (a PlotDataItem's may not).
+            points = pg.ScatterPlotItem(symbol="o", size=7, brush=pg.mkBrush(POPULATION),
+                                        pen=pg.mkPen("#1b5e20"), name="population")
+            plot.addItem(points)
+            self.population_points[key] = points
+        self.splitter = plots = QSplitter()
+        plots.addWidget(self.mean_plot)
+        plots.addWidget(self.var_plot)
+        self.message = message_label("")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(plots)
+        self.stack.addWidget(self.message)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.stack, 1)
+        self._legend_key = None
+        self.selector.selection_changed.connect(self._on_selector_changed)
+
+    def plot_widgets(self) -> list:
+        return [self.mean_plot, self.var_plot]
+
+    def resizeEvent(self, event) -> None:
+        orient(self.splitter, event.size().width(), event.size().height(), wide=1.0)
+        super().resizeEvent(event)
+
+    def _on_selector_changed(self, layer: int, unit: int) -> None:
+        self.redraw()
+
+    def _update_legends(self, unbiased: bool) -> None:
+        if unbiased == self._legend_key:
+            return
+        # Which variance each series is: the batch's normalises (biased); the
+        # running one may be stored unbiased, as PyTorch does.
+        running_var = "running (unbiased)" if unbiased else "running (biased)"
+        set_legend(self.mean_plot, [
+            (self.batch_curves["mean"], "batch"),
+            (self.running_curves["mean"], "running"),
+            (self.population_points["mean"], "population")])
+        set_legend(self.var_plot, [
+            (self.batch_curves["var"], "batch (biased)"),
+            (self.running_curves["var"], running_var),
+            (self.population_points["var"], "population (biased)")])
+        self._legend_key = unbiased
+
+    def _draw(self, frame) -> None:
+        cfg = frame.config
+        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        i, unit = self.selector.layer(), self.selector.unit()
+        self.caption.setText(momentum_caption(cfg.bn_momentum))
+        if i >= len(cfg.hidden) or not cfg.bn_layers()[i]:
+            self.message.setText(f"Layer {i + 1} has no batch norm: no running statistics")
+            self.stack.setCurrentWidget(self.message)
+            self._clear_curves()
+            return
+        self.stack.setCurrentIndex(0)
+        self._update_legends(cfg.unbiased_running_var)
+        h = frame.history
+        steps = h.steps["step"]
+        ev_steps = h.evals["step"]
+        what = "z" if cfg.bn_placement == "before" else "g(z)"
+        for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
+            batch = h.layer(i, f"batch_{key}")
+            running = h.layer(i, f"running_{key}")
+            if batch is None or len(steps) == 0:
+                self.batch_curves[key].setData([], [])
+                self.running_curves[key].setData([], [])
+            else:
+                self.batch_curves[key].setData(steps, finite_or_nan(batch[:, unit]))
+                self.running_curves[key].setData(steps, finite_or_nan(running[:, unit]))
+            pop = h.evals.get(f"L{i}.population_{key}")
+            if pop is None or len(ev_steps) == 0:
+                self.population_points[key].setData(x=[], y=[])
+            else:
+                y = finite_or_nan(pop[:, unit])
+                ok = np.isfinite(y)  # scatter points: drop NaN rather than draw nothing
+                self.population_points[key].setData(x=ev_steps[ok], y=y[ok])
+            name = "mean" if key == "mean" else "variance"
+            set_title(plot, f"{name} of {what}, layer {i + 1}, unit {unit}")
+
+    def _clear_curves(self) -> None:
+        for key in ("mean", "var"):
+            self.batch_curves[key].setData([], [])
+            self.running_curves[key].setData([], [])
+            self.population_points[key].clear()
+
+    def _clear(self) -> None:
+        self._clear_curves()
+        self.caption.setText("")
+        self.stack.setCurrentIndex(0)

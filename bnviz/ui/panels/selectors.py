@@ -1,0 +1,111 @@
+"""LayerUnitSelector: choose a hidden layer and, optionally, one of its units."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+
+def layer_label(index: int, width: int, has_bn: bool, placement: str) -> str:
+    """'Layer 1 (100 units, BN before)': 1-based, as users count."""
+    bn = f"BN {placement}" if has_bn else "no BN"
+    unit = "unit" if width == 1 else "units"
+    return f"Layer {index + 1} ({width} {unit}, {bn})"
+
+
+class LayerUnitSelector(QWidget):
+    """A "Layer" combo box and an optional "Unit" spin box (0-based within
+    the layer). Emits ``selection_changed(layer, unit)`` when the user or
+    ``set_selection`` changes the choice; ``set_layers`` never emits."""
+
+    selection_changed = Signal(int, int)
+
+    def __init__(self, with_unit: bool = True, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._structure = None
+        self._widths: tuple[int, ...] = ()
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("Hidden layer to show (numbered from 1, input side first)")
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Full width when there is room, but may shrink so a narrow dock stays usable.
+        self.layer_combo.setMinimumWidth(90)
+        self.unit_spin = QSpinBox()
+        self.unit_spin.setToolTip("Unit (neuron) within the layer, numbered from 0")
+        self.unit_spin.setRange(0, 0)
+        self.unit_spin.setKeyboardTracking(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Layer"))
+        layout.addWidget(self.layer_combo)
+        self._unit_label = QLabel("Unit")
+        layout.addWidget(self._unit_label)
+        layout.addWidget(self.unit_spin)
+        self._unit_label.setVisible(with_unit)
+        self.unit_spin.setVisible(with_unit)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer_combo_changed)
+        self.unit_spin.valueChanged.connect(self._on_unit_spin_changed)
+
+    # ------------------------------------------------------------ public
+    def layer(self) -> int:
+        """The chosen 0-based layer index (0 when there are no layers)."""
+        return max(self.layer_combo.currentIndex(), 0)
+
+    def unit(self) -> int:
+        """The chosen 0-based unit index within the layer."""
+        return self.unit_spin.value()
+
+    def set_layers(self, widths, bn_flags, placement: str) -> bool:
+        """Describe the network; repopulate only if its structure changed,
+        keeping the selection where it still exists. The first time, the
+        last hidden layer is chosen (the one the BN paper plots).
+        Returns True if the list was rebuilt."""
+        structure = (tuple(int(w) for w in widths), tuple(bool(b) for b in bn_flags), placement)
+        if structure == self._structure:
+            return False
+        first = self._structure is None or not self._widths
+        layer, unit = self.layer(), self.unit()
+        self._structure = structure
+        self._widths = structure[0]
+        blocked = (self.layer_combo.blockSignals(True), self.unit_spin.blockSignals(True))
+        try:
+            self.layer_combo.clear()
+            for i, (w, bn) in enumerate(zip(*structure[:2])):
+                self.layer_combo.addItem(layer_label(i, w, bn, placement))
+            n = len(self._widths)
+            if n:
+                layer = n - 1 if first else min(layer, n - 1)
+                self.layer_combo.setCurrentIndex(layer)
+                self.unit_spin.setRange(0, self._widths[layer] - 1)
+                self.unit_spin.setValue(min(unit, self._widths[layer] - 1))
+        finally:
+            self.layer_combo.blockSignals(blocked[0])
+            self.unit_spin.blockSignals(blocked[1])
+        return True
+
+    def set_selection(self, layer: int, unit: int = 0) -> None:
+        """Choose a layer and unit programmatically (emits if it changes)."""
+        old = (self.layer(), self.unit())
+        blocked = (self.layer_combo.blockSignals(True), self.unit_spin.blockSignals(True))
+        try:
+            self.layer_combo.setCurrentIndex(layer)
+            self._fit_unit_range()
+            self.unit_spin.setValue(unit)
+        finally:
+            self.layer_combo.blockSignals(blocked[0])
+            self.unit_spin.blockSignals(blocked[1])
+        if (self.layer(), self.unit()) != old:
+            self.selection_changed.emit(self.layer(), self.unit())
+
+    # ---------------------------------------------------------- handlers
+    def _fit_unit_range(self) -> None:
+        i = self.layer_combo.currentIndex()
+        if 0 <= i < len(self._widths):
+            self.unit_spin.setRange(0, self._widths[i] - 1)
+
+    def _on_layer_combo_changed(self, index: int) -> None:
+        blocked = self.unit_spin.blockSignals(True)
+        self._fit_unit_range()  # clamps the unit into the new layer's range
+        self.unit_spin.blockSignals(blocked)
+        self.selection_changed.emit(self.layer(), self.unit())
+
+    def _on_unit_spin_changed(self, value: int) -> None:
+        self.selection_changed.emit(self.layer(), value)

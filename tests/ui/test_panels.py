@@ -1,0 +1,307 @@
+"""The live plot panels, fed real frames from tiny runs and poisoned ones."""
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QSpinBox
+
+from bnviz.engine.config import RunConfig
+from bnviz.engine.frame import Frame, boundary_grid
+from bnviz.engine.history import HistorySnapshot
+from bnviz.engine.trainer import Trainer
+from bnviz.ui.panels import (ALL_PANELS, DecisionBoundaryPanel, DistributionsPanel,
+                             GammaBetaPanel, LayerUnitSelector, RunningStatsPanel,
+                             TrainingCurvesPanel)
+
+TOY = dict(dataset="moons", hidden=(8, 6), batch_size=16, n_samples=200)
+
+
+def make_frame(cfg: RunConfig, steps: int = 20, chunks: int = 4) -> Frame:
+    """A frame of a real run: ``steps`` steps, an evaluation after each chunk."""
+    tr = Trainer(cfg)
+    for _ in range(chunks):
+        rec = tr.step(steps // chunks)
+        tr.evaluate()
+    return Frame(run_id=1, config=tr.config, record=rec, history=tr.history.snapshot(),
+                 evaluation=tr.last_evaluation, boundary=boundary_grid(tr),
+                 steps_per_second=0.0, n_classes=tr.data.n_classes,
+                 steps_per_epoch=tr.steps_per_epoch)
+
+
+@pytest.fixture(scope="module")
+def frame() -> Frame:
+    return make_frame(RunConfig(**TOY))
+
+
+@pytest.fixture(scope="module")
+def mixed_frame() -> Frame:
+    """BN on layer 1 only, placed after the activation."""
+    return make_frame(RunConfig(**TOY, batchnorm=(True, False), bn_placement="after",
+                                unbiased_running_var=False, bn_momentum=None))
+
+
+def poisoned(frame: Frame) -> Frame:
+    """The frame with NaN and Inf in layer 1's values and in history rows."""
+    L = frame.record.layers[0]
+    pre = np.array(L.pre, dtype=np.float64)
+    pre[0, 0], pre[1, 2], pre[3, 1] = np.nan, np.inf, -np.inf
+    L = dataclasses.replace(L, pre=pre, bn_in=pre)  # BN before: bn_in is pre
+    record = dataclasses.replace(frame.record, layers=(L, *frame.record.layers[1:]),
+                                 loss=float("nan"))
+
+    def spoil(store):
+        out = {}
+        for k, v in store.items():
+            v = np.array(v)
+            if k != "step" and v.dtype.kind == "f" and len(v) > 3:
+                v[1], v[3] = np.nan, np.inf
+            out[k] = v
+        return MappingProxyType(out)
+
+    h = frame.history
+    history = HistorySnapshot(spoil(h.steps), spoil(h.summaries), spoil(h.evals))
+    b = frame.boundary
+    probs = np.array(b.probs)
+    probs[:5, :5] = np.nan
+    boundary = dataclasses.replace(b, probs=probs)
+    return dataclasses.replace(frame, record=record, history=history, boundary=boundary)
+
+
+def shown(qtbot, panel_class):
+    panel = panel_class()
+    qtbot.addWidget(panel)
+    panel.resize(700, 450)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def ydata(item) -> np.ndarray:
+    return item.getOriginalDataset()[1]
+
+
+def n_points(a) -> int:
+    return 0 if a is None else len(a)
+
+
+def assert_no_inf(panel) -> None:
+    for w in panel.plot_widgets():
+        for item in w.getPlotItem().listDataItems():
+            x, y = item.getData() if hasattr(item, "getData") else (None, None)
+            for a in (x, y):
+                if a is not None and len(a):
+                    assert not np.any(np.isinf(np.asarray(a, dtype=float)))
+
+
+# ------------------------------------------------------------------ general
+def test_all_panels_have_stable_ids_and_tooltips(qtbot):
+    ids = [cls.object_name for cls in ALL_PANELS]
+    assert len(set(ids)) == len(ALL_PANELS) == 5 and all(ids)
+    for cls in ALL_PANELS:
+        panel = cls()
+        qtbot.addWidget(panel)
+        assert panel.title and panel.objectName() == cls.object_name
+        assert panel.plot_widgets()
+        controls = [w for t in (QAbstractButton, QComboBox, QSpinBox) for w in panel.findChildren(t)]
+        for control in controls:
+            assert control.toolTip(), control
+
+
+def test_empty_frame_before_first_step(qtbot):
+    tr = Trainer(RunConfig(**TOY))
+    empty = Frame(run_id=1, config=tr.config, record=None, history=tr.history.snapshot(),
+                  evaluation=None, boundary=boundary_grid(tr), steps_per_second=0.0,
+                  n_classes=tr.data.n_classes, steps_per_epoch=tr.steps_per_epoch)
+    for cls in ALL_PANELS:
+        panel = shown(qtbot, cls)
+        panel.set_frame(empty)  # nothing to plot yet: nothing raises
+        panel.clear()
+
+
+def test_hidden_panel_draws_when_shown(qtbot, frame):
+    panel = TrainingCurvesPanel()
+    qtbot.addWidget(panel)
+    panel.set_frame(frame)
+    assert n_points(ydata(panel.loss_curve)) == 0
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert len(ydata(panel.loss_curve)) == len(frame.history)
+
+
+def test_selector_keeps_selection_and_adapts_unit_range(qtbot):
+    sel = LayerUnitSelector()
+    qtbot.addWidget(sel)
+    assert sel.set_layers((100, 50), (True, False), "before")
+    assert sel.layer_combo.itemText(0) == "Layer 1 (100 units, BN before)"
+    assert sel.layer_combo.itemText(1) == "Layer 2 (50 units, no BN)"
+    assert sel.layer() == 1 and sel.unit_spin.maximum() == 49  # last layer first
+    with qtbot.waitSignal(sel.selection_changed) as blocker:
+        sel.set_selection(0, 70)
+    assert blocker.args == [0, 70]
+    assert not sel.set_layers((100, 50), (True, False), "before")  # unchanged: no rebuild
+    assert sel.set_layers((100, 50, 10), (True, True, True), "after")
+    assert (sel.layer(), sel.unit()) == (0, 70)
+    assert sel.layer_combo.itemText(2) == "Layer 3 (10 units, BN after)"
+    with qtbot.waitSignal(sel.selection_changed) as blocker:
+        sel.layer_combo.setCurrentIndex(2)
+    assert blocker.args == [2, 9] and sel.unit_spin.maximum() == 9
+    for w in (sel.layer_combo, sel.unit_spin):
+        assert w.toolTip()
+
+
+# ------------------------------------------------------------ distributions
+def test_distributions_histograms_and_bands(qtbot, frame):
+    panel = shown(qtbot, DistributionsPanel)
+    panel.set_frame(frame)
+    i = panel.selector.layer()
+    L = frame.record.layers[i]
+    b, d = L.pre.shape
+    for key in ("before", "normalized", "after"):
+        x, y = panel.hist_curves[key].getOriginalDataset()
+        assert len(x) == len(y) + 1 and y.sum() == b * d
+    np.testing.assert_allclose(ydata(panel.band_curves["pre"][0]), frame.history.layer(i, "pre_pct")[:, 0])
+    np.testing.assert_allclose(ydata(panel.band_curves["act_in"][2]),
+                               frame.history.layer(i, "act_in_pct")[:, 2])
+    assert panel.nonfinite_label.text() == ""
+
+    panel.selector.set_selection(0, 3)  # switching the layer updates the curves
+    np.testing.assert_allclose(ydata(panel.band_curves["pre"][1]), frame.history.layer(0, "pre_pct")[:, 1])
+    assert ydata(panel.hist_curves["before"]).sum() == frame.record.layers[0].pre.size
+
+    panel.unit_only_check.setChecked(True)
+    assert ydata(panel.hist_curves["after"]).sum() == b
+    np.testing.assert_allclose(ydata(panel.band_curves["pre"][0]),
+                               frame.history.layer(0, "pre_unit_pct")[:, 0, 3])
+    panel.clear()
+    assert all(n_points(ydata(c)) == 0 for c in panel.hist_curves.values())
+    assert n_points(ydata(panel.band_curves["pre"][1])) == 0
+
+
+def test_distributions_without_bn_and_bn_after(qtbot, mixed_frame):
+    panel = shown(qtbot, DistributionsPanel)
+    panel.set_frame(mixed_frame)
+    assert panel.selector.layer() == 1  # no BN
+    assert panel.hist_curves["before"].isVisible() and not panel.hist_curves["after"].isVisible()
+    assert ydata(panel.hist_curves["before"]).sum() == mixed_frame.record.layers[1].pre.size
+    assert not panel.band_curves["act_in"][1].isVisible()
+    panel.selector.set_selection(0, 0)  # BN after the activation: g(z) is "before BN"
+    L = mixed_frame.record.layers[0]
+    assert panel.hist_curves["after"].isVisible()
+    assert ydata(panel.hist_curves["before"]).sum() == L.bn_in.size
+    assert panel.hist_curves["before"].name() == "g(z) (before BN)"
+
+
+def test_distributions_non_finite(qtbot, frame):
+    panel = shown(qtbot, DistributionsPanel)
+    panel.set_frame(poisoned(frame))
+    panel.selector.set_selection(0, 0)
+    x, y = panel.hist_curves["before"].getOriginalDataset()
+    assert np.all(np.isfinite(x)) and np.all(np.isfinite(y))
+    assert y.sum() == frame.record.layers[0].pre.size - 3
+    assert "3 non-finite" in panel.nonfinite_label.text()
+    assert_no_inf(panel)
+    panel.unit_only_check.setChecked(True)  # unit 0 holds one NaN
+    assert "1 non-finite" in panel.nonfinite_label.text()
+
+
+# --------------------------------------------------------------- gamma/beta
+def test_gamma_beta_highlights_chosen_unit(qtbot, frame):
+    panel = shown(qtbot, GammaBetaPanel)
+    panel.set_frame(frame)
+    panel.selector.set_selection(0, 5)
+    h = frame.history
+    np.testing.assert_allclose(ydata(panel.unit_curves["gamma"]), h.layer(0, "gamma")[:, 5])
+    np.testing.assert_allclose(ydata(panel.unit_curves["beta"]), h.layer(0, "beta")[:, 5])
+    x, y = panel.all_curves["gamma"].getData()
+    assert len(y) == 8 * (len(h) + 1)  # one NaN-separated polyline for all 8 units
+    panel.selector.set_selection(1, 2)
+    np.testing.assert_allclose(ydata(panel.unit_curves["gamma"]), h.layer(1, "gamma")[:, 2])
+    panel.clear()
+    assert n_points(panel.all_curves["gamma"].getData()[1]) == 0
+
+
+def test_gamma_beta_message_without_bn_and_non_finite(qtbot, frame, mixed_frame):
+    panel = shown(qtbot, GammaBetaPanel)
+    panel.set_frame(mixed_frame)
+    assert panel.stack.currentWidget() is panel.message
+    assert panel.message.text() == "Layer 2 has no batch norm: nothing to learn here"
+    panel.selector.set_selection(0, 0)
+    assert panel.stack.currentIndex() == 0
+    panel.set_frame(poisoned(frame))
+    assert_no_inf(panel)
+
+
+# ----------------------------------------------------------- running stats
+def test_running_stats_curves(qtbot, frame):
+    panel = shown(qtbot, RunningStatsPanel)
+    panel.set_frame(frame)
+    panel.selector.set_selection(1, 4)
+    h = frame.history
+    np.testing.assert_allclose(ydata(panel.running_curves["mean"]), h.layer(1, "running_mean")[:, 4])
+    np.testing.assert_allclose(ydata(panel.running_curves["var"]), h.layer(1, "running_var")[:, 4])
+    np.testing.assert_allclose(ydata(panel.batch_curves["var"]), h.layer(1, "batch_var")[:, 4])
+    pop = h.evals["L1.population_var"][:, 4]
+    np.testing.assert_allclose(panel.population_points["var"].getData()[1], pop)
+    assert "m = 0.1" in panel.caption.text() and "β = 0.9" in panel.caption.text()
+    assert "unbiased" in panel.running_curves["var"].name()
+    panel.clear()
+    assert n_points(ydata(panel.running_curves["mean"])) == 0
+
+
+def test_running_stats_cumulative_biased_and_poisoned(qtbot, frame, mixed_frame):
+    panel = shown(qtbot, RunningStatsPanel)
+    panel.set_frame(mixed_frame)
+    assert panel.stack.currentWidget() is panel.message
+    panel.selector.set_selection(0, 0)
+    assert "cumulative" in panel.caption.text()
+    assert "biased" in panel.running_curves["var"].name()
+    assert "unbiased" not in panel.running_curves["var"].name()
+    panel.set_frame(poisoned(frame))
+    assert_no_inf(panel)
+
+
+# ---------------------------------------------------------- training curves
+def test_training_curves(qtbot, frame):
+    panel = shown(qtbot, TrainingCurvesPanel)
+    panel.set_frame(frame)
+    h = frame.history
+    assert len(ydata(panel.loss_curve)) == len(h) == 20
+    for key, curve in panel.accuracy_curves.items():
+        np.testing.assert_allclose(ydata(curve), h.evals[key])
+    assert len(ydata(panel.accuracy_curves["test_accuracy_population"])) == 4
+    panel.log_check.setChecked(True)
+    assert len(ydata(panel.loss_curve)) == 20
+    panel.set_frame(poisoned(frame))
+    assert_no_inf(panel)
+    panel.clear()
+    assert n_points(ydata(panel.loss_curve)) == 0
+
+
+# -------------------------------------------------------- decision boundary
+def test_decision_boundary(qtbot, frame):
+    panel = shown(qtbot, DecisionBoundaryPanel)
+    panel.set_frame(frame)
+    b = frame.boundary
+    h, w = len(b.ys), len(b.xs)
+    assert panel.image.image.shape[:2] == (h, w)
+    assert len(panel.scatter.data) == len(b.points)
+    rect = panel.image.mapRectToParent(panel.image.boundingRect())
+    assert rect.left() < b.xs[0] < b.xs[-1] < rect.right()
+    panel.set_frame(poisoned(frame))
+    assert panel.image.image.shape[:2] == (h, w)
+    panel.clear()
+    assert panel.image.image is None and len(panel.scatter.data) == 0
+
+
+def test_decision_boundary_message_for_many_features(qtbot):
+    f = make_frame(RunConfig(dataset="digits", hidden=(10,), batch_size=32), steps=4, chunks=1)
+    assert f.boundary is None
+    panel = shown(qtbot, DecisionBoundaryPanel)
+    panel.set_frame(f)
+    assert panel.stack.currentWidget() is panel.message
+    assert "2-D data sets" in panel.message.text()
+    for cls in (DistributionsPanel, GammaBetaPanel, RunningStatsPanel, TrainingCurvesPanel):
+        shown(qtbot, cls).set_frame(f)  # one hidden layer of 10: nothing raises
