@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits, make_blobs, make_circles, make_moons
-from sklearn.model_selection import train_test_split
+# scikit-learn is imported where it is used: it takes over a second to load,
+# and the window should not wait for it before it appears.
 
 DATASETS = ("moons", "circles", "spiral", "xor", "blobs", "digits", "file")
 LABEL_COLUMNS = ("label", "y", "target", "class")
@@ -69,6 +69,7 @@ def load_dataset(name: str, *, n_samples: int = 600, noise: float = 0.15,
 
     image_shape, class_names = None, ()
     if name == "digits":
+        from sklearn.datasets import load_digits
         bunch = load_digits()
         parts, image_shape = [(bunch.data, bunch.target.astype(np.int64))], (8, 8)
     elif name == "file":
@@ -109,12 +110,15 @@ def _toy(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.nda
     # toy data and the split (random_state=seed) do not share a random stream.
     sk_seed = int(rng.integers(2**31 - 1))
     if name == "moons":
+        from sklearn.datasets import make_moons
         return make_moons(n, noise=noise, random_state=sk_seed)
     if name == "circles":
+        from sklearn.datasets import make_circles
         return make_circles(n, noise=noise, factor=0.5, random_state=sk_seed)
     if name == "blobs":
         # Fixed, well-separated centres so only `noise` controls the overlap.
         centers = np.array([[0.0, 3.0], [-2.6, -1.5], [2.6, -1.5]])
+        from sklearn.datasets import make_blobs
         return make_blobs(n, centers=centers, cluster_std=0.5 + 3.0 * noise, random_state=sk_seed)
     y = np.arange(n) % 2
     if name == "spiral":
@@ -303,6 +307,7 @@ def _split(x, y, test_fraction, seed, name):
     # then fall back to a plain shuffled split.
     for strat in ((stratify, None) if stratify is not None else (None,)):
         try:
+            from sklearn.model_selection import train_test_split
             x_tr, x_te, y_tr, y_te = train_test_split(
                 x, y, test_size=test_fraction, random_state=seed, stratify=strat)
             return (x_tr, y_tr), (x_te, y_te)

@@ -29,6 +29,7 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
                  ("training_curves_panel", Qt.BottomDockWidgetArea),
                  ("decision_boundary_panel", Qt.BottomDockWidgetArea))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
+DRAW_IDLE_FACTOR = 4.0    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 1  # bump when the dock layout changes incompatibly
 
 
@@ -223,7 +224,7 @@ class MainWindow(QMainWindow):
     def _on_worker_frame_ready(self) -> None:
         """A ping from the worker: draw soon, but never back to back, so the
         event loop always has time for input, timers and painting."""
-        if not self._draw_timer.isActive():
+        if not self._draw_timer.isActive() and self._next_draw != float("inf"):
             wait = max(0.0, self._next_draw - time.perf_counter())
             self._draw_timer.start(int(wait * 1000))
 
@@ -231,17 +232,28 @@ class MainWindow(QMainWindow):
         frame = self.worker.take_frame()
         if frame is None or frame.run_id != self._run_id:
             return  # from before a reset: stale
-        started = time.perf_counter()
+        self._draw_started = time.perf_counter()
+        self._next_draw = float("inf")  # until the paint is done
         self._draw(frame)
-        # Leave at least as much idle time as drawing took (and 10 ms), so
-        # Qt can paint what was drawn and serve the keyboard in between.
+        # A zero-time timer runs once the posted paint events are through.
+        QTimer.singleShot(0, self._on_draw_painted)
+
+    def _on_draw_painted(self) -> None:
+        """Pace the next redraw: the GUI thread shares the interpreter lock
+        with training, so after a redraw that took t seconds (data and
+        paint) it idles DRAW_IDLE_FACTOR * t, keeping its share of the lock
+        near 1 / (1 + DRAW_IDLE_FACTOR)."""
         now = time.perf_counter()
-        self._next_draw = now + max(MIN_DRAW_GAP, now - started)
+        cost = now - self._draw_started
+        self._next_draw = now + max(MIN_DRAW_GAP, DRAW_IDLE_FACTOR * cost)
+        if self.worker.has_frame() and not self._draw_timer.isActive():
+            self._draw_timer.start(int((self._next_draw - now) * 1000))
 
     def _draw(self, frame) -> None:
         first = self._frame is None or self._frame.run_id != frame.run_id
         self._frame = frame
         if first:
+            self.statusBar().clearMessage()
             self._config = frame.config
             self._live_run_id = frame.run_id
             for panel in self.panels.values():
@@ -281,6 +293,7 @@ class MainWindow(QMainWindow):
         """Start a new run (the worker keeps the old one if this one fails)."""
         self._run_id += 1
         self.banner.hide()
+        self.statusBar().showMessage("Preparing the run (loading data, building the network)…")
         self.config_panel.set_config(config)
         self.reset_requested.emit(config, self._run_id)
 

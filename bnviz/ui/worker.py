@@ -66,6 +66,11 @@ class TrainingWorker(QObject):
             frame, self._ping_pending = self._latest, False
             return frame
 
+    def has_frame(self) -> bool:
+        """Whether a frame waits that the window has not taken yet."""
+        with self._lock:
+            return self._ping_pending
+
     def request_stop(self) -> None:
         """Thread-safe: make every later tick a no-op, at once."""
         self._stopping.set()

@@ -1,0 +1,67 @@
+"""The command line: help, bad input exits 2 with one line, and the
+resources a non-editable install needs are declared."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bnviz.cli import build_parser, config_from_args
+from bnviz.engine.config import ConfigError, preset
+from bnviz.resources_path import resource_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(*args):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_help_documents_every_option():
+    proc = run_main("--help")
+    assert proc.returncode == 0
+    for opt in ("--preset", "--config", "--version"):
+        assert opt in proc.stdout
+    assert "Ioffe & Szegedy 2015, Fig. 1" in proc.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--preset", "nope"), "unknown preset 'nope'"),
+    (("--config", "does-not-exist.toml"), "does-not-exist.toml"),
+])
+def test_bad_input_exits_2_with_one_line(args, needle):
+    proc = run_main(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_config_file_is_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run]\nlr = -1\n")
+    proc = run_main("--config", str(bad))
+    assert proc.returncode == 2 and "lr" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_config_from_args():
+    ap = build_parser()
+    assert config_from_args(ap.parse_args([])) is None
+    assert config_from_args(ap.parse_args(["--preset", "Keras defaults"])) == preset("Keras defaults")
+    with pytest.raises(ConfigError):
+        config_from_args(ap.parse_args(["--preset", "x"]))
+
+
+def test_resources_ship_with_the_package():
+    assert resource_path("bnviz.svg").is_file()
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    st = meta["tool"]["setuptools"]
+    assert st["package-dir"]["bnviz.resources"] == "resources"
+    assert "*.svg" in st["package-data"]["bnviz.resources"]
+    assert meta["project"]["gui-scripts"]["bnviz"] == "bnviz.app:main"
