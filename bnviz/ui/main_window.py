@@ -150,6 +150,8 @@ class MainWindow(QMainWindow):
         self.act_reset_layout = a("Reset layout", "Put every panel back where it started",
                                   self.reset_layout)
         self.act_about = a("About bnviz", "Version and what bnviz is", self.show_about)
+        self.act_keys = a("Keyboard shortcuts", "List the keyboard shortcuts (F1)",
+                          self.show_shortcuts, "F1")
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Run")
@@ -189,6 +191,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.act_reset_layout)
         help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.act_keys)
         help_menu.addAction(self.act_about)
         for menu in (file_menu, run_menu, view_menu, help_menu):
             menu.setToolTipsVisible(True)
@@ -359,6 +362,12 @@ class MainWindow(QMainWindow):
     def _remember_dir(self, path: str) -> None:
         from pathlib import Path
         self.settings.setValue("last_dir", str(Path(path).parent))
+
+    def show_shortcuts(self) -> None:
+        rows = [(act.shortcut().toString(QKeySequence.NativeText), act.toolTip())
+                for act in self.actions() if not act.shortcut().isEmpty()]
+        table = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for k, t in rows)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
 
     def show_about(self) -> None:
         QMessageBox.about(

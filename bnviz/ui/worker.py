@@ -24,7 +24,7 @@ FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
 EVAL_INTERVAL = 0.25         # evaluate the test set at most this often...
 EVAL_SHARE = 0.10            # ...and with at most this share of the time
 BOUNDARY_INTERVAL = 0.15
-SUMMARY_EVERY = 4            # percentile summaries every 4th step when playing
+SUMMARY_EVERY = 8            # percentile summaries every 8th step when playing (and at every stop)
 
 
 class TrainingWorker(QObject):

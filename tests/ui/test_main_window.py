@@ -35,6 +35,7 @@ def no_modal_dialogs(monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)
     monkeypatch.setattr(QMessageBox, "about", lambda *a, **k: None)
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: QMessageBox.Ok)
 
 
 @pytest.fixture
@@ -60,6 +61,18 @@ def test_window_basics(window):
     # Every dock can be toggled from the View menu.
     view = window.menus["view"]
     assert len([a for a in view.actions() if a.isCheckable()]) == 1 + len(window.panel_docks)
+
+
+def test_help_menu(window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    seen = []
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: seen.append(text))
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: seen.append(text))
+    window.act_about.trigger()
+    from bnviz import __version__
+    assert __version__ in seen[0]
+    window.act_keys.trigger()
+    assert "Space" in seen[1] and "Ctrl+R" in seen[1]
 
 
 def test_every_control_has_a_tooltip(window):
