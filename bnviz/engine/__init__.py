@@ -3,6 +3,7 @@
 Pure NumPy (plus scikit-learn for the bundled data sets): importing it loads
 no Qt module, so scripts, notebooks and tests can use it without a screen.
 """
+from .compare import Comparison
 from .config import PRESETS, ConfigError, RunConfig, preset
 from .data import Dataset, DatasetError, load_dataset
 from .history import History, HistorySnapshot
@@ -17,5 +18,5 @@ __all__ = [
     "PRESETS", "ConfigError", "RunConfig", "preset", "Dataset", "DatasetError", "load_dataset",
     "History", "HistorySnapshot", "BatchNorm", "Linear", "make_activation", "softmax_cross_entropy",
     "MLP", "GD", "SGD", "Adam", "Momentum", "RMSProp", "make_optimizer", "Evaluation",
-    "LayerRecord", "StepRecord", "Trainer",
+    "LayerRecord", "StepRecord", "Trainer", "Comparison",
 ]

@@ -88,25 +88,33 @@ class Trainer:
         self.config = config.replace()
 
     # ----------------------------------------------------------------- data
-    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+    def next_indices(self) -> np.ndarray | None:
+        """Training-set rows of the next mini-batch (None: the whole set, for
+        full-batch GD). Advances the epoch counter at each new permutation."""
         if self.batch_size == len(self.y_train):
-            if self._cursor == 0:
-                self.epoch += 1
-            self._cursor = 0
-            return self.x_train, self.y_train
+            self.epoch += 1
+            return None
         if self._cursor + self.batch_size > self._order.size:
             self._order = self._batch_rng.permutation(len(self.y_train))
             self._cursor = 0
             self.epoch += 1
         idx = self._order[self._cursor:self._cursor + self.batch_size]
         self._cursor += self.batch_size
-        return self.x_train[idx], self.y_train[idx]
+        return idx
 
     # ------------------------------------------------------------- training
-    def train_batch(self) -> float:
-        """One forward, backward and update on the next mini-batch, with no
-        record or history (the bare step, for benchmarks). Returns the loss."""
-        x, y = self._next_batch()
+    def train_batch(self, indices: np.ndarray | None | bool = False) -> float:
+        """One forward, backward and update, with no record or history (the
+        bare step, for benchmarks). By default on the next mini-batch of this
+        trainer's own order; ``indices`` (rows, or None for the whole set)
+        trains on a given batch instead, which is how two runs share batches
+        in lockstep. Returns the loss."""
+        if indices is False:
+            indices = self.next_indices()
+        if indices is None:
+            x, y = self.x_train, self.y_train
+        else:
+            x, y = self.x_train[indices], self.y_train[indices]
         logits = self.model.forward(x, training=True)
         loss, dlogits, probs = softmax_cross_entropy(logits, y)
         self.model.backward(dlogits)
@@ -131,21 +139,25 @@ class Trainer:
         the first step whose loss is NaN or Inf. Returns the steps done."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"step count must be a positive integer, got {n!r}")
-        rec = self._recorder
-        every = self.summary_every
         for k in range(n):
             self.train_batch()
-            self._norms = rec.grad_norms()
-            self._head_norm = _norm(self.model.head.dW)
-            self.history.append_step(rec.step_row(
-                self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
-                self._norms, self._head_norm))
             last = k == n - 1 or (stop_on_divergence and not np.isfinite(self.last_loss))
-            if last or self.step_count % every == 0:
-                self.history.append_summary(rec.summary_row(self.step_count))
+            self.write_history(summary=last)
             if last:
                 return k + 1
         return n
+
+    def write_history(self, summary: bool = False) -> None:
+        """Add the last step to the history: its row always, its percentile
+        summary when asked or every ``summary_every`` steps."""
+        rec = self._recorder
+        self._norms = rec.grad_norms()
+        self._head_norm = _norm(self.model.head.dW)
+        self.history.append_step(rec.step_row(
+            self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
+            self._norms, self._head_norm))
+        if summary or self.step_count % self.summary_every == 0:
+            self.history.append_summary(rec.summary_row(self.step_count))
 
     def is_finite(self) -> bool:
         """False once the last loss or any BN statistic is NaN or Inf."""
