@@ -60,7 +60,10 @@ def gui_run(app, seconds: float) -> dict:
         stats["last"] = now
     probe.timeout.connect(on_probe)
 
-    # Let the window settle, then measure.
+    # Let the run load and the window settle, then measure.
+    deadline = time.perf_counter() + 60.0
+    while win._frame is None and time.perf_counter() < deadline:
+        app.processEvents()
     deadline = time.perf_counter() + 1.0
     while time.perf_counter() < deadline:
         app.processEvents()

@@ -29,7 +29,7 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
                  ("training_curves_panel", Qt.BottomDockWidgetArea),
                  ("decision_boundary_panel", Qt.BottomDockWidgetArea))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
-DRAW_IDLE_FACTOR = 4.0    # idle this many times a redraw's cost before the next
+DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 1  # bump when the dock layout changes incompatibly
 
 

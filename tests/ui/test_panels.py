@@ -15,6 +15,8 @@ from bnviz.engine.trainer import Trainer
 from bnviz.ui.panels import (ALL_PANELS, DecisionBoundaryPanel, DistributionsPanel,
                              GammaBetaPanel, LayerUnitSelector, RunningStatsPanel,
                              TrainingCurvesPanel)
+from bnviz.ui.panels.base import Series, StickyRange, add_curve, backdrop, downsample, make_plot
+from bnviz.ui.panels.ranges import nice_ceil, sticky_range
 
 TOY = dict(dataset="moons", hidden=(8, 6), batch_size=16, n_samples=200)
 
@@ -305,3 +307,216 @@ def test_decision_boundary_message_for_many_features(qtbot):
     assert "2-D data sets" in panel.message.text()
     for cls in (DistributionsPanel, GammaBetaPanel, RunningStatsPanel, TrainingCurvesPanel):
         shown(qtbot, cls).set_frame(f)  # one hidden layer of 10: nothing raises
+
+
+# ------------------------------------------------------- cheap live drawing
+def test_sticky_range_moves_only_when_it_must():
+    # First fit: the data with a margin.
+    lo, hi = sticky_range(None, 0.0, 1.0)
+    assert lo < 0.0 and hi > 1.0 and hi - lo < 1.2
+    view = (lo, hi)
+    # Small changes inside the range (and filling enough of it): stay put.
+    assert sticky_range(view, 0.05, 0.95) is None
+    assert sticky_range(view, 0.0, 1.0) is None
+    # Data leaving the range: expand, with room beyond the side it outgrew;
+    # the side it did not outgrow stays.
+    grown = sticky_range(view, 0.0, 1.5)
+    assert grown[1] > 1.5 and grown[0] == view[0]
+    assert sticky_range(grown, 0.0, 1.55) is None   # the drift goes on: no move yet
+    low = sticky_range(view, -1.0, 1.0)
+    assert low[0] < -1.0 and low[1] == view[1]
+    # Data filling less than 40% of the range: shrink to fit it.
+    shrunk = sticky_range(view, 0.4, 0.6)
+    assert shrunk[0] < 0.4 < 0.6 < shrunk[1] and shrunk[1] - shrunk[0] < 0.3
+    assert sticky_range(view, 0.3, 0.75) is None   # 45%: still fills enough
+    # No room below zero for data that never goes below it (a loss).
+    assert sticky_range((0.5, 2.5), 0.1, 2.4)[0] > -0.2
+    # Constant data gets a range of its own scale; non-finite data moves nothing.
+    c0, c1 = sticky_range(None, 1.0, 1.0)
+    assert c0 < 1.0 < c1 and c1 - c0 < 0.01
+    assert sticky_range(view, float("nan"), 1.0) is None
+    assert sticky_range(view, 0.0, float("inf")) is None
+
+
+def test_sticky_range_of_steps_ends_on_round_numbers():
+    lo, hi = sticky_range(None, 1, 4321, steps=True)
+    assert lo < 0 < 4321 < hi == 5000
+    assert sticky_range((lo, hi), 1, 4900, steps=True) is None
+    assert sticky_range((lo, hi), 1, 5001, steps=True)[1] == 7000
+    assert sticky_range((lo, hi), 1, 30, steps=True)[1] == 30   # a new run: shrink
+    assert [nice_ceil(v) for v in (0.7, 1, 1.1, 13, 2100, 9000)] == [0.7, 1, 1.5, 15, 3000, 10000]
+
+
+def test_sticky_range_on_a_plot_and_the_user_taking_over(qtbot):
+    plot = make_plot("t", "step", "y")
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    sticky = StickyRange(plot, steps_x=True)
+    vb = plot.getPlotItem().getViewBox()
+    assert sticky.update(x=(1, 65), y=(0.0, 1.0))
+    first = [list(r) for r in vb.viewRange()]
+    assert first[0][1] == 70 and first[1][0] < 0 < 1 < first[1][1]
+    assert not sticky.update(x=(1, 69), y=(0.1, 0.9))   # small changes: no move
+    assert [list(r) for r in vb.viewRange()] == first
+    assert sticky.update(x=(1, 71), y=(0.0, 1.0))         # past the round number
+    assert vb.viewRange()[0][1] == 100
+    # The user pans: that axis stays where the user left it.
+    vb.translateBy(x=10)
+    vb.sigRangeChangedManually.emit([True, False])
+    moved = list(vb.viewRange()[0])
+    assert sticky.window() == tuple(moved)
+    sticky.update(x=(1, 500), y=(0.0, 1.0))
+    assert list(vb.viewRange()[0]) == moved
+    # The "A" button turns pyqtgraph's autorange on: the data takes the view back.
+    vb.enableAutoRange()
+    sticky.update(x=(1, 500), y=(0.0, 1.0))
+    assert vb.viewRange()[0][1] == 500 and sticky.window() is None
+    assert vb.autoRangeEnabled() == [False, False]
+
+
+def test_sticky_range_patience_waits_before_shrinking(qtbot):
+    plot = make_plot("t", "x", "y")
+    qtbot.addWidget(plot)
+    sticky = StickyRange(plot, patience=3)
+    sticky.update(x=(-5.0, 5.0))
+    wide = sticky.target[0]
+    assert not sticky.update(x=(-1.0, 1.0)) and not sticky.update(x=(-1.0, 1.0))
+    assert sticky.update(x=(-1.0, 1.0)) and sticky.target[0][1] < wide[1]
+    assert sticky.update(x=(-3.0, 3.0))   # growing never waits
+
+
+def test_downsample_keeps_the_envelope_and_its_blocks():
+    rng = np.random.default_rng(0)
+    x = np.arange(10_000)
+    y = rng.normal(size=10_000)
+    y[5000:5100] = np.nan      # a gap
+    y[7] = np.inf
+    xs, ys = downsample(x, y, 1000)
+    assert len(xs) <= 1001 and np.all(np.diff(xs) >= 0)
+    finite = y[np.isfinite(y)]
+    assert np.nanmax(ys) == finite.max() and np.nanmin(ys) == finite.min()
+    assert not np.any(np.isinf(ys)) and np.isnan(ys).any()   # Inf dropped, the gap kept
+    assert xs[-1] == x[-1] and ys[-1] == y[-1]                # up to the newest point
+    # Each kept point is a real one.
+    assert np.all(ys[np.isfinite(ys)] == y[xs[np.isfinite(ys)].astype(int)])
+    # Growing by a few rows keeps all the old blocks (no shimmer).
+    xs2, ys2 = downsample(np.arange(10_050), np.r_[y, rng.normal(size=50)], 1000)
+    n = len(xs) - 3
+    np.testing.assert_array_equal(xs2[:n], xs[:n])
+    np.testing.assert_array_equal(ys2[:n], ys[:n])
+    # Short series are kept whole; a window keeps only the rows in it.
+    np.testing.assert_array_equal(downsample(x[:50], y[:50], 1000)[0], x[:50])
+    xw, _ = downsample(x, y, 1000, window=(2000, 2100))
+    assert xw.min() < 2000 <= 2100 < xw.max() < 2200 and len(xw) <= 103
+
+
+def test_series_settles_into_the_backdrop(qtbot):
+    plot = make_plot("t", "step", "y")
+    qtbot.addWidget(plot)
+    plot.resize(500, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    curve = add_curve(plot, "s", "#000", width=2)
+    series = Series(plot, curve)
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=6000)
+    pts = 600
+    for n in (3000, 3100, 3350, 6000):   # a growing series, frame by frame
+        series.set_data(np.arange(n), y[:n], pts)
+        x_all, y_all = series.data()
+        np.testing.assert_array_equal(x_all, downsample(np.arange(n), y[:n], pts)[0])
+        np.testing.assert_array_equal(y_all, downsample(np.arange(n), y[:n], pts)[1])
+        assert len(curve.getData()[0]) < 60   # only the newest blocks are live
+        assert np.array_equal(curve.getOriginalDataset()[1], y_all)
+    marks = backdrop(plot)._owners[id(series)][1]
+    assert len(marks) >= 1
+    assert series.bounds() == (float(y.min()), float(y.max()))
+    series.clear()
+    assert len(series.data()[0]) == 0 and not backdrop(plot)._owners[id(series)][1]
+
+
+def test_plots_export_as_vectors(qtbot, tmp_path):
+    """The backdrop is a pixmap on screen only: in an SVG, grid and curves
+    stay vectors."""
+    from PySide6.QtCore import QRect, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    panel = shown(qtbot, TrainingCurvesPanel)
+    panel.set_frame(make_frame(RunConfig(**TOY), steps=600, chunks=3))
+    plot = panel.loss_plot
+    gen = QSvgGenerator()
+    gen.setFileName(str(tmp_path / "plot.svg"))
+    gen.setSize(QSize(plot.width(), plot.height()))
+    gen.setViewBox(QRect(0, 0, plot.width(), plot.height()))
+    gen.setResolution(plot.logicalDpiX())
+    painter = QPainter(gen)
+    plot.render(painter)
+    painter.end()
+    svg = (tmp_path / "plot.svg").read_text()
+    assert "<image" not in svg                                   # no raster
+    assert svg.count("<polyline") > 10 and svg.count("<rect") > 10   # curves, grid
+
+
+@pytest.fixture(scope="module")
+def long_frame() -> Frame:
+    """Long enough that series are downsampled and partly settled."""
+    return make_frame(RunConfig(**TOY), steps=1600, chunks=8)
+
+
+def test_long_series_are_downsampled_with_real_values(qtbot, long_frame):
+    h = long_frame.history
+    steps = h.steps["step"]
+    panel = shown(qtbot, TrainingCurvesPanel)
+    panel.set_frame(long_frame)
+    pts = panel.loss_range.points()
+    x, y = panel.loss_curve.getOriginalDataset()
+    ex, ey = downsample(steps, h.steps["loss"], pts)
+    assert len(ex) < len(steps) or len(steps) <= pts
+    np.testing.assert_allclose(x, ex)
+    np.testing.assert_allclose(y, ey)
+    assert len(panel.loss_curve.getData()[0]) < len(x)   # only a tail is live
+
+    panel = shown(qtbot, RunningStatsPanel)
+    panel.set_frame(long_frame)
+    panel.selector.set_selection(1, 2)
+    pts = panel.ranges["var"].points()
+    ex, ey = downsample(steps, h.layer(1, "running_var")[:, 2], pts)
+    np.testing.assert_allclose(panel.running_curves["var"].getOriginalDataset()[1], ey)
+
+    panel = shown(qtbot, DistributionsPanel)
+    panel.set_frame(long_frame)
+    i = panel.selector.layer()
+    pts = panel.band_range.points()
+    ex, ey = downsample(h.summaries["step"], h.layer(i, "pre_pct")[:, 1], pts)
+    np.testing.assert_allclose(ydata(panel.band_curves["pre"][1]), ey)
+
+    for cls in ALL_PANELS:   # and poisoned, long: nothing raises, no Inf drawn
+        panel = shown(qtbot, cls)
+        panel.set_frame(poisoned(long_frame))
+        assert_no_inf(panel)
+
+
+def test_panels_are_freed_without_the_garbage_collector(qtbot, frame):
+    """No reference cycle may hold a panel: the collector would delete its Qt
+    objects in any order, which crashes (seen with back references)."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        for cls in ALL_PANELS:
+            panel = cls()
+            panel.resize(700, 450)
+            panel.show()
+            qtbot.waitExposed(panel)
+            panel.set_frame(frame)
+            refs = [weakref.ref(panel)] + [weakref.ref(w.getPlotItem())
+                                           for w in panel.plot_widgets()]
+            panel.close()
+            del panel
+            assert all(ref() is None for ref in refs), cls.__name__
+    finally:
+        gc.enable()

@@ -2,13 +2,39 @@
 
 A panel receives every new Frame, but draws only while it is visible: a
 hidden panel just keeps the latest frame and draws it when shown.
+
+The GUI thread shares the interpreter lock with training, so each
+millisecond a panel spends is taken from training. Plots are therefore
+built to cost little per frame (measure with benchmarks/bench_panels.py):
+
+- ``StickyRange`` (ranges.py) instead of pyqtgraph's autorange: an axis
+  moves only when the data leaves it or fills too little of it, so axes are
+  not regenerated and repainted on every frame;
+- ``Backdrop`` (backdrop.py): background and grid as one cached opaque
+  pixmap beneath the data, instead of the axes' own grid;
+- ``Series`` (series.py): a long series downsampled to about two points per
+  pixel, its settled part painted once into the backdrop, so a frame
+  redraws only a short tail, drawn by a ``LiveCurve`` that Qt paints alone;
+- skip what did not change (``Panel._changed``), and titles that show the
+  step are set a few times a second (``set_title(live=True)``).
+
+No reference cycles through a panel (hence the weak references in these
+modules): the garbage collector would then delete its Qt objects in any
+order, which crashes.
 """
 from __future__ import annotations
 
-import numpy as np
+import time
+import weakref
+
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QSplitter, QWidget
+
+from .backdrop import BACKGROUND, Axis, Mark, backdrop  # noqa: F401
+from .downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
+from .ranges import StickyRange, sticky_range  # noqa: F401
+from .series import MIN_SETTLE_ROWS, BandSeries, LiveCurve, Series  # noqa: F401
 
 # One palette for every panel, so a colour means the same thing everywhere.
 BEFORE = "#e6550d"       # before batch norm (z, or g(z) when BN comes after)
@@ -19,24 +45,33 @@ POPULATION = "#31a354"   # population statistics (precise BN)
 LIGHT = "#b8b8b8"        # background series (all units)
 CLASS_COLORS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26",
                 "#8c564b", "#e377c2", "#636363", "#bcbd22", "#17becf")
+AXIS = "#444"
 
 
-def make_plot(title: str, x_label: str, y_label: str, legend: bool = True) -> pg.PlotWidget:
+def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
+              grid_on_top: bool = False) -> pg.PlotWidget:
     """A PlotWidget in the common style: white, grid, labelled axes, and a
-    legend below the axes (never on top of the data)."""
-    w = pg.PlotWidget(background="w")
+    legend below the axes (never on top of the data). Autorange is off: give
+    the plot a ``StickyRange``. The grid is drawn by its ``backdrop``,
+    beneath the data unless ``grid_on_top`` (for an image)."""
+    w = pg.PlotWidget(background=BACKGROUND,
+                      axisItems={"left": Axis("left"), "bottom": Axis("bottom")})
     w.setAntialiasing(False)  # speed: these plots redraw up to 30 times a second
     w.setMinimumSize(180, 170)  # below this a plot is only axes; let the dock grow instead
     item = w.getPlotItem()
+    item.getViewBox().disableAutoRange()
     set_title(w, title)
     for side in ("left", "bottom"):
         ax = item.getAxis(side)
-        ax.setPen(pg.mkPen("#444"))
+        ax.setPen(pg.mkPen(AXIS))
         ax.setTextPen(pg.mkPen("#222"))
         ax.enableAutoSIPrefix(False)  # "(x0.001)" in an axis label reads as a unit
+        # Ticks outside the view: an axis reaching into the view would be
+        # repainted with every curve update.
+        ax.setStyle(tickLength=4)
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)
-    item.showGrid(x=True, y=True, alpha=0.2)
+    backdrop(w, grid_on_top=grid_on_top)
     if legend:
         leg = pg.LegendItem(labelTextColor="#222", labelTextSize="8pt", horSpacing=12)
         # A row of the PlotItem's own layout under the bottom axis: part of the
@@ -46,12 +81,44 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True) -> pg
     return w
 
 
-def set_title(plot: pg.PlotWidget, text: str) -> None:
+TITLE_INTERVAL = 0.25   # s: a title that changes every frame (the step) changes at most this often
+
+
+def set_title(plot: pg.PlotWidget, text: str, live: bool = False) -> None:
     """Set the plot title without letting its length set the plot's minimum
-    width (a long title would otherwise stop a dock from narrowing)."""
+    width (a long title would otherwise stop a dock from narrowing). Does
+    nothing when the title is already ``text``. ``live``: a title that
+    changes with every frame (it shows the step) is set at most every
+    TITLE_INTERVAL (laying out and painting the text costs about half a
+    millisecond), and the latest text a moment later, so it ends right."""
     item = plot.getPlotItem()
+    state = item.__dict__.setdefault("_bnviz_title", {"text": None, "time": -1e9, "timer": None})
+    state["pending"] = None
+    if state["text"] == text:
+        return
+    now = time.monotonic()
+    if live and now - state["time"] < TITLE_INTERVAL:
+        state["pending"] = text
+        if state["timer"] is None:
+            timer = state["timer"] = QTimer(plot)
+            timer.setSingleShot(True)
+            ref = weakref.ref(plot)
+            timer.timeout.connect(lambda: _apply_pending_title(ref))
+        if not state["timer"].isActive():
+            state["timer"].start(int(1000 * (TITLE_INTERVAL - (now - state["time"]))) + 1)
+        return
+    state["text"], state["time"] = text, now
     item.setTitle(text, color="#222", size="10pt")
     item.titleLabel.setMinimumWidth(0)
+
+
+def _apply_pending_title(ref) -> None:
+    plot = ref()
+    if plot is None:
+        return
+    state = plot.getPlotItem().__dict__.get("_bnviz_title")
+    if state is not None and state.get("pending") is not None:
+        set_title(plot, state["pending"])
 
 
 def orient(splitter: QSplitter, width: int, height: int, wide: float) -> None:
@@ -88,21 +155,13 @@ def set_legend(plot: pg.PlotWidget, entries) -> None:
 
 
 def add_curve(plot: pg.PlotWidget, name: str | None, color: str, width: float = 1.5,
-              **kwargs) -> pg.PlotDataItem:
-    """A long-series curve: NaN-tolerant, downsampled, clipped to the view."""
-    item = plot.plot([], [], name=name, pen=pg.mkPen(color, width=width), connect="finite",
-                     **kwargs)
-    # Must be called on the item: passing clipToView to plot() raises here.
-    item.setDownsampling(auto=True, method="peak")
-    item.setClipToView(True)
-    return item
-
-
-def finite_or_nan(a) -> np.ndarray:
-    """A float copy of ``a`` with Inf turned into NaN, which curves skip."""
-    out = np.array(a, dtype=np.float64, copy=True)
-    out[~np.isfinite(out)] = np.nan
-    return out
+              **kwargs) -> LiveCurve:
+    """A NaN-tolerant curve (``LiveCurve``), added to the plot and, if named,
+    to its legend. Draw a long series through a ``Series``, or give it
+    ``downsample``d data."""
+    curve = LiveCurve(pg.mkPen(color, width=width), name=name, **kwargs)
+    plot.addItem(curve)
+    return curve
 
 
 def message_label(text: str) -> QLabel:
@@ -127,6 +186,12 @@ class Panel(QWidget):
         self.setWindowTitle(self.title)
         self._frame = None   # latest frame received
         self._drawn = None   # frame currently on screen
+        self._keys: dict = {}   # what each item last showed (see _changed)
+        # Curves are downsampled for the plot's width: redraw once a resize settles.
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(150)
+        self._resize_timer.timeout.connect(self.redraw)
 
     # ------------------------------------------------------------ public
     def set_frame(self, frame) -> None:
@@ -142,6 +207,7 @@ class Panel(QWidget):
     def clear(self) -> None:
         """Forget the frame and empty every plot."""
         self._frame = self._drawn = None
+        self._keys.clear()
         self._clear()
 
     def plot_widgets(self) -> list:
@@ -152,8 +218,17 @@ class Panel(QWidget):
     def redraw(self) -> None:
         """Draw the latest frame again (after a control changed)."""
         self._drawn = None
+        self._keys.clear()
         if self.isVisible():
             self._draw_latest()
+
+    def _changed(self, name: str, key) -> bool:
+        """True (and remember ``key``) unless item ``name`` already shows
+        what ``key`` describes, e.g. (rows, last step, layer, unit)."""
+        if self._keys.get(name, self) == key:
+            return False
+        self._keys[name] = key
+        return True
 
     def _draw_latest(self) -> None:
         if self._frame is not None and self._drawn is not self._frame:
@@ -165,6 +240,8 @@ class Panel(QWidget):
         for w in self.plot_widgets():
             if isinstance(w, pg.PlotWidget):
                 fit_legend(w)
+        if self._drawn is not None:
+            self._resize_timer.start()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -175,4 +252,3 @@ class Panel(QWidget):
 
     def _clear(self) -> None:
         raise NotImplementedError
-

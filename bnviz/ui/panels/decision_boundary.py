@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout
 
-from .base import CLASS_COLORS, Panel, make_plot, message_label, set_title
+from .base import CLASS_COLORS, Panel, StickyRange, make_plot, message_label, set_title
 
 NO_BOUNDARY = ("The decision boundary is drawn for 2-D data sets "
                "(moons, circles, spiral, XOR, blobs)")
@@ -49,14 +49,16 @@ class DecisionBoundaryPanel(Panel):
         super().__init__(parent)
         self.plot = make_plot("Decision boundary (inference mode, running statistics)",
                               "feature 1 (standardised)", "feature 2 (standardised)",
-                              legend=False)
+                              legend=False, grid_on_top=True)
         self.plot.setAspectLocked(True)
+        self.range = StickyRange(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")  # image[row = y, col = x]
         self.plot.addItem(self.image)
         self.scatter = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#222", width=0.8))
         self.plot.addItem(self.scatter)
         self._brushes = [pg.mkBrush(c) for c in CLASS_COLORS]
         self._points = None   # the points array last given to the scatter
+        self._boundary = None   # the grid last drawn
         self.message = message_label(NO_BOUNDARY)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.plot)
@@ -74,12 +76,18 @@ class DecisionBoundaryPanel(Panel):
             self.stack.setCurrentWidget(self.message)
             return
         self.stack.setCurrentWidget(self.plot)
+        # The worker sends the same grid until it computes a new one (a few
+        # times a second): draw, and retitle with the step, only new ones.
+        if b is self._boundary:
+            return
+        self._boundary = b
         self.image.setImage(boundary_rgb(b.probs), autoLevels=False, levels=(0, 255))
         x0, x1, y0, y1 = float(b.xs[0]), float(b.xs[-1]), float(b.ys[0]), float(b.ys[-1])
         # Pixel centres sit on the grid points, so the image reaches half a cell beyond.
         dx = (x1 - x0) / max(len(b.xs) - 1, 1)
         dy = (y1 - y0) / max(len(b.ys) - 1, 1)
         self.image.setRect(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy)
+        self.range.update(x=(x0 - dx / 2, x1 + dx / 2), y=(y0 - dy / 2, y1 + dy / 2))
         if b.points is not self._points:  # the training points only change with the run
             labels = np.asarray(b.labels)
             brushes = [self._brushes[int(c) % len(self._brushes)] for c in labels]
@@ -88,11 +96,13 @@ class DecisionBoundaryPanel(Panel):
                                  brush=[br for br, keep in zip(brushes, ok) if keep])
             self._points = b.points
         mode = "running statistics" if any(frame.config.bn_layers()) else "no batch norm"
-        set_title(self.plot, f"Decision boundary at step {frame.step} (inference mode, {mode})")
+        set_title(self.plot, f"Decision boundary at step {frame.step} (inference mode, {mode})",
+                  live=True)
 
     def _clear(self) -> None:
         self.image.clear()
         self.scatter.clear()
-        self._points = None
+        self._points = self._boundary = None
+        self.range.reset()
         self.stack.setCurrentWidget(self.plot)
         set_title(self.plot, "Decision boundary (inference mode, running statistics)")

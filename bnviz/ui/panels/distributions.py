@@ -5,36 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import (QCheckBox, QGraphicsPathItem, QHBoxLayout, QLabel, QSplitter,
                                QVBoxLayout)
 
-from .base import AFTER, BEFORE, NORMALIZED, Panel, add_curve, finite_or_nan, make_plot, orient, \
-    set_legend, set_title
+from .base import AFTER, BEFORE, NORMALIZED, BandSeries, Panel, Series, StickyRange, add_curve, \
+    finite_bounds, make_plot, orient, set_legend, set_title
 from .selectors import LayerUnitSelector
 
 HIST_KEYS = ("before", "normalized", "after")
 BAND_KEYS = ("pre", "act_in")
-MAX_FILL_POINTS = 1000   # per edge of a band's filled polygon
-
-
-def band_polygon(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A closed polygon around the band between ``lo`` and ``hi``, rows with
-    a non-finite edge left out. Long series are reduced to per-block min of
-    lo and max of hi, so the fill never hides an excursion."""
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    x, lo, hi = x[ok], lo[ok], hi[ok]
-    n = len(x)
-    if n > MAX_FILL_POINTS:
-        k = -(-n // MAX_FILL_POINTS)
-        starts = np.arange(0, n, k)
-        lo = np.minimum.reduceat(lo, starts)
-        hi = np.maximum.reduceat(hi, starts)
-        # Each block from its first step; the last one extended to the newest step.
-        x, lo, hi = np.r_[x[starts], x[-1]], np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
-    return np.r_[x, x[::-1]], np.r_[hi, lo[::-1]]
-
-
 def _hist_sources(L):
     """[(key, values, legend name)] of the histograms for one LayerRecord."""
     if not L.has_bn:
@@ -74,15 +53,21 @@ class DistributionsPanel(Panel):
         controls.addWidget(self.nonfinite_label)
 
         self.hist_plot = make_plot("Values at this step", "value", "count")
+        # The values' extremes jitter from step to step: the value axis is
+        # kept fuller than the others, but shrinks only after about a second
+        # of frames with data filling too little of it (one outlier does not
+        # make it flap). On the Fig. 1 run: about three moves per hundred frames.
+        self.hist_range = StickyRange(self.hist_plot, fill=0.5, patience=30)
         self.hist_curves = {}
         for key, color in zip(HIST_KEYS, (BEFORE, NORMALIZED, AFTER)):
             c = pg.mkColor(color)
             c.setAlpha(50)
-            self.hist_curves[key] = self.hist_plot.plot(
-                [], [], stepMode="center", fillLevel=0, brush=pg.mkBrush(c),
-                pen=pg.mkPen(color, width=1.5), name=key)
+            curve = add_curve(self.hist_plot, key, color, width=1.5, stepMode="center",
+                              fillLevel=0, brush=pg.mkBrush(c))
+            self.hist_curves[key] = curve
 
         self.band_plot = make_plot("15th, 50th, 85th percentiles over training", "step", "value")
+        self.band_range = StickyRange(self.band_plot, steps_x=True, on_user_range=self.redraw)
         self.band_curves: dict[str, tuple] = {}   # key -> (15th, 50th, 85th) curves
         self.band_fills: dict[str, QGraphicsPathItem] = {}
         for key, color in zip(BAND_KEYS, (BEFORE, AFTER)):
@@ -99,6 +84,12 @@ class DistributionsPanel(Panel):
             fill.setZValue(-10)
             self.band_plot.addItem(fill, ignoreBounds=True)
             self.band_curves[key], self.band_fills[key] = (lo, mid, hi), fill
+        # Drawn through the plot's backdrop (all fills beneath all curves, as
+        # the live items are): only the newest part of each is redrawn per frame.
+        self.band_fill_series = {key: BandSeries(self.band_plot, self.band_fills[key])
+                                 for key in BAND_KEYS}
+        self.band_series = {key: tuple(Series(self.band_plot, c) for c in self.band_curves[key])
+                            for key in BAND_KEYS}
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.hist_plot)
@@ -108,6 +99,7 @@ class DistributionsPanel(Panel):
         layout.addLayout(controls)
         layout.addWidget(self.splitter, 1)
         self._hist_names = self._band_names = None
+        self._hist_view, self._hist_bins = None, 0   # the view the bins were fitted to
         self.selector.selection_changed.connect(self._on_selector_changed)
         self.unit_only_check.toggled.connect(self._on_unit_only_toggled)
 
@@ -119,9 +111,14 @@ class DistributionsPanel(Panel):
         super().resizeEvent(event)
 
     def _on_selector_changed(self, layer: int, unit: int) -> None:
-        self.redraw()
+        self._refit_and_redraw()
 
     def _on_unit_only_toggled(self, checked: bool) -> None:
+        self._refit_and_redraw()
+
+    def _refit_and_redraw(self) -> None:
+        self.hist_range.refit()   # other data: fit it afresh
+        self.band_range.refit()
         self.redraw()
 
     # ------------------------------------------------------------ drawing
@@ -139,6 +136,8 @@ class DistributionsPanel(Panel):
         if rec is None or i >= len(rec.layers):
             self._clear_histograms()
             return
+        if not self._changed("histograms", (rec.step, rec.loss, i, unit)):
+            return
         sources = _hist_sources(rec.layers[i])
         names = [(self.hist_curves[k], name) for k, _, name in sources]
         if names != self._hist_names:
@@ -147,9 +146,11 @@ class DistributionsPanel(Panel):
         values, n_bad = [], 0
         for key, a, _ in sources:
             v = np.asarray(a if unit is None else a[:, unit]).ravel()
-            ok = np.isfinite(v)
-            n_bad += v.size - int(ok.sum())
-            values.append((key, v[ok]))
+            if v.size and not np.isfinite(v.min() + v.max()):   # else all finite: no copy
+                ok = np.isfinite(v)
+                n_bad += v.size - int(ok.sum())
+                v = v[ok]
+            values.append((key, v))
         finite = [v for _, v in values if v.size]
         if finite:
             lo = min(float(v.min()) for v in finite)
@@ -157,14 +158,33 @@ class DistributionsPanel(Panel):
             if hi - lo < 1e-12:
                 lo, hi = lo - 0.5, hi + 0.5
             n_bins = int(np.clip(np.sqrt(max(v.size for v in finite)), 10, 80))
-            edges = np.linspace(lo, hi, n_bins + 1)
+            self.hist_range.update(x=(lo, hi))
+            view = self.hist_range.target[0] if self.hist_range.follow[0] else None
+            if view is not None and view[0] <= lo and hi <= view[1]:
+                # Bins fixed to the view, so they stay put while the data's
+                # extremes jitter; as many as give the data n_bins when the
+                # view was fitted to it.
+                if (view, n_bins) != self._hist_view:
+                    self._hist_view = (view, n_bins)
+                    ratio = (view[1] - view[0]) / (hi - lo)
+                    self._hist_bins = int(np.clip(round(n_bins * ratio), n_bins, 4 * n_bins))
+                edges = np.linspace(view[0], view[1], self._hist_bins + 1)
+            else:
+                edges = np.linspace(lo, hi, n_bins + 1)
+        top = 0.0
         for key, v in values:
             if v.size:
-                counts, _ = np.histogram(v, bins=edges)
-                self.hist_curves[key].setData(edges, counts.astype(np.float64))
+                # Equal bins given as a count and range: NumPy's fast path (no sort).
+                counts, _ = np.histogram(v, bins=len(edges) - 1, range=(edges[0], edges[-1]))
+                top = max(top, float(counts.max()))
+                used = np.flatnonzero(counts)   # the empty bins either side left out
+                a, b = used[0], used[-1] + 1
+                self.hist_curves[key].setData(edges[a:b + 1], counts[a:b].astype(np.float64))
             else:
                 self.hist_curves[key].setData([], [])
-        set_title(self.hist_plot, f"Values at step {rec.step} ({where})")
+        if finite:
+            self.hist_range.update(y=(0.0, top))
+        set_title(self.hist_plot, f"Values at step {rec.step} ({where})", live=True)
         self.nonfinite_label.setText(
             "" if n_bad == 0 else f"{n_bad} non-finite value{'s' if n_bad != 1 else ''} not shown")
 
@@ -183,21 +203,25 @@ class DistributionsPanel(Panel):
             self._band_names = entries
         h = frame.history
         steps = h.summaries["step"]
-        for key in names:
-            pct = h.layer(i, f"{key}_pct" if unit is None else f"{key}_unit_pct")
-            if pct is None or len(steps) == 0:
-                for c in self.band_curves[key]:
-                    c.setData([], [])
-                self.band_fills[key].setPath(QPainterPath())
-                continue
-            if unit is not None:
-                pct = pct[:, :, unit]
-            for q, c in enumerate(self.band_curves[key]):
-                c.setData(steps, finite_or_nan(pct[:, q]))
-            px, py = band_polygon(steps, pct[:, 0], pct[:, 2])
-            path = pg.arrayToQPath(px, py, connect="all") if len(px) else QPainterPath()
-            path.closeSubpath()
-            self.band_fills[key].setPath(path)
+        pts, window = self.band_range.points(), self.band_range.window()
+        x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
+        if self._changed("bands", (len(steps), x_span, i, unit, tuple(names), pts, window)):
+            edges = []
+            for key in names:
+                pct = h.layer(i, f"{key}_pct" if unit is None else f"{key}_unit_pct")
+                if pct is None or len(steps) == 0:
+                    self._clear_bands(key)
+                    continue
+                if unit is not None:
+                    pct = pct[:, :, unit]
+                selection = (i, unit)
+                for q, series in enumerate(self.band_series[key]):
+                    series.set_data(steps, pct[:, q], pts, window, key=selection)
+                    if q != 1:
+                        edges.append(series.bounds() or ())
+                self.band_fill_series[key].set_data(steps, pct[:, 0], pct[:, 2], pts, window,
+                                                    key=selection)
+            self.band_range.update(x=x_span, y=finite_bounds(*edges))
         set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where})")
 
     def _clear_histograms(self) -> None:
@@ -205,14 +229,16 @@ class DistributionsPanel(Panel):
             c.setData([], [])
         self.nonfinite_label.setText("")
 
-    def _clear_bands(self) -> None:
-        for key, curves in self.band_curves.items():
-            for c in curves:
-                c.setData([], [])
-            self.band_fills[key].setPath(QPainterPath())
+    def _clear_bands(self, *keys) -> None:
+        for key in keys or BAND_KEYS:
+            for series in self.band_series[key]:
+                series.clear()
+            self.band_fill_series[key].clear()
 
     def _clear(self) -> None:
         self._clear_histograms()
         self._clear_bands()
+        self.hist_range.reset()
+        self.band_range.reset()
         set_title(self.hist_plot, "Values at this step")
         set_title(self.band_plot, "15th, 50th, 85th percentiles over training")

@@ -6,25 +6,50 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QStackedWidget, QVBoxLayout
 
-from .base import AFTER, LIGHT, Panel, add_curve, finite_or_nan, fit_legend, make_plot, \
-    message_label, orient, set_legend, set_title
+from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add_curve, backdrop, \
+    block_length, finite_bounds, fit_legend, make_plot, message_label, orient, set_legend, \
+    set_title
 from .selectors import LayerUnitSelector
 
 # The all-units curve is background context: beyond these caps its rows are
-# strided (the highlighted unit keeps every row). Painting it dominates the cost.
+# strided (the highlighted unit keeps every row it has pixels for). Painting
+# it dominates the cost, so all but its newest rows are drawn, chunk by chunk,
+# into the plot's backdrop pixmap (see Backdrop) rather than every frame.
 MAX_ROWS_PER_UNIT = 600
 MAX_BACKGROUND_POINTS = 60_000
+SETTLE_ROWS = 4     # kept rows per chunk moved into the backdrop
+MAX_LIVE_POINTS = 2000   # below this, all the grey lines stay live (cheap enough)
 
 
-def all_units_xy(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One NaN-separated polyline through every unit's series.
+def row_stride(n: int, d: int, max_rows: int = MAX_ROWS_PER_UNIT) -> int:
+    """Keep every k-th of ``n`` rows of ``d`` units (k a power of two, so
+    the kept rows stay put as the series grows) within the caps."""
+    max_rows = max(2, min(max_rows, MAX_ROWS_PER_UNIT, MAX_BACKGROUND_POINTS // max(d, 1)))
+    return 1 if n <= max_rows else block_length(n, max_rows - 1)
+
+
+def kept_rows(start: int, n: int, stride: int) -> np.ndarray:
+    """Rows start, start + stride, ... below n, and always the newest, n - 1."""
+    keep = np.arange(start, n, stride)
+    if len(keep) == 0 or keep[-1] != n - 1:
+        keep = np.r_[keep, n - 1]
+    return keep
+
+
+def settled_end(n: int, d: int, stride: int) -> int:
+    """The last row of the part of the grey lines (n rows of d units) drawn
+    in the backdrop: a multiple of SETTLE_ROWS * stride, so it moves once per
+    chunk; 0 (none) while all of them are cheap enough to draw live."""
+    if n * d <= MAX_LIVE_POINTS * stride:
+        return 0
+    chunk = SETTLE_ROWS * stride
+    return ((n - 1) // chunk) * chunk
+
+
+def polyline(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One NaN-separated polyline through every unit's series, Inf as NaN.
     steps: (n,), values: (n, D) -> x, y of length D * (n + 1)."""
     n, d = values.shape
-    stride = max(1, -(-n // MAX_ROWS_PER_UNIT), -(-n * d // MAX_BACKGROUND_POINTS))
-    if stride > 1:
-        keep = np.unique(np.r_[np.arange(0, n, stride), n - 1])  # always keep the newest row
-        steps, values = steps[keep], values[keep]
-        n = len(steps)
     x = np.empty((d, n + 1))
     x[:, :n] = steps
     x[:, n] = np.nan          # the break between one unit and the next
@@ -33,6 +58,17 @@ def all_units_xy(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
     y[:, n] = np.nan
     y[~np.isfinite(y)] = np.nan
     return x.ravel(), y.ravel()
+
+
+def all_units_xy(steps: np.ndarray, values: np.ndarray, max_rows: int = MAX_ROWS_PER_UNIT
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``polyline`` of the rows kept (``row_stride``, ``kept_rows``)."""
+    n, d = values.shape
+    stride = row_stride(n, d, max_rows)
+    if stride > 1:
+        keep = kept_rows(0, n, stride)
+        steps, values = steps[keep], values[keep]
+    return polyline(steps, values)
 
 
 class GammaBetaPanel(Panel):
@@ -52,10 +88,17 @@ class GammaBetaPanel(Panel):
         self.all_curves, self.unit_curves = {}, {}
         for key, plot in (("gamma", self.gamma_plot), ("beta", self.beta_plot)):
             # One item for all units: D separate items would be far slower.
-            background = pg.PlotCurveItem([], [], pen=pg.mkPen(LIGHT, width=1), connect="finite")
+            # Its newest rows only: the rest is in the backdrop (see _settle).
+            background = LiveCurve(pg.mkPen(LIGHT, width=1))
             plot.addItem(background)
+            backdrop(plot).add_owner(background, background)
+            background.on_visible_changed(backdrop(plot).invalidate)
             self.all_curves[key] = background
             self.unit_curves[key] = add_curve(plot, "unit", AFTER, width=2.5)
+        self.unit_series = {key: Series(plot, self.unit_curves[key])
+                            for key, plot in (("gamma", self.gamma_plot), ("beta", self.beta_plot))}
+        self.ranges = {key: StickyRange(plot, steps_x=True, on_user_range=self.redraw)
+                       for key, plot in (("gamma", self.gamma_plot), ("beta", self.beta_plot))}
         self.splitter = plots = QSplitter()
         plots.addWidget(self.gamma_plot)
         plots.addWidget(self.beta_plot)
@@ -68,6 +111,10 @@ class GammaBetaPanel(Panel):
         layout.addLayout(controls)
         layout.addWidget(self.stack, 1)
         self._legend_key = None
+        self._light_pen = pg.mkPen(LIGHT, width=1)
+        # key -> (layer, stride, first step, settled end row, its step) in the backdrop
+        self._settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
+        self._bounds_settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
         self.selector.selection_changed.connect(self._on_selector_changed)
 
     def plot_widgets(self) -> list:
@@ -78,6 +125,8 @@ class GammaBetaPanel(Panel):
         super().resizeEvent(event)
 
     def _on_selector_changed(self, layer: int, unit: int) -> None:
+        for sticky in self.ranges.values():
+            sticky.refit()   # other data: fit it afresh
         self.redraw()
 
     def _draw(self, frame) -> None:
@@ -100,22 +149,80 @@ class GammaBetaPanel(Panel):
             self._legend_key = (d, unit)
         h = frame.history
         steps = h.steps["step"]
+        x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
         for key in ("gamma", "beta"):
             values = h.layer(i, key)
-            if values is None or len(steps) == 0:
-                self.all_curves[key].setData([], [])
-                self.unit_curves[key].setData([], [])
+            sticky = self.ranges[key]
+            pts, window = sticky.points(), sticky.window()
+            if not self._changed(key, (len(steps), x_span, i, unit, pts, window)):
                 continue
-            self.all_curves[key].setData(*all_units_xy(steps, values), connect="finite")
-            self.unit_curves[key].setData(steps, finite_or_nan(values[:, unit]))
+            if values is None or len(steps) == 0:
+                self._clear_curves(key)
+                continue
+            bx, by = self._draw_background(key, i, steps, values, pts, window)
+            self.unit_series[key].set_data(steps, values[:, unit], pts, window, key=(i, unit))
+            bounds = filter(None, [self._bounds_settled[key], self.unit_series[key].bounds()])
+            sticky.update(x=x_span, y=finite_bounds(by, *bounds))
         set_title(self.gamma_plot, f"γ (scale), layer {i + 1}")
         set_title(self.beta_plot, f"β (shift), layer {i + 1}")
 
+    def _draw_background(self, key: str, i: int, steps, values, pts: int, window):
+        """The grey lines of every unit: settled chunks into the backdrop, the
+        newest rows into ``all_curves[key]``. Returns the latter's x, y."""
+        if window is not None:   # zoomed by hand: only the rows in view, all live
+            i0, i1 = np.searchsorted(steps, window)
+            rows = slice(max(i0 - 1, 0), i1 + 1)
+            self._settle(key, None)
+            x, y = all_units_xy(steps[rows], values[rows], pts // 6)
+            self.all_curves[key].setData(x, y)
+            return x, y
+        n, d = values.shape
+        stride = row_stride(n, d, pts // 6)   # about a row per 3 pixels: context enough
+        end = settled_end(n, d, stride)
+        state = (i, stride, int(steps[0]))
+        old = self._settled[key]
+        if end == 0:
+            self._settle(key, None)
+        elif old is None or old[:3] != state or old[3] > end or int(steps[old[3]]) != old[4]:
+            # Afresh: a new layer, stride or run, or the history was thinned.
+            self._settle(key, (*state, end, int(steps[end])),
+                         polyline(steps[0:end + 1:stride], values[0:end + 1:stride]), add=False)
+        elif old[3] < end:   # one more chunk (or a few) settled
+            self._settle(key, (*state, end, int(steps[end])),
+                         polyline(steps[old[3]:end + 1:stride], values[old[3]:end + 1:stride]),
+                         add=True)
+        keep = kept_rows(end, n, stride)
+        x, y = polyline(steps[keep], values[keep])
+        self.all_curves[key].setData(x, y)
+        return x, y
+
+    def _settle(self, key: str, state, xy=None, add: bool = False) -> None:
+        """Record ``state`` and draw polyline ``xy`` into the backdrop
+        (replacing what it held for ``key`` unless ``add``)."""
+        target = backdrop(self.gamma_plot if key == "gamma" else self.beta_plot)
+        owner = self.all_curves[key]
+        if state is None:
+            if self._settled[key] is not None:
+                target.set_marks(owner, [])
+            self._settled[key] = self._bounds_settled[key] = None
+            return
+        mark = Mark(*xy, pen=self._light_pen)
+        old = self._bounds_settled[key] if add else None
+        self._bounds_settled[key] = finite_bounds(xy[1], *filter(None, [old]))
+        if add:
+            target.add_marks(owner, [mark])
+        else:
+            target.set_marks(owner, [mark])
+        self._settled[key] = state
+
     def _clear(self) -> None:
         self._clear_curves()
+        for sticky in self.ranges.values():
+            sticky.reset()
         self.stack.setCurrentIndex(0)
 
-    def _clear_curves(self) -> None:
-        for key in ("gamma", "beta"):
+    def _clear_curves(self, *keys) -> None:
+        for key in keys or ("gamma", "beta"):
             self.all_curves[key].setData([], [])
-            self.unit_curves[key].setData([], [])
+            self.unit_series[key].clear()
+            self._settle(key, None)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QStackedWidget, QVBoxLayout
+from PySide6.QtWidgets import (QGraphicsItem, QHBoxLayout, QLabel, QSplitter, QStackedWidget,
+                               QVBoxLayout)
 
-from .base import BEFORE, POPULATION, RUNNING, Panel, add_curve, finite_or_nan, make_plot, \
-    message_label, orient, set_legend, set_title
+from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
+    backdrop, finite_bounds, finite_or_nan, make_plot, message_label, orient, set_legend, set_title
 from .selectors import LayerUnitSelector
 
+POPULATION_EDGE = "#1b5e20"
+POPULATION_DOTS = (7, POPULATION, POPULATION_EDGE)   # diameter (pixels), fill, edge
 
 POPULATION_NOTE = ("batch: this step's mini-batch, normalised with its biased variance; "
                    "population: the whole training set at the current weights (precise BN).")
@@ -50,11 +53,22 @@ class RunningStatsPanel(Panel):
             self.batch_curves[key] = batch
             self.running_curves[key] = add_curve(plot, "running", RUNNING, width=2.5)
             # A ScatterPlotItem of its own: its legend sample takes the
-            # marker colour from the item (a PlotDataItem's may not).
+            # marker colour from the item (a PlotDataItem's may not). It holds
+            # the points, but the backdrop draws them (they change only at an
+            # evaluation): painting a ScatterPlotItem each frame runs Python.
             points = pg.ScatterPlotItem(symbol="o", size=7, brush=pg.mkBrush(POPULATION),
-                                        pen=pg.mkPen("#1b5e20"), name="population")
+                                        pen=pg.mkPen(POPULATION_EDGE), name="population")
+            points.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
             plot.addItem(points)
             self.population_points[key] = points
+        self.ranges = {key: StickyRange(plot, steps_x=True, on_user_range=self.redraw)
+                       for key, plot in (("mean", self.mean_plot), ("var", self.var_plot))}
+        self.series = {key: (Series(plot, self.batch_curves[key]),
+                             Series(plot, self.running_curves[key]))
+                       for key, plot in (("mean", self.mean_plot), ("var", self.var_plot))}
+        self._dots = {}   # key -> (x, y) of the population points in the backdrop
+        for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
+            backdrop(plot).add_owner(self.population_points[key], self.population_points[key])
         self.splitter = plots = QSplitter()
         plots.addWidget(self.mean_plot)
         plots.addWidget(self.var_plot)
@@ -68,6 +82,8 @@ class RunningStatsPanel(Panel):
         layout.addWidget(self.caption)
         layout.addWidget(self.stack, 1)
         self._legend_key = None
+        self._bounds = {"mean": (), "var": ()}        # curves' y, for the view's range
+        self._pop_bounds = {"mean": (), "var": ()}    # population points' y
         self.selector.selection_changed.connect(self._on_selector_changed)
 
     def plot_widgets(self) -> list:
@@ -78,6 +94,8 @@ class RunningStatsPanel(Panel):
         super().resizeEvent(event)
 
     def _on_selector_changed(self, layer: int, unit: int) -> None:
+        for sticky in self.ranges.values():
+            sticky.refit()   # other data: fit it afresh
         self.redraw()
 
     def _update_legends(self, unbiased: bool) -> None:
@@ -100,7 +118,9 @@ class RunningStatsPanel(Panel):
         cfg = frame.config
         self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
         i, unit = self.selector.layer(), self.selector.unit()
-        self.caption.setText(momentum_caption(cfg.bn_momentum))
+        caption = momentum_caption(cfg.bn_momentum)
+        if caption != self.caption.text():
+            self.caption.setText(caption)
         if i >= len(cfg.hidden) or not cfg.bn_layers()[i]:
             self.message.setText(f"Layer {i + 1} has no batch norm: no running statistics")
             self.stack.setCurrentWidget(self.message)
@@ -111,33 +131,68 @@ class RunningStatsPanel(Panel):
         h = frame.history
         steps = h.steps["step"]
         ev_steps = h.evals["step"]
+        x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
+        ev_key = (len(ev_steps), int(ev_steps[-1]) if len(ev_steps) else None, i, unit)
         what = "z" if cfg.bn_placement == "before" else "g(z)"
         for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
-            batch = h.layer(i, f"batch_{key}")
-            running = h.layer(i, f"running_{key}")
-            if batch is None or len(steps) == 0:
-                self.batch_curves[key].setData([], [])
-                self.running_curves[key].setData([], [])
-            else:
-                self.batch_curves[key].setData(steps, finite_or_nan(batch[:, unit]))
-                self.running_curves[key].setData(steps, finite_or_nan(running[:, unit]))
-            pop = h.evals.get(f"L{i}.population_{key}")
-            if pop is None or len(ev_steps) == 0:
-                self.population_points[key].setData(x=[], y=[])
-            else:
-                y = finite_or_nan(pop[:, unit])
-                ok = np.isfinite(y)  # scatter points: drop NaN rather than draw nothing
-                self.population_points[key].setData(x=ev_steps[ok], y=y[ok])
+            sticky = self.ranges[key]
+            pts, window = sticky.points(), sticky.window()
+            changed = False
+            if self._changed(key, (len(steps), x_span, i, unit, pts, window)):
+                changed = True
+                batch = h.layer(i, f"batch_{key}")
+                running = h.layer(i, f"running_{key}")
+                batch_series, running_series = self.series[key]
+                if batch is None or len(steps) == 0:
+                    batch_series.clear()
+                    running_series.clear()
+                    self._bounds[key] = ()
+                else:
+                    batch_series.set_data(steps, batch[:, unit], pts, window, key=(i, unit))
+                    running_series.set_data(steps, running[:, unit], pts, window, key=(i, unit))
+                    self._bounds[key] = tuple(filter(None, [batch_series.bounds(),
+                                                            running_series.bounds()]))
+            if self._changed(f"population_{key}", ev_key):
+                changed = True
+                pop = h.evals.get(f"L{i}.population_{key}")
+                if pop is None or len(ev_steps) == 0:
+                    self._set_population(key, np.empty(0), np.empty(0))
+                    self._pop_bounds[key] = ()
+                else:
+                    y = finite_or_nan(pop[:, unit])
+                    ok = np.isfinite(y)  # scatter points: drop NaN rather than draw nothing
+                    self._set_population(key, ev_steps[ok].astype(np.float64), y[ok])
+                    self._pop_bounds[key] = (y[ok],)
+            if changed:
+                sticky.update(x=x_span, y=finite_bounds(*self._bounds[key], *self._pop_bounds[key]))
             name = "mean" if key == "mean" else "variance"
             set_title(plot, f"{name} of {what}, layer {i + 1}, unit {unit}")
 
+    def _set_population(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
+        """The population points: on the scatter (its data and legend), and
+        drawn by the backdrop, only the new ones when they were appended."""
+        points = self.population_points[key]
+        points.setData(x=x, y=y)
+        target = backdrop(self.mean_plot if key == "mean" else self.var_plot)
+        old = self._dots.get(key)
+        self._dots[key] = (x, y)
+        n = 0 if old is None else len(old[0])
+        if 0 < n < len(x) and np.array_equal(x[:n], old[0]) and np.array_equal(y[:n], old[1]):
+            target.add_marks(points, [Mark(x[n:], y[n:], dots=POPULATION_DOTS)])
+        elif n != len(x) or n and not (np.array_equal(x, old[0]) and np.array_equal(y, old[1])):
+            target.set_marks(points, [Mark(x, y, dots=POPULATION_DOTS)] if len(x) else [])
+
     def _clear_curves(self) -> None:
+        self._keys.clear()
         for key in ("mean", "var"):
-            self.batch_curves[key].setData([], [])
-            self.running_curves[key].setData([], [])
-            self.population_points[key].clear()
+            for series in self.series[key]:
+                series.clear()
+            self._set_population(key, np.empty(0), np.empty(0))
+            self._bounds[key] = self._pop_bounds[key] = ()
 
     def _clear(self) -> None:
         self._clear_curves()
+        for sticky in self.ranges.values():
+            sticky.reset()
         self.caption.setText("")
         self.stack.setCurrentIndex(0)

@@ -7,8 +7,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSplitter, QVBoxLayout
 
-from .base import AFTER, BEFORE, POPULATION, RUNNING, Panel, add_curve, finite_or_nan, make_plot, \
-    orient, set_title
+from .base import AFTER, BEFORE, MIN_SETTLE_ROWS, POPULATION, RUNNING, Panel, Series, \
+    StickyRange, add_curve, make_plot, orient, set_title
+
+# Accuracy markers only while they are at least this many pixels apart.
+MARKER_SPACING = 6
 
 # (history column, legend name, colour)
 ACCURACY_SERIES = (
@@ -33,23 +36,22 @@ class TrainingCurvesPanel(Panel):
         controls.addStretch(1)
         self.loss_plot = make_plot("Mini-batch loss", "step", "cross-entropy loss", legend=False)
         self.loss_curve = add_curve(self.loss_plot, "batch loss", AFTER, width=1)
+        self.loss_series = Series(self.loss_plot, self.loss_curve)
+        self.loss_range = StickyRange(self.loss_plot, steps_x=True, on_user_range=self.redraw)
         self.accuracy_plot = make_plot("Test accuracy, by the statistics BN normalises with",
                                        "step", "accuracy")
         # Margins wide enough that the 0 and 1 tick labels are not dropped as clipped.
-        self.accuracy_plot.setYRange(-0.1, 1.1, padding=0)
-        self.accuracy_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
+        self.accuracy_range = StickyRange(self.accuracy_plot, steps_x=True, fixed_y=(-0.1, 1.1),
+                                          on_user_range=self.redraw)
         self.accuracy_plot.getPlotItem().getViewBox().setLimits(yMin=-0.1, yMax=1.1)
+        self._markers = True
         self.accuracy_curves = {}
         for key, name, color in ACCURACY_SERIES:
             curve = add_curve(self.accuracy_plot, name, color, width=2)
-            curve.setSymbol("o")
-            curve.setSymbolSize(4)
-            curve.setSymbolBrush(color)
-            curve.setSymbolPen(None)
-            # The legend sample reads the marker style from the scatter's own options.
-            curve.scatter.setBrush(pg.mkBrush(color))
-            curve.scatter.setPen(pg.mkPen(None))
+            curve.set_markers("o", 4, pg.mkBrush(color))
             self.accuracy_curves[key] = curve
+        self.accuracy_series = {key: Series(self.accuracy_plot, curve)
+                                for key, curve in self.accuracy_curves.items()}
         self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.loss_plot)
         splitter.addWidget(self.accuracy_plot)
@@ -68,21 +70,49 @@ class TrainingCurvesPanel(Panel):
 
     def _on_log_check_toggled(self, checked: bool) -> None:
         self.loss_plot.getPlotItem().setLogMode(y=checked)
+        self.loss_range.refit(1)   # the y axis is now in log10 units
         self.redraw()
 
     def _draw(self, frame) -> None:
         h = frame.history
-        loss = finite_or_nan(h.steps["loss"])
-        if self.log_check.isChecked():
-            loss[loss <= 0] = np.nan  # log10 of 0 would be -inf
-        self.loss_curve.setData(h.steps["step"], loss)
+        steps = h.steps["step"]
+        n = len(steps)
+        x_span = (float(steps[0]), float(steps[-1])) if n else None
+        log = self.log_check.isChecked()
+        pts, window = self.loss_range.points(), self.loss_range.window()
+        if self._changed("loss", (n, x_span, log, pts, window)):
+            loss = h.steps["loss"]
+            if log:
+                loss = np.where(loss > 0, loss, np.nan)  # log10 of 0 would be -inf
+            self.loss_series.set_data(steps, loss, pts, window)   # log10 on a log axis
+            self.loss_range.update(x=x_span, y=self.loss_series.bounds())
+        # Both plots share the step axis of the whole history.
+        self.accuracy_range.update(x=x_span)
         ev_steps = h.evals["step"]
-        for key, _, _ in ACCURACY_SERIES:
-            self.accuracy_curves[key].setData(ev_steps, finite_or_nan(h.evals[key]))
-        set_title(self.loss_plot, f"Mini-batch loss (step {frame.step})")
+        pts, window = self.accuracy_range.points(), self.accuracy_range.window()
+        if self._changed("accuracy", (len(ev_steps), ev_steps[-1] if len(ev_steps) else None,
+                                      pts, window)):
+            self._show_markers(len(ev_steps), pts)
+            for key, _, _ in ACCURACY_SERIES:
+                self.accuracy_series[key].set_data(ev_steps, h.evals[key], pts, window)
+        set_title(self.loss_plot, f"Mini-batch loss (step {frame.step})", live=True)
+
+    def _show_markers(self, n: int, pts: int) -> None:
+        """Markers on the evaluations while there are few; lines only once
+        they would merge into a thick band (and cost a symbol each)."""
+        markers = n * MARKER_SPACING <= pts // 2 and n <= MIN_SETTLE_ROWS  # none settled
+        if markers == self._markers:
+            return
+        self._markers = markers
+        for (key, _, color), curve in zip(ACCURACY_SERIES, self.accuracy_curves.values()):
+            curve.set_markers("o" if markers else None, 4, pg.mkBrush(color))
+        self.accuracy_plot.getPlotItem().legend.update()
 
     def _clear(self) -> None:
-        self.loss_curve.setData([], [])
-        for curve in self.accuracy_curves.values():
-            curve.setData([], [])
+        self.loss_series.clear()
+        for series in self.accuracy_series.values():
+            series.clear()
+        self._show_markers(0, 1)
+        self.loss_range.reset()
+        self.accuracy_range.reset()
         set_title(self.loss_plot, "Mini-batch loss")
