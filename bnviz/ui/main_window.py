@@ -102,8 +102,10 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(a, b, Qt.Vertical)
         for a, b in zip(bottom, bottom[1:]):
             self.splitDockWidget(a, b, Qt.Horizontal)
-        self.resizeDocks([self.config_dock] + right[:1], [330, 470], Qt.Horizontal)
-        self.resizeDocks(bottom[:1], [300], Qt.Vertical)
+        self.resizeDocks([self.config_dock] + right[:1], [330, 480], Qt.Horizontal)
+        self.resizeDocks(bottom[:1], [320], Qt.Vertical)
+        self.resizeDocks(bottom, [900, 560][:len(bottom)], Qt.Horizontal)
+        self.resizeDocks(right, [380, 420][:len(right)], Qt.Vertical)
         self.resize(1560, 960)
         self._default_state = None
 
