@@ -23,7 +23,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bnviz.engine.config import preset  # noqa: E402
@@ -51,35 +51,36 @@ def gui_run(app, seconds: float) -> dict:
     win.show()
     stats = {"worst_gap": 0.0, "last": None}
     probe = QTimer()
-    probe.setInterval(5)
+    probe.setInterval(10)
 
     def on_probe():
         now = time.perf_counter()
         if stats["last"] is not None:
-            stats["worst_gap"] = max(stats["worst_gap"], now - stats["last"] - 0.005)
+            stats["worst_gap"] = max(stats["worst_gap"], now - stats["last"] - 0.010)
         stats["last"] = now
     probe.timeout.connect(on_probe)
 
+    def run_loop(seconds_: float, until=None) -> None:
+        """A blocking event loop as in app.exec(): it sleeps in Qt, without
+        the interpreter lock, between events (a processEvents() busy loop
+        would take the lock thousands of times a second from training)."""
+        loop = QEventLoop()
+        QTimer.singleShot(int(seconds_ * 1000), loop.quit)
+        if until is not None:
+            check = QTimer()
+            check.timeout.connect(lambda: until() and loop.quit())
+            check.start(50)
+        loop.exec()
+
     # Let the run load and the window settle, then measure.
-    deadline = time.perf_counter() + 60.0
-    while win._frame is None and time.perf_counter() < deadline:
-        app.processEvents()
-    deadline = time.perf_counter() + 1.0
-    while time.perf_counter() < deadline:
-        app.processEvents()
+    run_loop(60.0, until=lambda: win._frame is not None)
+    run_loop(1.0)
     win.toggle_play()
-    deadline = time.perf_counter() + 1.0
-    while time.perf_counter() < deadline:
-        app.processEvents()
+    run_loop(1.0)
     step0, frames0 = win.worker._trainer.step_count, win.frames_drawn
     t0 = time.perf_counter()
     probe.start()
-    done = {"flag": False}
-    QTimer.singleShot(int(seconds * 1000), lambda: done.update(flag=True))
-    while not done["flag"]:
-        app.processEvents()
-        app.sendPostedEvents()
-        time.sleep(0.0005)
+    run_loop(seconds)
     elapsed = time.perf_counter() - t0
     probe.stop()
     out = {"steps_per_second": (win.worker._trainer.step_count - step0) / elapsed,

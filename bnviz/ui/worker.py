@@ -202,8 +202,12 @@ class TrainingWorker(QObject):
             return
         tr = self._trainer
         done = 0
+        # End the chunk when the next frame is due, so frames go out on time
+        # (~30 a second) rather than on the chunk grid (every 2nd chunk, 25/s).
+        end = min(start + CHUNK_SECONDS, self._last_publish + FRAME_INTERVAL)
+        end = max(end, start + 0.002)
         with np.errstate(all="ignore"):
-            while done < wanted and time.perf_counter() - start < CHUNK_SECONDS:
+            while done < wanted and time.perf_counter() < end:
                 n = min(wanted - done, self._steps_per_chunk)
                 t0 = time.perf_counter()
                 done += tr.advance(n, stop_on_divergence=True)
