@@ -78,7 +78,8 @@ class Trainer:
         """Apply the settings in LIVE_FIELDS from ``config``; raise
         ConfigError if anything else differs (that needs a new Trainer)."""
         config.validate()
-        changed = {k for k, v in config.to_dict().items() if self.config.to_dict()[k] != v}
+        current = self.config.to_dict()
+        changed = {k for k, v in config.to_dict().items() if current[k] != v}
         structural = changed - LIVE_FIELDS
         if structural:
             raise ConfigError(sorted(structural)[0], "changing this setting needs a reset")

@@ -179,6 +179,9 @@ class Panel(QWidget):
 
     title: str = ""
     object_name: str = ""
+    # A panel with a ``splitter`` of plots lays them side by side when it is
+    # wider than ``split_wide`` times its height, stacked otherwise.
+    split_wide: float = 1.0
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -235,7 +238,20 @@ class Panel(QWidget):
             self._drawn = self._frame
             self._draw(self._frame)
 
+    def sticky_ranges(self) -> list:
+        """The panel's StickyRange objects (refitted when the data shown changes)."""
+        return []
+
+    def _refit_and_redraw(self, *_signal_args) -> None:
+        """Other data (a new layer, unit or mode): fit the axes afresh and draw."""
+        for sticky in self.sticky_ranges():
+            sticky.refit()
+        self.redraw()
+
     def resizeEvent(self, event) -> None:
+        splitter = getattr(self, "splitter", None)
+        if splitter is not None:
+            orient(splitter, event.size().width(), event.size().height(), self.split_wide)
         super().resizeEvent(event)
         for w in self.plot_widgets():
             if isinstance(w, pg.PlotWidget):

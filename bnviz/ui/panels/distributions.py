@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QGraphicsPathItem, QHBoxLayout, QLabel
                                QVBoxLayout)
 
 from .base import AFTER, BEFORE, NORMALIZED, BandSeries, Panel, Series, StickyRange, add_curve, \
-    finite_bounds, make_plot, orient, set_legend, set_title
+    finite_bounds, make_plot, set_legend, set_title
 from .selectors import LayerUnitSelector
 
 HIST_KEYS = ("before", "normalized", "after")
@@ -36,6 +36,7 @@ class DistributionsPanel(Panel):
 
     title = "Distributions"
     object_name = "distributions_panel"
+    split_wide = 1.6
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -100,26 +101,14 @@ class DistributionsPanel(Panel):
         layout.addWidget(self.splitter, 1)
         self._hist_names = self._band_names = None
         self._hist_view, self._hist_bins = None, 0   # the view the bins were fitted to
-        self.selector.selection_changed.connect(self._on_selector_changed)
-        self.unit_only_check.toggled.connect(self._on_unit_only_toggled)
+        self.selector.selection_changed.connect(self._refit_and_redraw)
+        self.unit_only_check.toggled.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
         return [self.hist_plot, self.band_plot]
 
-    def resizeEvent(self, event) -> None:
-        orient(self.splitter, event.size().width(), event.size().height(), wide=1.6)
-        super().resizeEvent(event)
-
-    def _on_selector_changed(self, layer: int, unit: int) -> None:
-        self._refit_and_redraw()
-
-    def _on_unit_only_toggled(self, checked: bool) -> None:
-        self._refit_and_redraw()
-
-    def _refit_and_redraw(self) -> None:
-        self.hist_range.refit()   # other data: fit it afresh
-        self.band_range.refit()
-        self.redraw()
+    def sticky_ranges(self) -> list:
+        return [self.hist_range, self.band_range]
 
     # ------------------------------------------------------------ drawing
     def _draw(self, frame) -> None:

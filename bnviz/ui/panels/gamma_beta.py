@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QStackedWidget, QVBoxLayout
 
 from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add_curve, backdrop, \
-    block_length, finite_bounds, fit_legend, make_plot, message_label, orient, set_legend, \
+    block_length, finite_bounds, fit_legend, make_plot, message_label, set_legend, \
     set_title
 from .selectors import LayerUnitSelector
 
@@ -115,19 +115,13 @@ class GammaBetaPanel(Panel):
         # key -> (layer, stride, first step, settled end row, its step) in the backdrop
         self._settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
         self._bounds_settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
-        self.selector.selection_changed.connect(self._on_selector_changed)
+        self.selector.selection_changed.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
         return [self.gamma_plot, self.beta_plot]
 
-    def resizeEvent(self, event) -> None:
-        orient(self.splitter, event.size().width(), event.size().height(), wide=1.0)
-        super().resizeEvent(event)
-
-    def _on_selector_changed(self, layer: int, unit: int) -> None:
-        for sticky in self.ranges.values():
-            sticky.refit()   # other data: fit it afresh
-        self.redraw()
+    def sticky_ranges(self) -> list:
+        return list(self.ranges.values())
 
     def _draw(self, frame) -> None:
         cfg = frame.config

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QHBoxLayout, QLabel, QSplitter, QS
                                QVBoxLayout)
 
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
-    backdrop, finite_bounds, finite_or_nan, make_plot, message_label, orient, set_legend, set_title
+    backdrop, finite_bounds, finite_or_nan, make_plot, message_label, set_legend, set_title
 from .selectors import LayerUnitSelector
 
 POPULATION_EDGE = "#1b5e20"
@@ -84,19 +84,13 @@ class RunningStatsPanel(Panel):
         self._legend_key = None
         self._bounds = {"mean": (), "var": ()}        # curves' y, for the view's range
         self._pop_bounds = {"mean": (), "var": ()}    # population points' y
-        self.selector.selection_changed.connect(self._on_selector_changed)
+        self.selector.selection_changed.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
         return [self.mean_plot, self.var_plot]
 
-    def resizeEvent(self, event) -> None:
-        orient(self.splitter, event.size().width(), event.size().height(), wide=1.0)
-        super().resizeEvent(event)
-
-    def _on_selector_changed(self, layer: int, unit: int) -> None:
-        for sticky in self.ranges.values():
-            sticky.refit()   # other data: fit it afresh
-        self.redraw()
+    def sticky_ranges(self) -> list:
+        return list(self.ranges.values())
 
     def _update_legends(self, unbiased: bool) -> None:
         if unbiased == self._legend_key:

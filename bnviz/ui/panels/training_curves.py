@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSplitter, QVBoxLayout
 
 from .base import AFTER, BEFORE, MIN_SETTLE_ROWS, POPULATION, RUNNING, Panel, Series, \
-    StickyRange, add_curve, make_plot, orient, set_title
+    StickyRange, add_curve, make_plot, set_title
 
 # Accuracy markers only while they are at least this many pixels apart.
 MARKER_SPACING = 6
@@ -26,6 +26,7 @@ class TrainingCurvesPanel(Panel):
 
     title = "Training curves"
     object_name = "training_curves_panel"
+    split_wide = 1.8
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -63,10 +64,6 @@ class TrainingCurvesPanel(Panel):
 
     def plot_widgets(self) -> list:
         return [self.loss_plot, self.accuracy_plot]
-
-    def resizeEvent(self, event) -> None:
-        orient(self.splitter, event.size().width(), event.size().height(), wide=1.8)
-        super().resizeEvent(event)
 
     def _on_log_check_toggled(self, checked: bool) -> None:
         self.loss_plot.getPlotItem().setLogMode(y=checked)
