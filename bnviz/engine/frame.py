@@ -39,10 +39,27 @@ class Frame:
     n_classes: int
     steps_per_epoch: int
     diverged_at: int | None = None     # step at which loss/statistics became NaN or Inf
+    label: str = ""                    # the run's name in compare mode ("A: with BN")
+    others: tuple["Frame", ...] = ()   # compare mode: runs B, C, ... at the same step
 
     @property
     def step(self) -> int:
         return 0 if self.record is None else self.record.step
+
+
+def frame_of(trainer, run_id: int = 0, *, boundary: "BoundaryGrid | None | bool" = True,
+             steps_per_second: float = 0.0, diverged_at: int | None = None, label: str = "",
+             others: tuple["Frame", ...] = ()) -> Frame:
+    """A Frame of ``trainer``'s current state (it must not train meanwhile).
+    ``boundary``: True computes the grid for 2-D data, or pass one (or None)."""
+    if boundary is True:
+        boundary = boundary_grid(trainer)
+    return Frame(run_id=run_id, config=trainer.config,
+                 record=trainer.record() if trainer.step_count > 0 else None,
+                 history=trainer.history.snapshot(), evaluation=trainer.last_evaluation,
+                 boundary=boundary or None, steps_per_second=steps_per_second,
+                 n_classes=trainer.data.n_classes, steps_per_epoch=trainer.steps_per_epoch,
+                 diverged_at=diverged_at, label=label, others=tuple(others))
 
 
 def boundary_grid(trainer, resolution: int = 80, margin: float = 0.5) -> BoundaryGrid | None:

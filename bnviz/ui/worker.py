@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
-from ..engine.frame import Frame, boundary_grid
+from ..engine.frame import Frame, boundary_grid, frame_of
 from ..engine.trainer import Trainer
 
 CHUNK_SECONDS = 0.020        # training time between two looks at the event loop
@@ -255,7 +255,6 @@ class TrainingWorker(QObject):
         if tr is None:
             return
         self._last_publish = now
-        record = tr.record() if tr.step_count > 0 else None
         fresh = tr.step_count != self._published_step
         # Evaluate at most every EVAL_INTERVAL and at most EVAL_SHARE of the
         # time; always when training stops, so a paused view is exact.
@@ -271,11 +270,8 @@ class TrainingWorker(QObject):
                 self._boundary = boundary_grid(tr)
             self._last_boundary = now
         self._published_step = tr.step_count
-        frame = Frame(run_id=self._run_id, config=tr.config, record=record,
-                      history=tr.history.snapshot(), evaluation=tr.last_evaluation,
-                      boundary=self._boundary, steps_per_second=self._steps_per_second(),
-                      n_classes=tr.data.n_classes, steps_per_epoch=tr.steps_per_epoch,
-                      diverged_at=self._diverged_at)
+        frame = frame_of(tr, self._run_id, boundary=self._boundary,
+                         steps_per_second=self._steps_per_second(), diverged_at=self._diverged_at)
         with self._lock:
             self._latest = frame
             ping = not self._ping_pending
