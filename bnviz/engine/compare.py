@@ -1,13 +1,15 @@
-"""Comparison: two runs trained in lockstep on the same mini-batches.
+"""Comparison: runs trained in lockstep on the same mini-batches.
 
-Run B is run A with some settings changed (by default: batch norm off).
-Both start from the same initial weights wherever the layer shapes agree
-(each layer's weights are drawn from a generator keyed by the seed and the
-layer index), and B trains on exactly the batches A draws, as long as both
-use the same data and batch size; otherwise each run keeps its own order
-and they merely advance together.
+Run B (and any further run) is run A with some settings changed (by
+default: batch norm off). All start from the same initial weights wherever
+the layer shapes agree (each layer's weights are drawn from a generator
+keyed by the seed and the layer index), and every run trains on exactly the
+batches A draws, as long as it uses the same data and batch size; otherwise
+it keeps its own order and merely advances together with A.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .config import RunConfig
 from .records import StepRecord
@@ -16,32 +18,67 @@ from .trainer import Trainer
 DATA_FIELDS = ("dataset", "data_path", "n_samples", "noise", "test_fraction", "seed", "dtype")
 
 
-class Comparison:
-    """``Comparison(a, b)``; ``step(n)`` returns the two latest records."""
+def same_data(a: RunConfig, b: RunConfig) -> bool:
+    return all(getattr(a, f) == getattr(b, f) for f in DATA_FIELDS)
 
-    def __init__(self, config_a: RunConfig, config_b: RunConfig | None = None, summary_every: int = 1):
+
+class Comparison:
+    """``Comparison(a, b, *more)``; ``step(n)`` returns the latest record of
+    every run. A lone config gets B = A without batch norm."""
+
+    def __init__(self, config_a: RunConfig, config_b: RunConfig | None = None, *more: RunConfig,
+                 summary_every: int = 1):
         if config_b is None:
             config_b = config_a.replace(batchnorm=False)
-        self.a = Trainer(config_a, summary_every=summary_every)
-        same_data = all(getattr(config_a, f) == getattr(config_b, f) for f in DATA_FIELDS)
-        # One data set for both: identical arrays, and loaded once.
-        self.b = Trainer(config_b, dataset=self.a.data if same_data else None,
-                         summary_every=summary_every)
-        self.shared_batches = same_data and self.a.batch_size == self.b.batch_size
+        first = Trainer(config_a, summary_every=summary_every)
+        self.runs: list[Trainer] = [first]
+        for cfg in (config_b, *more):
+            # One data set for all that share it: identical arrays, loaded once.
+            self.runs.append(Trainer(cfg, dataset=first.data if same_data(config_a, cfg) else None,
+                                     summary_every=summary_every))
+        # Which runs train on A's batches (the rest draw their own).
+        self.shares_batches = tuple(
+            i == 0 or (same_data(config_a, t.config) and t.batch_size == first.batch_size)
+            for i, t in enumerate(self.runs))
 
-    def step(self, n: int = 1) -> tuple[StepRecord, StepRecord]:
+    @property
+    def a(self) -> Trainer:
+        return self.runs[0]
+
+    @property
+    def b(self) -> Trainer:
+        return self.runs[1]
+
+    @property
+    def shared_batches(self) -> bool:
+        """Whether every run trains on A's batches."""
+        return all(self.shares_batches)
+
+    def step(self, n: int = 1) -> tuple[StepRecord, ...]:
+        """Train every run ``n`` mini-batches; the latest record of each."""
+        self.advance(n)
+        return tuple(t.record() for t in self.runs)
+
+    def advance(self, n: int = 1, stop_on_divergence: bool = False) -> int:
+        """``step(n)`` without records. With ``stop_on_divergence`` it stops
+        after the first step at which any run's loss is NaN or Inf.
+        Returns the steps done."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"step count must be a positive integer, got {n!r}")
-        a, b = self.a, self.b
+        a = self.runs[0]
         for k in range(n):
-            last = k == n - 1
             idx = a.next_indices()
-            a.train_batch(idx)
-            a.write_history(summary=last)
-            if self.shared_batches:
-                b.epoch = a.epoch
-                b.train_batch(idx)
-            else:
-                b.train_batch()
-            b.write_history(summary=last)
-        return a.record(), b.record()
+            finite = True
+            for t, shared in zip(self.runs, self.shares_batches):
+                if shared:
+                    t.epoch = a.epoch
+                    t.train_batch(idx)
+                else:
+                    t.train_batch()
+                finite = finite and bool(np.isfinite(t.last_loss))
+            last = k == n - 1 or (stop_on_divergence and not finite)
+            for t in self.runs:
+                t.write_history(summary=last)
+            if last:
+                return k + 1
+        return n

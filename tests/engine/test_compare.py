@@ -47,3 +47,22 @@ def test_different_batch_sizes_step_together():
     assert not cmp.shared_batches
     ra, rb = cmp.step(5)
     assert ra.step == rb.step == 5 and len(rb.labels) == 8
+
+
+def test_more_than_two_runs_share_batches():
+    cmp = Comparison(CFG, CFG.replace(optimizer="momentum"), CFG.replace(optimizer="adam", lr=1e-3),
+                     CFG.replace(batch_size=10))
+    assert cmp.shares_batches == (True, True, True, False) and not cmp.shared_batches
+    recs = cmp.step(7)
+    assert len(recs) == 4 and all(r.step == 7 for r in recs)
+    for r in recs[1:3]:
+        np.testing.assert_array_equal(r.labels, recs[0].labels)
+    assert len(recs[3].labels) == 10
+
+
+def test_advance_stops_when_any_run_diverges():
+    cmp = Comparison(CFG, CFG.replace(batchnorm=False, lr=100.0, activation="identity", init_std=10.0))
+    with np.errstate(all="ignore"):
+        done = cmp.advance(500, stop_on_divergence=True)
+    assert done < 500 and not np.isfinite(cmp.b.last_loss)
+    assert cmp.a.step_count == cmp.b.step_count == done
