@@ -30,9 +30,23 @@ class Comparison:
                  summary_every: int = 1):
         if config_b is None:
             config_b = config_a.replace(batchnorm=False)
+        self._build((config_a, config_b, *more), summary_every)
+
+    @classmethod
+    def of(cls, configs, summary_every: int = 1) -> "Comparison":
+        """Runs for exactly ``configs`` (one or more; one is a lone run)."""
+        configs = tuple(configs)
+        if not configs:
+            raise ValueError("a comparison needs at least one run")
+        self = cls.__new__(cls)
+        self._build(configs, summary_every)
+        return self
+
+    def _build(self, configs, summary_every: int) -> None:
+        config_a = configs[0]
         first = Trainer(config_a, summary_every=summary_every)
         self.runs: list[Trainer] = [first]
-        for cfg in (config_b, *more):
+        for cfg in configs[1:]:
             # One data set for all that share it: identical arrays, loaded once.
             self.runs.append(Trainer(cfg, dataset=first.data if same_data(config_a, cfg) else None,
                                      summary_every=summary_every))

@@ -14,6 +14,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from ..engine.compare import Comparison
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
 from ..engine.frame import Frame, boundary_grid, frame_of
@@ -28,11 +29,12 @@ SUMMARY_EVERY = 8            # percentile summaries every 8th step when playing 
 
 
 class TrainingWorker(QObject):
-    """Owns one Trainer at a time; all its slots run in the worker thread."""
+    """Owns the runs of the current session: one Trainer, or several in
+    lockstep (compare mode). All its slots run in the worker thread."""
 
     frame_ready = Signal()           # a new Frame waits in the slot: call take_frame()
     playing_changed = Signal(bool)
-    diverged = Signal(int, str)      # step, what became non-finite
+    diverged = Signal(int, str)      # step, what became non-finite (and in which run)
     failed = Signal(str)             # a reset could not build the run
 
     def __init__(self):
@@ -41,7 +43,8 @@ class TrainingWorker(QObject):
         self._latest: Frame | None = None
         self._ping_pending = False
         self._stopping = threading.Event()
-        self._trainer: Trainer | None = None
+        self._runs: Comparison | None = None
+        self._labels: tuple[str, ...] = ()
         self._run_id = 0
         self._timer: QTimer | None = None
         self._playing = False
@@ -95,17 +98,30 @@ class TrainingWorker(QObject):
             self._timer = None
         self.thread().quit()
 
+    @property
+    def _trainer(self) -> Trainer | None:
+        """Run A (the lone run outside compare mode)."""
+        return None if self._runs is None else self._runs.a
+
     @Slot(object, int)
     def reset(self, config: RunConfig, run_id: int) -> None:
-        """Start a new run; on a bad config or data file keep the old one."""
+        """Start a new lone run; on a bad config or data file keep the old one."""
+        self.reset_runs((config,), (), run_id)
+
+    @Slot(object, object, int)
+    def reset_runs(self, configs, labels, run_id: int) -> None:
+        """Start runs in lockstep (A first); keep the old ones on failure."""
         try:
-            trainer = Trainer(config, summary_every=SUMMARY_EVERY)
+            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY)
         except (ConfigError, DatasetError, ValueError, OSError) as exc:
             self.failed.emit(str(exc))
             return
+        self._install(runs, tuple(labels), run_id)
+
+    def _install(self, runs: Comparison, labels: tuple[str, ...], run_id: int) -> None:
         self._set_playing(False)
         self._pending_steps = 0
-        self._trainer, self._run_id = trainer, run_id
+        self._runs, self._labels, self._run_id = runs, labels, run_id
         self._published_step = -1
         self._rate_window.clear()
         self._diverged_at = None
@@ -152,10 +168,17 @@ class TrainingWorker(QObject):
 
     @Slot(object)
     def set_live(self, config: RunConfig) -> None:
-        if self._trainer is None:
+        """Live settings of run A. In compare mode a change reaches every run
+        that had A's old value, so the runs still differ only as chosen."""
+        if self._runs is None:
             return
+        old = self._runs.a.config.to_dict()
+        new = config.to_dict()
         try:
-            self._trainer.set_live(config)
+            for tr in self._runs.runs:
+                mine = tr.config.to_dict()
+                mine.update({k: v for k, v in new.items() if v != old[k] and mine[k] == old[k]})
+                tr.set_live(RunConfig.from_dict(mine) if tr is not self._runs.a else config)
         except ConfigError as exc:
             self.failed.emit(str(exc))
 
@@ -201,6 +224,7 @@ class TrainingWorker(QObject):
         if wanted == 0:
             return
         tr = self._trainer
+        runs = self._runs
         done = 0
         # End the chunk when the next frame is due, so frames go out on time
         # (~30 a second) rather than on the chunk grid (every 2nd chunk, 25/s).
@@ -210,11 +234,11 @@ class TrainingWorker(QObject):
             while done < wanted and time.perf_counter() < end:
                 n = min(wanted - done, self._steps_per_chunk)
                 t0 = time.perf_counter()
-                done += tr.advance(n, stop_on_divergence=True)
+                done += runs.advance(n, stop_on_divergence=True)
                 # Aim for ~5 ms per advance() so a tick stays near 20 ms.
                 per_step = (time.perf_counter() - t0) / n
                 self._steps_per_chunk = max(1, min(512, int(0.005 / max(per_step, 1e-6))))
-                if not np.isfinite(tr.last_loss):
+                if not all(np.isfinite(t.last_loss) for t in runs.runs):
                     break
         if self._pending_steps > 0:
             self._pending_steps = max(0, self._pending_steps - done)
@@ -223,8 +247,9 @@ class TrainingWorker(QObject):
         elif self._speed > 0:
             self._credit -= done
         self._rate_window.append((time.perf_counter(), tr.step_count))
-        if not np.isfinite(tr.last_loss) or not tr.is_finite():
-            self._on_divergence(tr)
+        broken = [t for t in runs.runs if not t.is_finite()]
+        if broken:
+            self._on_divergence(broken[0])
             return
         finished = self._pending_steps == 0 and not self._playing
         if finished:
@@ -236,8 +261,14 @@ class TrainingWorker(QObject):
         self._pending_steps = 0
         self._set_playing(False)
         what = "the loss" if not np.isfinite(tr.last_loss) else "a batch statistic"
+        if len(self._runs.runs) > 1:
+            what += f" of run {self._label(self._runs.runs.index(tr))}"
         self._publish(force=True)
         self.diverged.emit(tr.step_count, what)
+
+    def _label(self, i: int) -> str:
+        """Run i's name: the one given, else A, B, C..."""
+        return self._labels[i] if i < len(self._labels) and self._labels[i] else "ABCDEFGH"[i]
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()
@@ -262,7 +293,8 @@ class TrainingWorker(QObject):
         if tr.step_count > 0 and (force or due_eval) and fresh:
             t0 = time.perf_counter()
             with np.errstate(all="ignore"):
-                tr.evaluate()
+                for t in self._runs.runs:
+                    t.evaluate()
             self._eval_cost = time.perf_counter() - t0
             self._last_eval = now
         if tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL or self._boundary is None):
@@ -270,8 +302,13 @@ class TrainingWorker(QObject):
                 self._boundary = boundary_grid(tr)
             self._last_boundary = now
         self._published_step = tr.step_count
-        frame = frame_of(tr, self._run_id, boundary=self._boundary,
-                         steps_per_second=self._steps_per_second(), diverged_at=self._diverged_at)
+        rate = self._steps_per_second()
+        others = tuple(frame_of(t, self._run_id, boundary=None, steps_per_second=rate,
+                                diverged_at=self._diverged_at, label=self._label(i))
+                       for i, t in enumerate(self._runs.runs[1:], start=1))
+        frame = frame_of(tr, self._run_id, boundary=self._boundary, steps_per_second=rate,
+                         diverged_at=self._diverged_at, label=self._label(0) if others else "",
+                         others=others)
         with self._lock:
             self._latest = frame
             ping = not self._ping_pending

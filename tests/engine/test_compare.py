@@ -66,3 +66,13 @@ def test_advance_stops_when_any_run_diverges():
         done = cmp.advance(500, stop_on_divergence=True)
     assert done < 500 and not np.isfinite(cmp.b.last_loss)
     assert cmp.a.step_count == cmp.b.step_count == done
+
+
+def test_of_builds_exactly_the_runs_given():
+    lone = Comparison.of([CFG])
+    assert len(lone.runs) == 1 and lone.shared_batches
+    (rec,) = lone.step(3)
+    assert rec.step == 3
+    three = Comparison.of([CFG, CFG.replace(lr=0.2), CFG.replace(batchnorm=False)])
+    assert [t.config.lr for t in three.runs] == [0.1, 0.2, 0.1]
+

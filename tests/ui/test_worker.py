@@ -18,6 +18,7 @@ class Driver(QObject):
     """Sends commands the way the window does: queued signals."""
 
     reset = Signal(object, int)
+    reset_runs = Signal(object, object, int)
     play = Signal()
     pause = Signal()
     steps = Signal(int)
@@ -35,6 +36,7 @@ def running(qtbot):
     thread.started.connect(worker.start)
     drv = Driver()
     drv.reset.connect(worker.reset)
+    drv.reset_runs.connect(worker.reset_runs)
     drv.play.connect(worker.play)
     drv.pause.connect(worker.pause)
     drv.steps.connect(worker.step_n)
@@ -203,3 +205,45 @@ def test_signal_emission_keeps_reference_counts(qtbot):
     assert abs(sys.getrefcount(True) - before_true) < 50
     assert abs(sys.getrefcount(None) - before_none) < 50
     assert got == []
+
+
+def test_compare_mode_frames_carry_every_run_at_the_same_step(qtbot, running):
+    worker, drv, frames, _ = running
+    b = SMALL.replace(batchnorm=False)
+    c = SMALL.replace(lr=0.05)
+    drv.reset_runs.emit((SMALL, b, c), ("A: BN", "B: no BN"), 3)
+    qtbot.waitUntil(lambda: bool(frames) and frames[-1].run_id == 3, timeout=5000)
+    drv.steps.emit(9)
+    qtbot.waitUntil(lambda: _latest(frames).step == 9, timeout=5000)
+    f = _latest(frames)
+    assert f.label == "A: BN" and [o.label for o in f.others] == ["B: no BN", "C"]
+    assert all(o.step == 9 and o.evaluation.step == 9 for o in f.others)
+    assert f.others[0].config.batchnorm is False and f.others[0].record.layers[0].bn_in is None
+    # Shared batches: the same labels in every run.
+    for o in f.others:
+        assert (o.record.labels == f.record.labels).all()
+
+
+def test_live_change_reaches_runs_that_shared_the_old_value(qtbot, running):
+    worker, drv, frames, _ = running
+    b = SMALL.replace(batchnorm=False)
+    c = SMALL.replace(lr=0.05)
+    drv.reset_runs.emit((SMALL, b, c), (), 4)
+    qtbot.waitUntil(lambda: bool(frames) and frames[-1].run_id == 4, timeout=5000)
+    drv.live.emit(SMALL.replace(lr=0.3))
+    drv.steps.emit(1)
+    qtbot.waitUntil(lambda: _latest(frames).step == 1, timeout=5000)
+    f = _latest(frames)
+    # A and B shared lr 0.1, so both follow; C chose its own and keeps it.
+    assert (f.record.lr, f.others[0].record.lr, f.others[1].record.lr) == (0.3, 0.3, 0.05)
+
+
+def test_compare_mode_pauses_when_one_run_diverges(qtbot, running):
+    worker, drv, frames, _ = running
+    wild = SMALL.replace(batchnorm=False, activation="identity", init_std=10.0, lr=100.0)
+    with qtbot.waitSignal(worker.diverged, timeout=10000) as blocker:
+        drv.reset_runs.emit((SMALL, wild), ("A", "B: wild"), 5)
+        drv.play.emit()
+    step, what = blocker.args
+    assert "run B: wild" in what and step > 0
+    qtbot.waitUntil(lambda: _latest(frames).diverged_at == step, timeout=5000)
