@@ -27,10 +27,14 @@ CENTRAL_PANEL = "distributions_panel"
 DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
                  ("running_stats_panel", Qt.RightDockWidgetArea),
                  ("training_curves_panel", Qt.BottomDockWidgetArea),
-                 ("decision_boundary_panel", Qt.BottomDockWidgetArea))
+                 ("decision_boundary_panel", Qt.BottomDockWidgetArea),
+                 ("compare_panel", Qt.BottomDockWidgetArea),
+                 ("gradients_panel", Qt.RightDockWidgetArea))
+# Docks that share a place with another as tabs (the first named is in front).
+TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
 DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
-SETTINGS_VERSION = 1  # bump when the dock layout changes incompatibly
+SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
 
 
 class MainWindow(QMainWindow):
@@ -96,12 +100,18 @@ class MainWindow(QMainWindow):
         for name, area in DOCKED_PANELS:
             panel = self.panels[name]
             self.panel_docks[name] = self._dock(panel.title, "dock_" + name, panel, area)
-        right = [self.panel_docks[n] for n, a in DOCKED_PANELS if a == Qt.RightDockWidgetArea]
-        bottom = [self.panel_docks[n] for n, a in DOCKED_PANELS if a == Qt.BottomDockWidgetArea]
+        tabbed = {second for _, second in TABBED_PANELS}
+        right = [self.panel_docks[n] for n, a in DOCKED_PANELS
+                 if a == Qt.RightDockWidgetArea and n not in tabbed]
+        bottom = [self.panel_docks[n] for n, a in DOCKED_PANELS
+                  if a == Qt.BottomDockWidgetArea and n not in tabbed]
         for a, b in zip(right, right[1:]):
             self.splitDockWidget(a, b, Qt.Vertical)
         for a, b in zip(bottom, bottom[1:]):
             self.splitDockWidget(a, b, Qt.Horizontal)
+        for first, second in TABBED_PANELS:
+            self.tabifyDockWidget(self.panel_docks[first], self.panel_docks[second])
+            self.panel_docks[first].raise_()
         self.resizeDocks([self.config_dock] + right[:1], [330, 480], Qt.Horizontal)
         self.resizeDocks(bottom[:1], [320], Qt.Vertical)
         self.resizeDocks(bottom, [900, 560][:len(bottom)], Qt.Horizontal)

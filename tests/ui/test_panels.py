@@ -6,7 +6,8 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QAbstractButton, QComboBox, QSpinBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QSpinBox, QToolButton, QToolTip
 
 from bnviz.engine.config import RunConfig
 from bnviz.engine.frame import Frame, boundary_grid
@@ -101,12 +102,14 @@ def assert_no_inf(panel) -> None:
 # ------------------------------------------------------------------ general
 def test_all_panels_have_stable_ids_and_tooltips(qtbot):
     ids = [cls.object_name for cls in ALL_PANELS]
-    assert len(set(ids)) == len(ALL_PANELS) == 5 and all(ids)
+    assert len(set(ids)) == len(ALL_PANELS) and all(ids)
     for cls in ALL_PANELS:
         panel = cls()
         qtbot.addWidget(panel)
         assert panel.title and panel.objectName() == cls.object_name
         assert panel.plot_widgets()
+        assert 100 < len(panel.help_text) < 700, cls   # two or three sentences
+        assert panel.findChild(QToolButton, "help_button") is not None, cls
         controls = [w for t in (QAbstractButton, QComboBox, QSpinBox) for w in panel.findChildren(t)]
         for control in controls:
             assert control.toolTip(), control
@@ -520,3 +523,13 @@ def test_panels_are_freed_without_the_garbage_collector(qtbot, frame):
             assert all(ref() is None for ref in refs), cls.__name__
     finally:
         gc.enable()
+
+
+def test_help_button_shows_what_the_panel_plots(qtbot):
+    for cls in ALL_PANELS:
+        panel = shown(qtbot, cls)
+        button = panel.findChild(QToolButton, "help_button")
+        qtbot.mouseClick(button, Qt.LeftButton)
+        qtbot.waitUntil(QToolTip.isVisible, timeout=2000)
+        assert panel.title in QToolTip.text() and panel.help_text[:40] in QToolTip.text()
+        QToolTip.hideText()

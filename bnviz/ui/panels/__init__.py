@@ -1,14 +1,17 @@
 """The live plot panels, one per file; ALL_PANELS lists them in display order."""
 from .base import Panel
+from .compare import ComparePanel
 from .decision_boundary import DecisionBoundaryPanel
 from .distributions import DistributionsPanel
 from .gamma_beta import GammaBetaPanel
+from .gradients import GradientsPanel
 from .running_stats import RunningStatsPanel
 from .selectors import LayerUnitSelector
 from .training_curves import TrainingCurvesPanel
 
 ALL_PANELS = (TrainingCurvesPanel, DistributionsPanel, GammaBetaPanel, RunningStatsPanel,
-              DecisionBoundaryPanel)
+              DecisionBoundaryPanel, ComparePanel, GradientsPanel)
 
-__all__ = ["ALL_PANELS", "DecisionBoundaryPanel", "DistributionsPanel", "GammaBetaPanel",
-           "LayerUnitSelector", "Panel", "RunningStatsPanel", "TrainingCurvesPanel"]
+__all__ = ["ALL_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel",
+           "GammaBetaPanel", "GradientsPanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
+           "TrainingCurvesPanel"]

@@ -28,8 +28,8 @@ import time
 import weakref
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QSplitter, QWidget
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer
+from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
 from .backdrop import BACKGROUND, Axis, Mark, backdrop  # noqa: F401
 from .downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
@@ -179,6 +179,9 @@ class Panel(QWidget):
 
     title: str = ""
     object_name: str = ""
+    # What the panel plots and the formula, in two or three sentences (HTML),
+    # shown by its "?" button.
+    help_text: str = ""
     # A panel with a ``splitter`` of plots lays them side by side when it is
     # wider than ``split_wide`` times its height, stacked otherwise.
     split_wide: float = 1.0
@@ -216,6 +219,25 @@ class Panel(QWidget):
     def plot_widgets(self) -> list:
         """The plot widgets of this panel, for export."""
         return []
+
+    def help_button(self) -> QToolButton:
+        """A "?" button that explains the panel (``help_text``)."""
+        button = QToolButton()
+        button.setText("?")
+        button.setObjectName("help_button")
+        button.setToolTip(f"What the {self.title} panel shows, and the formula")
+        button.setAutoRaise(True)
+        button.setStyleSheet("QToolButton { font-weight: bold; min-width: 18px; }")
+        button.clicked.connect(self.show_help)
+        self._help_button = button
+        return button
+
+    def show_help(self) -> None:
+        """Show ``help_text`` beside the "?" button until the next click."""
+        anchor = getattr(self, "_help_button", None) or self
+        pos = anchor.mapToGlobal(QPoint(0, anchor.height()))
+        html = f"<div style='max-width: 420px'><b>{self.title}</b><br>{self.help_text}</div>"
+        QToolTip.showText(pos, html, anchor, QRect(), 60000)
 
     # ---------------------------------------------------------- internal
     def redraw(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QStackedWidget, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout
 
 from .base import CLASS_COLORS, Panel, StickyRange, make_plot, message_label, set_title
 
@@ -44,6 +44,10 @@ class DecisionBoundaryPanel(Panel):
 
     title = "Decision boundary"
     object_name = "decision_boundary_panel"
+    help_text = (
+        "For data with two features: the class the network predicts at every point of the "
+        "plane, argmax<sub>k</sub> softmax(f(x))<sub>k</sub>, in inference mode (BN uses its "
+        "running statistics), with the training points on top in their true class colours.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -65,6 +69,10 @@ class DecisionBoundaryPanel(Panel):
         self.stack.addWidget(self.message)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.help_button())
+        layout.addLayout(row)
         layout.addWidget(self.stack)
 
     def plot_widgets(self) -> list:

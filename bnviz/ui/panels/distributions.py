@@ -36,6 +36,11 @@ class DistributionsPanel(Panel):
 
     title = "Distributions"
     object_name = "distributions_panel"
+    help_text = (
+        "Histograms of one layer's values at this step: before BN, normalised "
+        "x̂ = (x − μ<sub>B</sub>) / √(σ²<sub>B</sub> + ε), and after BN, y = γ·x̂ + β. Below, the "
+        "15th, 50th and 85th percentiles of the same values over training (the BN paper's "
+        "Fig. 1b, c): steady, narrow bands mean the next layer sees a stable input distribution.")
     split_wide = 1.6
 
     def __init__(self, parent=None):
@@ -52,6 +57,7 @@ class DistributionsPanel(Panel):
         controls.addWidget(self.unit_only_check)
         controls.addStretch(1)
         controls.addWidget(self.nonfinite_label)
+        controls.addWidget(self.help_button())
 
         self.hist_plot = make_plot("Values at this step", "value", "count")
         # The values' extremes jitter from step to step: the value axis is

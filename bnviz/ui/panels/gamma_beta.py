@@ -76,6 +76,10 @@ class GammaBetaPanel(Panel):
 
     title = "Gamma and beta"
     object_name = "gamma_beta_panel"
+    help_text = (
+        "The learned scale γ and shift β of every unit of a BN layer over training: "
+        "y = γ·x̂ + β. They start at 1 and 0; where they move, the network chose to undo part "
+        "of the normalisation (γ = √(σ²+ε), β = μ would undo it entirely).")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -83,6 +87,7 @@ class GammaBetaPanel(Panel):
         controls = QHBoxLayout()
         controls.addWidget(self.selector)
         controls.addStretch(1)
+        controls.addWidget(self.help_button())
         self.gamma_plot = make_plot("γ (scale) of every unit", "step", "γ")
         self.beta_plot = make_plot("β (shift) of every unit", "step", "β")
         self.all_curves, self.unit_curves = {}, {}

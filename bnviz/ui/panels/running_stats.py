@@ -33,6 +33,11 @@ class RunningStatsPanel(Panel):
 
     title = "Running statistics"
     object_name = "running_stats_panel"
+    help_text = (
+        "One unit's batch mean μ<sub>B</sub> and variance σ²<sub>B</sub> at every step (noisy) "
+        "against the running averages used at test time: running ← (1 − m)·running + m·batch, "
+        "with PyTorch's momentum m (Keras and the course write the same average with 1 − m). "
+        "The dots are the exact statistics of the whole training set (population).")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -40,6 +45,7 @@ class RunningStatsPanel(Panel):
         controls = QHBoxLayout()
         controls.addWidget(self.selector)
         controls.addStretch(1)
+        controls.addWidget(self.help_button())
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #333;")

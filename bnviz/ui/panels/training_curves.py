@@ -26,6 +26,11 @@ class TrainingCurvesPanel(Panel):
 
     title = "Training curves"
     object_name = "training_curves_panel"
+    help_text = (
+        "Top: the mini-batch loss L = −(1/B) Σ<sub>i</sub> log p(y<sub>i</sub> | x<sub>i</sub>) at "
+        "every step. Bottom: test accuracy with BN normalising by its running averages (what "
+        "eval mode does), by the exact population statistics of the training set (precise BN), "
+        "and by each test mini-batch's own mean and variance.")
     split_wide = 1.8
 
     def __init__(self, parent=None):
@@ -35,6 +40,7 @@ class TrainingCurvesPanel(Panel):
         controls = QHBoxLayout()
         controls.addWidget(self.log_check)
         controls.addStretch(1)
+        controls.addWidget(self.help_button())
         self.loss_plot = make_plot("Mini-batch loss", "step", "cross-entropy loss", legend=False)
         self.loss_curve = add_curve(self.loss_plot, "batch loss", AFTER, width=1)
         self.loss_series = Series(self.loss_plot, self.loss_curve)

@@ -1,0 +1,231 @@
+"""ComparePanel: runs trained in lockstep, side by side (the BN paper's Fig. 1).
+
+(a) test accuracy of every run against the step, with the loss beside it;
+(b, c) the 15th/50th/85th percentiles of one unit's activation input over
+training in run A and in a second run, on one shared value axis so that
+their flatness can be compared at a glance.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QStackedLayout,
+                               QVBoxLayout, QWidget)
+
+from .band import Band
+from .base import Panel, Series, StickyRange, add_curve, finite_bounds, make_plot, message_label, \
+    set_legend, set_title
+from .selectors import LayerUnitSelector
+
+# One colour per run, A first (the same in every plot of the panel).
+RUN_COLORS = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#8c564b", "#e377c2", "#17becf")
+MAX_RUNS = len(RUN_COLORS)
+SMOOTH_STEPS = 25   # trailing mean of the noisy mini-batch loss
+QUANTITIES = (("act_in", "activation input"), ("pre", "z = W·a (before BN)"))
+OFF_MESSAGE = ("Compare mode is off.\n\nRun › Compare with… trains a second run beside this one "
+               "(by default: the same network without batch norm), and the Lessons menu opens "
+               "guided comparisons.")
+
+
+def trailing_mean(y: np.ndarray, n: int) -> np.ndarray:
+    """Mean of the last ``n`` values at each point (fewer at the start)."""
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) == 0:
+        return y
+    c = np.cumsum(np.concatenate(([0.0], np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0))))
+    idx = np.arange(1, len(y) + 1)
+    lo = np.maximum(idx - n, 0)
+    out = (c[idx] - c[lo]) / (idx - lo)
+    out[~np.isfinite(y)] = np.nan
+    return out
+
+
+class ComparePanel(Panel):
+    title = "Compare runs"
+    object_name = "compare_panel"
+    help_text = (
+        "Runs trained in lockstep: the same initial weights and the same mini-batches, "
+        "differing only in the settings chosen for each. Top: test accuracy (running "
+        "statistics) and mini-batch loss of every run. Bottom: the 15th, 50th and 85th "
+        "percentiles of one unit's input to its activation over training, in run A and in "
+        "another run, on one value axis: Ioffe &amp; Szegedy's Fig. 1(b, c).")
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.selector = LayerUnitSelector(with_unit=True)
+        self.quantity_combo = QComboBox()
+        for key, name in QUANTITIES:
+            self.quantity_combo.addItem(name, key)
+        self.quantity_combo.setToolTip("Which value's percentiles the lower plots show")
+        self.other_combo = QComboBox()
+        self.other_combo.setToolTip("The run shown beside run A in the lower plots")
+        self.smooth_check = QCheckBox(f"Smooth loss ({SMOOTH_STEPS} steps)")
+        self.smooth_check.setChecked(True)
+        self.smooth_check.setToolTip(f"Plot the mean of the last {SMOOTH_STEPS} mini-batch losses")
+        controls = QHBoxLayout()
+        controls.addWidget(self.selector)
+        controls.addWidget(self.quantity_combo)
+        controls.addWidget(QLabel("beside A:"))
+        controls.addWidget(self.other_combo)
+        controls.addWidget(self.smooth_check)
+        controls.addStretch(1)
+        self.gap_label = QLabel("")
+        self.gap_label.setToolTip("The largest difference between the mini-batch losses of A and "
+                                  "the run beside it, over every step kept")
+        controls.addWidget(self.gap_label)
+        controls.addWidget(self.help_button())
+
+        self.accuracy_plot = make_plot("(a) Test accuracy", "step", "accuracy")
+        self.accuracy_range = StickyRange(self.accuracy_plot, steps_x=True, fixed_y=(-0.1, 1.1),
+                                          on_user_range=self.redraw)
+        self.loss_plot = make_plot("Mini-batch loss", "step", "cross-entropy loss")
+        self.loss_range = StickyRange(self.loss_plot, steps_x=True, on_user_range=self.redraw)
+        self.acc_series, self.loss_series = [], []
+        for color in RUN_COLORS:
+            self.acc_series.append(Series(self.accuracy_plot, add_curve(self.accuracy_plot, "", color, 2)))
+            self.loss_series.append(Series(self.loss_plot, add_curve(self.loss_plot, "", color, 1)))
+        self.band_plots, self.bands, self.band_ranges = [], [], []
+        for j in range(2):
+            plot = make_plot("(b) Run A" if j == 0 else "(c) Run B", "step", "value")
+            self.band_plots.append(plot)
+            self.bands.append(Band(plot, "", RUN_COLORS[j]))
+            self.band_ranges.append(StickyRange(plot, steps_x=True, on_user_range=self.redraw))
+        self.band_plots[1].getPlotItem().setYLink(self.band_plots[0].getPlotItem())
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.accuracy_plot)
+        top.addWidget(self.loss_plot)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        for plot in self.band_plots:
+            bottom.addWidget(plot)
+        rows = QSplitter(Qt.Orientation.Vertical)
+        rows.addWidget(top)
+        rows.addWidget(bottom)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(controls)
+        body_layout.addWidget(rows, 1)
+        self.off_label = message_label(OFF_MESSAGE)
+        self.stack = QStackedLayout()
+        self.stack.addWidget(self.off_label)
+        self.stack.addWidget(body)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(self.stack)
+        self._legend_labels = None
+        self.selector.selection_changed.connect(self._refit_and_redraw)
+        self.quantity_combo.currentIndexChanged.connect(self._refit_and_redraw)
+        self.other_combo.currentIndexChanged.connect(self._refit_and_redraw)
+        self.smooth_check.toggled.connect(self._refit_and_redraw)
+
+    def plot_widgets(self) -> list:
+        return [self.accuracy_plot, self.loss_plot, *self.band_plots]
+
+    def sticky_ranges(self) -> list:
+        return [self.accuracy_range, self.loss_range, *self.band_ranges]
+
+    def is_comparing(self) -> bool:
+        return self.stack.currentIndex() == 1
+
+    # ------------------------------------------------------------ drawing
+    def _draw(self, frame) -> None:
+        runs = (frame, *frame.others)[:MAX_RUNS]
+        if len(runs) < 2:
+            self.stack.setCurrentIndex(0)
+            return
+        self.stack.setCurrentIndex(1)
+        labels = [r.label for r in runs]
+        if labels != self._legend_labels:
+            self._set_runs(labels)
+        cfg = frame.config
+        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self._draw_curves(runs)
+        other = runs[min(self.other_combo.currentIndex() + 1, len(runs) - 1)]
+        self._draw_bands((frame, other))
+        self._draw_gap(frame, other)
+
+    def _set_runs(self, labels) -> None:
+        self._legend_labels = labels
+        n = len(labels)
+        for plot, series in ((self.accuracy_plot, self.acc_series), (self.loss_plot, self.loss_series)):
+            set_legend(plot, [(s.item, name) for s, name in zip(series, labels)])
+            for s in series[n:]:
+                s.clear()
+        blocked = self.other_combo.blockSignals(True)
+        current = max(self.other_combo.currentIndex(), 0)
+        self.other_combo.clear()
+        self.other_combo.addItems(labels[1:])
+        self.other_combo.setCurrentIndex(min(current, n - 2))
+        self.other_combo.blockSignals(blocked)
+
+    def _draw_curves(self, runs) -> None:
+        x_span = None
+        for r in runs:
+            steps = r.history.steps["step"]
+            if len(steps):
+                x_span = (float(steps[0]), float(steps[-1]))
+        smooth = self.smooth_check.isChecked()
+        pts, window = self.loss_range.points(), self.loss_range.window()
+        key = tuple((len(r.history), r.step) for r in runs)
+        if self._changed("loss", (key, x_span, smooth, pts, window)):
+            for r, series in zip(runs, self.loss_series):
+                loss = r.history.steps["loss"]
+                y = trailing_mean(loss, SMOOTH_STEPS) if smooth else loss
+                series.set_data(r.history.steps["step"], y, pts, window, key=smooth)
+            self.loss_range.update(x=x_span, y=finite_bounds(
+                *(s.bounds() or () for s in self.loss_series[:len(runs)])))
+        self.accuracy_range.update(x=x_span)
+        pts, window = self.accuracy_range.points(), self.accuracy_range.window()
+        key = tuple(len(r.history.evals["step"]) for r in runs)
+        if self._changed("accuracy", (key, pts, window)):
+            for r, series in zip(runs, self.acc_series):
+                series.set_data(r.history.evals["step"], r.history.evals["test_accuracy"], pts, window)
+        acc = [r.evaluation.test_accuracy for r in runs if r.evaluation is not None]
+        text = ", ".join(f"{r.label.split(':')[0]} {a:.1%}" for r, a in zip(runs, acc))
+        set_title(self.accuracy_plot, f"(a) Test accuracy: {text}" if acc else "(a) Test accuracy",
+                  live=True)
+
+    def _draw_bands(self, pair) -> None:
+        i, unit = self.selector.layer(), self.selector.unit()
+        quantity = self.quantity_combo.currentData()
+        name = self.quantity_combo.currentText()
+        bounds = []
+        for j, (r, band, plot, sticky) in enumerate(zip(pair, self.bands, self.band_plots,
+                                                        self.band_ranges)):
+            h = r.history
+            steps = h.summaries["step"]
+            pct = h.layer(i, f"{quantity}_unit_pct") if i < len(r.config.hidden) else None
+            letter = "bc"[j]
+            bn = "with BN" if r.config.bn_layers()[min(i, len(r.config.hidden) - 1)] else "no BN"
+            set_title(plot, f"({letter}) {r.label}: layer {i + 1}, unit {unit} {name} ({bn})")
+            pts, window = sticky.points(), sticky.window()
+            if pct is None or len(steps) == 0 or unit >= pct.shape[2]:
+                band.clear()
+                continue
+            if self._changed(f"band{j}", (len(steps), steps[-1], i, unit, quantity, r.label, pts, window)):
+                band.set_data(steps, pct[:, :, unit], pts, window, key=(i, unit, quantity, r.label))
+            bounds.extend(band.bounds())
+            sticky.update(x=(float(steps[0]), float(steps[-1])))
+        y = finite_bounds(*bounds)
+        if y is not None:
+            self.band_ranges[0].update(y=y)   # the other plot's y axis is linked
+
+    def _draw_gap(self, a, b) -> None:
+        la, lb = a.history.steps["loss"], b.history.steps["loss"]
+        n = min(len(la), len(lb))
+        if n == 0:
+            self.gap_label.setText("")
+            return
+        with np.errstate(invalid="ignore"):
+            gap = float(np.nanmax(np.abs(la[:n].astype(np.float64) - lb[:n])))
+        self.gap_label.setText(f"max |loss A − loss {b.label.split(':')[0]}| = {gap:.2g}")
+
+    def _clear(self) -> None:
+        for s in (*self.acc_series, *self.loss_series):
+            s.clear()
+        for band in self.bands:
+            band.clear()
+        for sticky in self.sticky_ranges():
+            sticky.reset()
+        self.gap_label.setText("")
