@@ -96,3 +96,62 @@ class Comparison:
             if last:
                 return k + 1
         return n
+
+
+# ------------------------------------------------------------ run sets
+# Short words for the settings a comparison most often varies.
+_SHORT = {
+    "batchnorm": lambda v: "with BN" if v is True else "no BN" if v is False else
+    "BN " + "".join("x" if f else "-" for f in v),
+    "keep_bias": lambda v: "bias kept" if v else "no bias",
+    "bn_placement": lambda v: f"BN {v} activation",
+    "bn_momentum": lambda v: "cumulative average" if v is None else f"BN momentum {v:g}",
+    "optimizer": lambda v: {"gd": "GD", "sgd": "SGD", "momentum": "momentum", "rmsprop": "RMSProp",
+                            "adam": "Adam"}.get(v, v),
+    "batch_size": lambda v: f"batch {v}",
+    "lr": lambda v: f"lr {v:g}",
+}
+
+
+def differences(a: RunConfig, b: RunConfig) -> dict:
+    """The settings of ``b`` that differ from ``a``: {field: b's value}."""
+    da, db = a.to_dict(), b.to_dict()
+    return {k: getattr(b, k) for k in db if da.get(k) != db[k]}
+
+
+def describe(config: RunConfig, fields) -> str:
+    """``config``'s values of ``fields`` in a few words ("no BN, lr 0.1")."""
+    words = [_SHORT[f](getattr(config, f)) if f in _SHORT else f"{f} {getattr(config, f)}"
+             for f in fields]
+    return ", ".join(words) if words else "same settings"
+
+
+class RunSet:
+    """What compare mode runs besides A: for each other run the settings that
+    differ from A, and every run's label. A change to A (a new preset, an
+    edited setting) keeps the other runs' differences."""
+
+    def __init__(self, variants=(), labels=()):
+        self.variants = tuple(dict(v) for v in variants)
+        self.labels = tuple(labels)
+
+    @classmethod
+    def of(cls, configs, labels=None) -> "RunSet":
+        """The run set of these configs (A first); labels made up if not given."""
+        configs = tuple(configs)
+        variants = tuple(differences(configs[0], c) for c in configs[1:])
+        if labels is None:
+            fields = sorted({f for v in variants for f in v})
+            labels = tuple(f"{'ABCDEFGH'[i]}: {describe(c, fields)}" for i, c in enumerate(configs)) \
+                if variants else ("",)
+        return cls(variants, labels)
+
+    @property
+    def comparing(self) -> bool:
+        return bool(self.variants)
+
+    def configs(self, a: RunConfig) -> tuple[RunConfig, ...]:
+        return (a, *(a.replace(**v) for v in self.variants))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunSet) and (self.variants, self.labels) == (other.variants, other.labels)

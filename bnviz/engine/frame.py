@@ -41,6 +41,7 @@ class Frame:
     diverged_at: int | None = None     # step at which loss/statistics became NaN or Inf
     label: str = ""                    # the run's name in compare mode ("A: with BN")
     others: tuple["Frame", ...] = ()   # compare mode: runs B, C, ... at the same step
+    n_test: int = 0                    # test examples
 
     @property
     def step(self) -> int:
@@ -59,7 +60,8 @@ def frame_of(trainer, run_id: int = 0, *, boundary: "BoundaryGrid | None | bool"
                  history=trainer.history.snapshot(), evaluation=trainer.last_evaluation,
                  boundary=boundary or None, steps_per_second=steps_per_second,
                  n_classes=trainer.data.n_classes, steps_per_epoch=trainer.steps_per_epoch,
-                 diverged_at=diverged_at, label=label, others=tuple(others))
+                 diverged_at=diverged_at, label=label, others=tuple(others),
+                 n_test=len(trainer.y_test))
 
 
 def boundary_grid(trainer, resolution: int = 80, margin: float = 0.5) -> BoundaryGrid | None:

@@ -32,6 +32,7 @@ class ConfigPanel(QWidget):
     live_changed = Signal(object)      # live-only differences; already applied here
     apply_requested = Signal(object)   # "Apply and reset" pressed with a valid config
     preset_chosen = Signal(object)     # preset(name) picked in the combo
+    edited = Signal()                  # any field edited (the config may be invalid)
 
     def __init__(self, config: RunConfig | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -358,6 +359,7 @@ class ConfigPanel(QWidget):
     # ============================================================ refresh
     def _on_field_edited(self, *_args) -> None:
         self._refresh(emit=True)
+        self.edited.emit()
 
     def _refresh(self, emit: bool) -> None:
         values, errors = self._check()

@@ -9,13 +9,17 @@ import time
 
 from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QToolBar, QVBoxLayout, QWidget)
 
 from .. import __version__
+from ..engine.compare import RunSet
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
+from ..engine.lessons import LESSONS, lesson
 from ..resources_path import resource_path
 from .banner import DivergenceBanner
+from .compare_dialog import CompareDialog
+from .lesson_view import LessonView
 from .config_panel import ConfigPanel
 from .panels import ALL_PANELS
 from .speed import SpeedControl
@@ -39,7 +43,7 @@ SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
 
 class MainWindow(QMainWindow):
     # Commands to the worker thread (queued: the worker's slots run there).
-    reset_requested = Signal(object, int)
+    reset_requested = Signal(object, object, int)   # configs (A first), labels, run id
     play_requested = Signal()
     pause_requested = Signal()
     toggle_requested = Signal()
@@ -57,6 +61,7 @@ class MainWindow(QMainWindow):
         self._run_id = 0
         self._live_run_id = 0
         self._config = (config or preset(DEFAULT_PRESET)).validate()
+        self._runset = self._live_runset = RunSet()   # compare mode: the runs beside A
         self._frame = None
         self._playing = False
         self._closing = False
@@ -67,6 +72,9 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self.status = RunStatus(self.statusBar())
+        self.mode_label = QLabel()
+        self.mode_label.setToolTip("Runs trained in lockstep (Run › Compare with…, or a lesson)")
+        self.statusBar().addPermanentWidget(self.mode_label)
         self._start_worker()
         self._restore_layout()
         self.reset_run(self._config)
@@ -96,6 +104,13 @@ class MainWindow(QMainWindow):
         # The panel scrolls inside itself and keeps Apply/Revert pinned below.
         self.config_dock = self._dock("Configuration", "dock_config", self.config_panel,
                                       Qt.LeftDockWidgetArea)
+        self.lesson_view = LessonView()
+        self.lesson_view.steps_requested.connect(self.step)
+        self.lesson_view.restart_requested.connect(lambda: self.open_lesson(self.lesson_view.lesson.key))
+        self.lesson_view.leave_requested.connect(self.single_run)
+        self.lesson_dock = self._dock("Lesson", "dock_lesson", self.lesson_view, Qt.LeftDockWidgetArea)
+        self.splitDockWidget(self.lesson_dock, self.config_dock, Qt.Vertical)
+        self.lesson_dock.hide()
         self.panel_docks = {}
         for name, area in DOCKED_PANELS:
             panel = self.panels[name]
@@ -159,6 +174,11 @@ class MainWindow(QMainWindow):
                           self.open_config, "Ctrl+O")
         self.act_save = a("Save config…", "Save the run settings to a TOML file (Ctrl+S)",
                           self.save_config, "Ctrl+S")
+        self.act_compare = a("Compare with…", "Train a second run beside this one, on the same "
+                             "mini-batches from the same initial weights (Ctrl+K)",
+                             self.compare_with, "Ctrl+K")
+        self.act_single = a("Single run", "Leave compare mode: run A alone, from its initial weights",
+                            self.single_run)
         self.act_reset_layout = a("Reset layout", "Put every panel back where it started",
                                   self.reset_layout)
         self.act_about = a("About bnviz", "Version and what bnviz is", self.show_about)
@@ -196,8 +216,22 @@ class MainWindow(QMainWindow):
             run_menu.addAction(act)
         run_menu.addSeparator()
         run_menu.addAction(self.act_reset)
+        run_menu.addSeparator()
+        run_menu.addAction(self.act_compare)
+        run_menu.addAction(self.act_single)
+        lessons_menu = mb.addMenu("&Lessons")
+        self.lesson_actions = {}
+        for item in LESSONS:
+            act = QAction(item.title, self)
+            first = item.explanation.split(". ")[0].rstrip(".") + "."
+            act.setToolTip(first)
+            act.setStatusTip(first)
+            act.triggered.connect(lambda _=False, key=item.key: self.open_lesson(key))
+            lessons_menu.addAction(act)
+            self.lesson_actions[item.key] = act
         view_menu = mb.addMenu("&View")
         view_menu.addAction(self.config_dock.toggleViewAction())
+        view_menu.addAction(self.lesson_dock.toggleViewAction())
         for dock in self.panel_docks.values():
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
@@ -205,9 +239,10 @@ class MainWindow(QMainWindow):
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self.act_keys)
         help_menu.addAction(self.act_about)
-        for menu in (file_menu, run_menu, view_menu, help_menu):
+        for menu in (file_menu, run_menu, lessons_menu, view_menu, help_menu):
             menu.setToolTipsVisible(True)
-        self.menus = {"file": file_menu, "run": run_menu, "view": view_menu, "help": help_menu}
+        self.menus = {"file": file_menu, "run": run_menu, "lessons": lessons_menu, "view": view_menu,
+                      "help": help_menu}
 
     # -------------------------------------------------------------- worker
     def _start_worker(self) -> None:
@@ -220,7 +255,7 @@ class MainWindow(QMainWindow):
         self.worker = TrainingWorker()
         self.worker.moveToThread(self.thread_)
         self.thread_.started.connect(self.worker.start)
-        self.reset_requested.connect(self.worker.reset)
+        self.reset_requested.connect(self.worker.reset_runs)
         self.play_requested.connect(self.worker.play)
         self.pause_requested.connect(self.worker.pause)
         self.toggle_requested.connect(self.worker.toggle)
@@ -271,6 +306,9 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             self._config = frame.config
             self._live_run_id = frame.run_id
+            self._live_runset = self._runset
+            n = 1 + len(frame.others)
+            self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
             for panel in self.panels.values():
                 panel.clear()
         for panel in self.panels.values():
@@ -289,6 +327,7 @@ class MainWindow(QMainWindow):
     def _on_worker_failed(self, message: str) -> None:
         # The old run goes on: accept its frames again and show its settings.
         self._run_id = self._live_run_id
+        self._runset = self._live_runset
         self.config_panel.set_config(self._config)
         self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
         QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
@@ -305,12 +344,53 @@ class MainWindow(QMainWindow):
         self.epoch_requested.emit()
 
     def reset_run(self, config: RunConfig) -> None:
-        """Start a new run (the worker keeps the old one if this one fails)."""
+        """Start a new run, and in compare mode its companions (the worker
+        keeps the old runs if these fail)."""
         self._run_id += 1
         self.banner.hide()
         self.statusBar().showMessage("Preparing the run (loading data, building the network)…")
         self.config_panel.set_config(config)
-        self.reset_requested.emit(config, self._run_id)
+        self.reset_requested.emit(self._runset.configs(config), self._runset.labels, self._run_id)
+
+    def comparing(self) -> bool:
+        return self._runset.comparing
+
+    def compare_with(self) -> None:
+        """Ask for run B's settings, then train A and B in lockstep."""
+        current_b = self._runset.configs(self._config)[1] if self.comparing() else None
+        dialog = CompareDialog(self._config, current_b, self)
+        if dialog.exec() != QDialog.Accepted or dialog.b_config() is None:
+            return
+        if self._confirm_reset("Comparing starts both runs from their initial weights."):
+            self.start_runs((self._config, dialog.b_config()), dialog.labels())
+
+    def start_runs(self, configs, labels=None) -> None:
+        """Train ``configs`` in lockstep (one config: a lone run), A first."""
+        self._runset = RunSet.of(configs, labels)
+        self.reset_run(configs[0])
+
+    def single_run(self) -> None:
+        """Leave compare mode (and any lesson): run A alone, from the start."""
+        if self.comparing() and not self._confirm_reset("Leaving compare mode starts run A alone."):
+            return
+        self.lesson_dock.hide()
+        self.start_runs((self._config,))
+
+    def open_lesson(self, key: str) -> None:
+        """Start a guided lesson: its runs, its explanation, the panel that
+        shows its point in front, and its steps trained."""
+        chosen = lesson(key)
+        if not self._confirm_reset(f"The lesson “{chosen.title}” starts new runs."):
+            return
+        self.lesson_view.show_lesson(chosen)
+        self.lesson_dock.show()
+        self.lesson_dock.raise_()
+        dock = self.panel_docks.get(f"{chosen.panel}_panel")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        self.start_runs(chosen.configs, chosen.labels)
+        self.step(chosen.steps)
 
     def _on_config_live_changed(self, config: RunConfig) -> None:
         self._config = config
@@ -405,6 +485,8 @@ class MainWindow(QMainWindow):
         for dock in [self.config_dock, *self.panel_docks.values()]:
             dock.show()
             dock.setFloating(False)
+        self.lesson_dock.setFloating(False)
+        self.lesson_dock.setVisible(self.lesson_view.lesson is not None and self.comparing())
 
     def closeEvent(self, event) -> None:
         if not self._closing:

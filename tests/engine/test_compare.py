@@ -76,3 +76,17 @@ def test_of_builds_exactly_the_runs_given():
     three = Comparison.of([CFG, CFG.replace(lr=0.2), CFG.replace(batchnorm=False)])
     assert [t.config.lr for t in three.runs] == [0.1, 0.2, 0.1]
 
+
+
+def test_run_set_keeps_differences_when_a_changes():
+    from bnviz.engine.compare import RunSet
+    rs = RunSet.of((CFG, CFG.replace(batchnorm=False), CFG.replace(optimizer="adam", lr=0.001)))
+    assert rs.variants == ({"batchnorm": False}, {"optimizer": "adam", "lr": 0.001})
+    assert rs.labels == ("A: with BN, lr 0.1, SGD", "B: no BN, lr 0.1, SGD",
+                         "C: with BN, lr 0.001, Adam")
+    a2 = CFG.replace(batch_size=50, lr=0.2)
+    configs = rs.configs(a2)
+    assert [c.batch_size for c in configs] == [50, 50, 50]
+    assert configs[1].batchnorm is False and configs[1].lr == 0.2 and configs[2].lr == 0.001
+    single = RunSet.of((CFG,))
+    assert not single.comparing and single.configs(CFG) == (CFG,)
