@@ -21,7 +21,7 @@ from .stats import evaluate_model
 
 # Settings that may change between steps without rebuilding the network.
 LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "adam_beta2", "opt_eps",
-                         "bn_momentum"})
+                         "bn_momentum", "eval_batch_size", "population_every"})
 
 
 class Trainer:
