@@ -70,6 +70,9 @@ class RunConfig:
     # reproducibility
     seed: int = 0
     dtype: str = "float32"
+    # test-time statistics
+    eval_batch_size: int = 0      # k of the test mini-batches; 0 = the training batch size
+    population_every: int = 0     # recompute population statistics at most every this many steps; 0 = every evaluation
 
     def __post_init__(self):
         if isinstance(self.hidden, list):
@@ -129,6 +132,11 @@ class RunConfig:
         _float(self, "opt_eps", 0.0, 1.0, low_open=True)
         _int(self, "seed", 0, 2**32 - 1)
         _choice(self, "dtype", DTYPES)
+        if not (_is_int(self.eval_batch_size) and self.eval_batch_size == 0):
+            _int(self, "eval_batch_size", 2, 100_000,
+                 hint=" (size of the test mini-batches), or 0 for the training batch size")
+        _int(self, "population_every", 0, 10**9,
+             hint=" (steps between population-statistics updates; 0 = at every evaluation)")
         return self
 
     # ---------------------------------------------------------- serialisation

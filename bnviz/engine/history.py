@@ -111,13 +111,23 @@ def summary_columns(widths) -> dict[str, tuple[int, ...]]:
 
 
 def eval_columns(widths, bn_flags) -> dict[str, tuple[int, ...]]:
+    """One row per evaluation: the test accuracies under each kind of
+    statistic, and per BN layer the population statistics and the EMA gaps
+    (``L{i}.ema_gap_mean``, ``L{i}.ema_gap_var``, see ``stats.ema_gaps``)."""
     cols = {"step": (), "test_loss": (), "test_accuracy": (), "test_accuracy_population": (),
-            "test_accuracy_batch": ()}
+            "test_accuracy_batch": (), "test_accuracy_single": (), "population_step": (),
+            "eval_batch_size": ()}
     for i, (d, bn) in enumerate(zip(widths, bn_flags)):
         if bn:
             cols[f"L{i}.population_mean"] = (d,)
             cols[f"L{i}.population_var"] = (d,)
+            cols[f"L{i}.ema_gap_mean"] = ()
+            cols[f"L{i}.ema_gap_var"] = ()
     return cols
+
+
+EVAL_FLOAT64 = ("test_loss", "test_accuracy", "test_accuracy_population", "test_accuracy_batch",
+                "test_accuracy_single")
 
 
 @dataclass(frozen=True)
@@ -151,9 +161,11 @@ class History:
         self.summaries = SeriesStore(summary_columns(widths), budget_bytes // 2,
                                      dtypes={"step": np.int64})
         self.evals = SeriesStore(eval_columns(widths, bn_flags), budget_bytes // 8,
-                                 dtypes={"step": np.int64, **{k: np.float64 for k in (
-                                     "test_loss", "test_accuracy", "test_accuracy_population",
-                                     "test_accuracy_batch")}})
+                                 dtypes={"step": np.int64, "population_step": np.int64,
+                                         "eval_batch_size": np.int64,
+                                         **{k: np.float64 for k in EVAL_FLOAT64},
+                                         **{f"L{i}.ema_gap_{s}": np.float64
+                                            for i in range(len(self.widths)) for s in ("mean", "var")}})
 
     def append_step(self, row: dict[str, object]) -> None:
         self.steps.append(row)
@@ -162,7 +174,7 @@ class History:
         self.summaries.append(row)
 
     def append_eval(self, ev) -> None:
-        row = {"step": ev.step, **ev.as_dict()}
+        row = {"step": ev.step, **ev.scalars()}
         for i, (mean, var) in enumerate(zip(ev.population_mean, ev.population_var)):
             if mean is not None:
                 row[f"L{i}.population_mean"] = mean

@@ -90,11 +90,27 @@ class Evaluation:
     test_accuracy_batch: float         # test mini-batches, their own statistics
     population_mean: tuple[np.ndarray | None, ...]   # per hidden layer, (D,)
     population_var: tuple[np.ndarray | None, ...]
+    test_accuracy_single: float = float("nan")   # one example in training mode (output -> beta)
+    ema_gap_mean: tuple[float | None, ...] = ()  # per hidden layer, see stats.ema_gaps
+    ema_gap_var: tuple[float | None, ...] = ()
+    population_step: int = 0           # step at which the population statistics were computed
+    eval_batch_size: int = 0           # k of the test mini-batches behind test_accuracy_batch
 
     def as_dict(self) -> dict[str, float]:
+        """The four figures ``Trainer.evaluate`` returns."""
         return {"test_loss": self.test_loss, "test_accuracy": self.test_accuracy,
                 "test_accuracy_population": self.test_accuracy_population,
                 "test_accuracy_batch": self.test_accuracy_batch}
+
+    def scalars(self) -> dict[str, float]:
+        """Every scalar of the evaluation, named as the history's eval columns."""
+        out = {**self.as_dict(), "test_accuracy_single": self.test_accuracy_single,
+               "population_step": self.population_step, "eval_batch_size": self.eval_batch_size}
+        for i, (gm, gv) in enumerate(zip(self.ema_gap_mean, self.ema_gap_var)):
+            if gm is not None:
+                out[f"L{i}.ema_gap_mean"] = gm
+                out[f"L{i}.ema_gap_var"] = gv
+        return out
 
 
 @lru_cache(maxsize=64)

@@ -17,11 +17,11 @@ from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
 from .recorder import Recorder, _norm
 from .records import Evaluation, StepRecord
-from .stats import evaluate_model
+from .stats import evaluate_model, population_statistics
 
 # Settings that may change between steps without rebuilding the network.
 LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "adam_beta2", "opt_eps",
-                         "bn_momentum"})
+                         "bn_momentum", "eval_batch_size", "population_every"})
 
 
 class Trainer:
@@ -64,6 +64,9 @@ class Trainer:
         self.last_accuracy = float("nan")
         self.last_labels = None
         self.last_evaluation: Evaluation | None = None
+        # Population statistics kept between evaluations (config.population_every).
+        self.population: list | None = None
+        self.population_step = -1
         if not isinstance(summary_every, int) or summary_every < 1:
             raise ValueError(f"summary_every must be a positive integer, got {summary_every!r}")
         self.summary_every = summary_every
@@ -181,17 +184,35 @@ class Trainer:
                                      self.optimizer.lr, self.last_labels, self._norms, self._head_norm)
 
     # ----------------------------------------------------------- evaluation
-    def evaluate(self) -> dict[str, float]:
+    def eval_batch_size(self) -> int:
+        """k of the test mini-batches: config.eval_batch_size, or the training batch size."""
+        return self.config.eval_batch_size or self.batch_size
+
+    def evaluate(self, force_population: bool = False) -> dict[str, float]:
         """Test-set loss and accuracy: "test_accuracy" in inference mode with
         the running statistics; "test_accuracy_population" with precise-BN
         statistics of the whole training set under the current (frozen)
-        weights; "test_accuracy_batch" with test mini-batches of the training
-        batch size normalised by their own statistics. Nothing is changed.
-        The result is also kept as ``last_evaluation`` and in the history."""
-        if self.last_evaluation is not None and self.last_evaluation.step == self.step_count:
-            return self.last_evaluation.as_dict()
-        ev = evaluate_model(self.model, self.x_train, self.x_test, self.y_test,
-                            self.batch_size, self.step_count)
+        weights; "test_accuracy_batch" with test mini-batches of
+        ``eval_batch_size()`` normalised by their own statistics. The full
+        ``Evaluation`` (with the single-example accuracy and the EMA gaps) is
+        kept as ``last_evaluation`` and in the history; nothing else changes.
+
+        With ``config.population_every`` > 0 the population statistics are
+        reused until that many steps have passed since they were computed;
+        ``force_population`` recomputes them now."""
+        k = self.eval_batch_size()
+        last = self.last_evaluation
+        if (not force_population and last is not None and last.step == self.step_count
+                and last.eval_batch_size == k):
+            return last.as_dict()
+        if self.model.batchnorms():
+            every = self.config.population_every
+            if (force_population or self.population is None or every == 0
+                    or self.step_count - self.population_step >= every):
+                self.population = population_statistics(self.model, self.x_train)
+                self.population_step = self.step_count
+        ev = evaluate_model(self.model, self.x_train, self.x_test, self.y_test, k, self.step_count,
+                            population=self.population, population_step=self.population_step)
         self.last_evaluation = ev
         self.history.append_eval(ev)
         return ev.as_dict()

@@ -350,6 +350,8 @@ class ConfigPanel(QWidget):
             sgd_momentum=self._sgd_momentum.value(), rmsprop_rho=self._rho.value(),
             adam_beta1=self._beta1.value(), adam_beta2=self._beta2.value(), opt_eps=self._opt_eps.value(),
             seed=int(self._seed.value()), dtype=self._dtype.value())
+        # Settings without an editor here (the test-time lab's) keep their applied value.
+        values.update({f: getattr(self._applied, f) for f in FIELD_ORDER if f not in values})
         return values, errors
 
     def _check(self) -> tuple[dict, dict[str, str]]:

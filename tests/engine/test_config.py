@@ -132,6 +132,14 @@ INVALID = [
     ("unbiased_running_var", "yes", "true or false"),
     ("n_samples", 5, "20"),
     ("init_std", 0, "number"),
+    ("eval_batch_size", 1, "or 0"),
+    ("eval_batch_size", -1, "2 to 100000"),
+    ("eval_batch_size", 100_001, "2 to 100000"),
+    ("eval_batch_size", 8.0, "integer"),
+    ("eval_batch_size", False, "integer"),
+    ("population_every", -1, "from 0"),
+    ("population_every", 2.5, "integer"),
+    ("population_every", True, "integer"),
 ]
 
 
@@ -193,6 +201,10 @@ def test_boundary_values_are_valid():
     RunConfig(bn_momentum=1.0, lr=100.0, batch_size=2, sgd_momentum=0.0, seed=2**32 - 1,
               test_fraction=0.05, hidden=(4096,), bn_eps=1.0).validate()
     RunConfig(test_fraction=0.9, hidden=(1,) * 16, batchnorm=(False,) * 16).validate()
+    RunConfig(eval_batch_size=2, population_every=1).validate()
+    RunConfig(eval_batch_size=100_000, population_every=0).validate()
+    cfg = RunConfig(eval_batch_size=7, population_every=50)
+    assert RunConfig.from_toml(cfg.to_toml()) == cfg
     with pytest.raises(ConfigError) as info:
         RunConfig(seed=2**32).validate()
     assert info.value.field == "seed"

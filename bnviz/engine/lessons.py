@@ -1,0 +1,144 @@
+"""The source note's lessons as data: each a set of runs to train in
+lockstep (``Comparison(*lesson.configs)``), the panel that shows the
+point, and how many steps it takes to see it. Digits data, small
+networks and fixed seeds, so every lesson runs in seconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import RunConfig, preset
+
+PANELS = ("compare", "gradients", "gamma_beta", "distributions", "running_stats", "test_time",
+          "training_curves")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One lesson: run A first, then up to four variations of it."""
+
+    key: str
+    title: str
+    explanation: str
+    configs: tuple[RunConfig, ...]
+    labels: tuple[str, ...]
+    panel: str
+    steps: int
+
+    def __post_init__(self):
+        if not 1 <= len(self.configs) <= 5 or len(self.labels) != len(self.configs):
+            raise ValueError(f"lesson {self.key!r}: 1 to 5 runs, one label each")
+        if self.panel not in PANELS:
+            raise ValueError(f"lesson {self.key!r}: unknown panel {self.panel!r}")
+        for cfg in self.configs:
+            cfg.validate()
+
+
+FIG1 = preset("Ioffe & Szegedy 2015, Fig. 1")
+
+# A small network for the lessons that are not a reproduction.
+SMALL = RunConfig(dataset="digits", hidden=(64, 64), activation="tanh", batchnorm=True,
+                  bn_placement="before", init="glorot", optimizer="sgd", lr=0.1, batch_size=64,
+                  seed=1)
+
+_FIG1 = Lesson(
+    key="fig1", title="Ioffe & Szegedy 2015, Fig. 1: training with and without BN",
+    explanation=(
+        "Three hidden layers of 100 sigmoid units with small Gaussian initial weights, trained by "
+        "SGD on mini-batches of 60, once with batch norm in every hidden layer (A) and once without "
+        "(B), on the same batches. Watch the test accuracy: the BN run climbs much faster and stays "
+        "ahead. Then watch the 15th, 50th and 85th percentiles of one sigmoid's input in the last "
+        "hidden layer. Without BN the band wanders and widens as the weights below it change, so "
+        "the layer keeps chasing a moving input distribution. With BN the band stays nearly where "
+        "it started, which is the stability the paper's Figure 1 shows."),
+    configs=(FIG1, FIG1.replace(batchnorm=False)),
+    labels=("A: with BN", "B: without BN"), panel="compare", steps=3000)
+
+_BIAS = Lesson(
+    key="bias", title="The bias is redundant under batch norm",
+    explanation=(
+        "Both runs put BN right after the linear map; A keeps the bias b, B drops it. Subtracting "
+        "the batch mean removes any constant added before it, so b cannot change the output and its "
+        "gradient is zero up to rounding. On the gradients panel (log scale) |db| sits many orders "
+        "of magnitude below |dW|, and b never moves from zero. The losses of A and B agree at every "
+        "step to rounding error: beta already plays the role of the bias. This is why BN layers "
+        "are written without b."),
+    configs=(SMALL.replace(keep_bias=True, dtype="float64"), SMALL.replace(keep_bias=False, dtype="float64")),
+    labels=("A: bias kept", "B: no bias"), panel="gradients", steps=500)
+
+_GAMMA_BETA = Lesson(
+    key="gamma_beta", title="gamma and beta are learned: BN before or after the activation",
+    explanation=(
+        "Batch norm fixes each unit's batch mean to 0 and variance to 1, then gamma and beta, "
+        "learned like the weights, choose a new scale and shift. Both start at 1 and 0. On the "
+        "gamma/beta panel watch them move away from that start in both runs: the network decides "
+        "how much of the normalisation to keep. A normalises before the activation, as in the paper, "
+        "so beta sets where on the tanh each unit works. B normalises after it, so gamma and beta "
+        "scale and shift the layer's output. Both runs learn; their loss curves fall together."),
+    configs=(SMALL.replace(bn_placement="before"), SMALL.replace(bn_placement="after")),
+    labels=("A: BN before tanh", "B: BN after tanh"), panel="gamma_beta", steps=1000)
+
+_OPT_BASE = SMALL.replace(activation="relu", init="he")
+_OPTIMIZERS = Lesson(
+    key="optimizers", title="Gradient descent, SGD, momentum, RMSProp and Adam",
+    explanation=(
+        "The same batch-norm network and initial weights trained by five optimizers, each with a "
+        "learning rate that suits it. SGD is run A so that momentum, RMSProp and Adam train on "
+        "exactly its mini-batches; full-batch gradient descent uses the whole training set at each "
+        "step. On the comparison view, gradient descent's loss falls smoothly, since every step "
+        "sees all the data, but each of its steps costs over twenty mini-batches; the mini-batch "
+        "curves are noisy. Momentum and the adaptive methods (RMSProp, Adam) reach a low loss in "
+        "fewer steps than plain SGD. Batch norm keeps every one of them stable at these rates."),
+    configs=(_OPT_BASE.replace(optimizer="sgd", lr=0.1),
+             _OPT_BASE.replace(optimizer="momentum", lr=0.02, sgd_momentum=0.9),
+             _OPT_BASE.replace(optimizer="rmsprop", lr=1e-3),
+             _OPT_BASE.replace(optimizer="adam", lr=1e-3),
+             _OPT_BASE.replace(optimizer="gd", lr=0.5)),
+    labels=("A: SGD", "B: momentum", "C: RMSProp", "D: Adam", "E: gradient descent"),
+    panel="compare", steps=500)
+
+# The test-time panel: it shows the consequence of small batches (running,
+# population and batch-of-k accuracy apart, and the EMA gap of noisy
+# running statistics), which the running-statistics panel shows only as cause.
+_SMALL_BATCHES = Lesson(
+    key="small_batches", title="Small batches: noisy statistics and a train/test gap",
+    explanation=(
+        "Four runs that differ only in batch size: 2, 4, 8 and 64. With two examples a batch's "
+        "mean and variance are wild estimates of the true ones (with two, every normalised value "
+        "is close to -1 or +1), so each unit is normalised differently at every step and the "
+        "running averages chase that noise: the EMA gap on the test-time panel is largest for "
+        "batch 2. The network then behaves differently in training and at test time: with batch 2 "
+        "its accuracy on its own training batches stays far below its test accuracy with running "
+        "statistics, and test batches of the same size (k = 2) reproduce the low training figure. "
+        "With 64 examples the three agree within a few percent."),
+    configs=(SMALL.replace(batch_size=2, lr=0.02), SMALL.replace(batch_size=4, lr=0.02),
+             SMALL.replace(batch_size=8, lr=0.02), SMALL.replace(batch_size=64, lr=0.02)),
+    labels=("A: batch 2", "B: batch 4", "C: batch 8", "D: batch 64"),
+    panel="test_time", steps=1000)
+
+_MOMENTUM = Lesson(
+    key="momentum", title="BN momentum conventions and the lag of running statistics",
+    explanation=(
+        "The running statistics are exponential averages of the batch statistics, "
+        "r = (1 - m) r + m x in PyTorch's convention. A uses PyTorch's default m = 0.1, which is the "
+        "course's beta = 0.9. B uses m = 0.01, which is Keras's default momentum 0.99: the two "
+        "frameworks' numbers point in opposite directions. C uses a cumulative average of all "
+        "batches so far (PyTorch momentum=None). On the test-time panel watch the EMA gap between "
+        "the running and the population statistics, above all its variance part. Early on B "
+        "still remembers its initial variance of 1, so its gap is several times the others'. Later "
+        "the picture turns: B averages over about a hundred batches and ends with the smallest gap, "
+        "while the cumulative average keeps the statistics of long-gone weights."),
+    configs=(SMALL.replace(bn_momentum=0.1), SMALL.replace(bn_momentum=0.01),
+             SMALL.replace(bn_momentum=None)),
+    labels=("A: m = 0.1 (course 0.9)", "B: m = 0.01 (Keras 0.99)", "C: cumulative"),
+    panel="test_time", steps=1000)
+
+LESSONS: tuple[Lesson, ...] = (_FIG1, _BIAS, _GAMMA_BETA, _OPTIMIZERS, _SMALL_BATCHES, _MOMENTUM)
+
+
+def lesson(key: str) -> Lesson:
+    """The lesson with this key; KeyError naming the known keys otherwise."""
+    for les in LESSONS:
+        if les.key == key:
+            return les
+    raise KeyError(f"unknown lesson {key!r} (known: {', '.join(les.key for les in LESSONS)})")

@@ -1,0 +1,107 @@
+"""The test-time lab's "inspect one example": what a trained network says
+about one test example under each kind of normalisation statistic.
+
+Nothing here changes the trainer: every forward pass runs with the
+inference-mode layers or the side-effect-free training-mode forward of
+``stats.train_mode_forward``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import frozen_copy
+from .stats import forward_with_stats, population_statistics, train_mode_forward
+
+MODES = ("running", "population", "batch", "single")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise ``exp(l - max) / sum exp(l - max)``, in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def single_example_logits(model, x: np.ndarray) -> np.ndarray:
+    """Logits (N, K) of each row of x (N, n_in) fed alone in training mode.
+    A batch of one is its own mean with variance 0, so every BN layer
+    outputs ``beta`` whatever came in; computed for all rows at once."""
+    return train_mode_forward(model, x, single=True)[0]
+
+
+def bn_outputs_single(model, x: np.ndarray) -> list[np.ndarray | None]:
+    """Per hidden layer, the BN output (N, D) of each row of x taken as a
+    batch of one (None where a layer has no BN): ``gamma * 0 + beta`` in
+    every row, which shows the collapse in numbers."""
+    return train_mode_forward(model, x, single=True)[1]
+
+
+@dataclass(frozen=True)
+class ExampleInspection:
+    """One test example and its class probabilities (K,) under each statistic."""
+
+    index: int                     # row of the test set
+    step: int                      # training step the network had reached
+    label: int                     # true class index
+    features: np.ndarray           # (F,) unstandardised features (data.x_test_raw)
+    image: np.ndarray | None       # features reshaped to data.image_shape, if the data are images
+    class_names: tuple[str, ...]
+    k: int                         # size of the test mini-batch
+    batch_indices: np.ndarray      # (k,) test rows of that batch; the example is first
+    probs_running: np.ndarray      # inference mode, running statistics
+    probs_population: np.ndarray   # population statistics of the training set
+    probs_batch: np.ndarray        # training mode in the batch above
+    probs_single: np.ndarray       # training mode alone: BN outputs beta
+
+    def probs(self, mode: str) -> np.ndarray:
+        """The probabilities of one of MODES."""
+        return getattr(self, f"probs_{mode}")
+
+    def predicted(self, mode: str) -> int:
+        return int(np.argmax(self.probs(mode)))
+
+
+def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0) -> ExampleInspection:
+    """Class probabilities of test example ``index`` under running,
+    population (computed now, exactly, with the current weights), batch and
+    single-example statistics.
+
+    The batch is the example plus k-1 other test examples drawn without
+    replacement by ``np.random.default_rng(rng_seed)``: the same seed gives
+    the same companions, another seed shows how much they matter. ``k``
+    defaults to the trainer's ``eval_batch_size()`` (at most the test set).
+    """
+    x_test, y_test = trainer.x_test, trainer.y_test
+    n = len(y_test)
+    index = int(index)
+    if not 0 <= index < n:
+        raise IndexError(f"test example {index} out of range 0..{n - 1}")
+    if k is None:
+        k = min(trainer.eval_batch_size(), n)
+    if not 2 <= k <= n:
+        raise ValueError(f"k must be from 2 to the test set size {n} (a batch of one is the "
+                         f"'single' mode), got {k}")
+    model = trainer.model
+    x = x_test[index:index + 1]
+    others = np.delete(np.arange(n), index)
+    companions = np.random.default_rng(rng_seed).choice(others, size=k - 1, replace=False)
+    batch = np.concatenate([[index], np.sort(companions)])
+    running = model.forward(x, training=False)
+    if model.batchnorms():
+        population = forward_with_stats(model, x, population_statistics(model, trainer.x_train))
+    else:
+        population = running
+    in_batch = train_mode_forward(model, x_test[batch])[0][:1]
+    single = single_example_logits(model, x)
+    data = trainer.data
+    raw = data.x_test_raw[index]
+    image = raw.reshape(data.image_shape) if data.image_shape is not None else None
+    return ExampleInspection(
+        index=index, step=trainer.step_count, label=int(y_test[index]), features=frozen_copy(raw),
+        image=frozen_copy(image), class_names=tuple(data.class_names), k=int(k),
+        batch_indices=frozen_copy(batch),
+        probs_running=frozen_copy(softmax(running)[0]), probs_population=frozen_copy(softmax(population)[0]),
+        probs_batch=frozen_copy(softmax(in_batch)[0]), probs_single=frozen_copy(softmax(single)[0]))
