@@ -33,9 +33,11 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
                  ("training_curves_panel", Qt.BottomDockWidgetArea),
                  ("decision_boundary_panel", Qt.BottomDockWidgetArea),
                  ("compare_panel", Qt.BottomDockWidgetArea),
-                 ("gradients_panel", Qt.RightDockWidgetArea))
+                 ("gradients_panel", Qt.RightDockWidgetArea),
+                 ("test_time_panel", Qt.RightDockWidgetArea))
 # Docks that share a place with another as tabs (the first named is in front).
-TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"))
+TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"),
+                 ("running_stats_panel", "test_time_panel"))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
 DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
@@ -52,6 +54,8 @@ class MainWindow(QMainWindow):
     speed_requested = Signal(float)
     live_config_requested = Signal(object)
     stop_requested = Signal()
+    inspect_requested = Signal(int)
+    population_requested = Signal()
 
     def __init__(self, config: RunConfig | None = None, settings: QSettings | None = None):
         super().__init__()
@@ -264,6 +268,13 @@ class MainWindow(QMainWindow):
         self.speed_requested.connect(self.worker.set_speed)
         self.live_config_requested.connect(self.worker.set_live)
         self.stop_requested.connect(self.worker.stop)
+        self.inspect_requested.connect(self.worker.inspect)
+        self.population_requested.connect(self.worker.recompute_population)
+        lab = self.panels["test_time_panel"]
+        lab.inspect_requested.connect(self.inspect_requested)
+        lab.population_requested.connect(self.population_requested)
+        lab.settings_requested.connect(self.apply_live_settings)
+        self.worker.inspection_ready.connect(lab.set_inspection)
         self.worker.frame_ready.connect(self._on_worker_frame_ready)
         self.worker.playing_changed.connect(self._on_worker_playing_changed)
         self.worker.diverged.connect(self._on_worker_diverged)
@@ -395,6 +406,16 @@ class MainWindow(QMainWindow):
     def _on_config_live_changed(self, config: RunConfig) -> None:
         self._config = config
         self.live_config_requested.emit(config)
+
+    def apply_live_settings(self, changes: dict) -> None:
+        """Change live settings from a panel, as if edited in the Configuration."""
+        try:
+            config = self._config.replace(**changes).validate()
+        except ConfigError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        self.config_panel.set_config(config)
+        self._on_config_live_changed(config)
 
     def _confirm_reset(self, what: str) -> bool:
         if self._frame is None or self._frame.step == 0:

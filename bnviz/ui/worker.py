@@ -18,6 +18,7 @@ from ..engine.compare import Comparison
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
 from ..engine.frame import Frame, boundary_grid, frame_of
+from ..engine.testtime import inspect_example
 from ..engine.trainer import Trainer
 
 CHUNK_SECONDS = 0.020        # training time between two looks at the event loop
@@ -36,6 +37,7 @@ class TrainingWorker(QObject):
     playing_changed = Signal(bool)
     diverged = Signal(int, str)      # step, what became non-finite (and in which run)
     failed = Signal(str)             # a reset could not build the run
+    inspection_ready = Signal(object)   # an ExampleInspection of run A
 
     def __init__(self):
         super().__init__()
@@ -181,6 +183,33 @@ class TrainingWorker(QObject):
                 tr.set_live(RunConfig.from_dict(mine) if tr is not self._runs.a else config)
         except ConfigError as exc:
             self.failed.emit(str(exc))
+            return
+        if not self._playing and self._pending_steps == 0 and self._trainer.step_count > 0:
+            # Paused: show what the new settings give (e.g. another k) at once.
+            with np.errstate(all="ignore"):
+                for t in self._runs.runs:
+                    t.evaluate()
+            self._publish(force=True, evaluate=False)
+
+    @Slot(int)
+    def inspect(self, index: int) -> None:
+        """Look at one test example under every kind of statistic (run A)."""
+        tr = self._trainer
+        if tr is None or len(tr.y_test) < 2:
+            return
+        index = min(max(int(index), 0), len(tr.y_test) - 1)
+        with np.errstate(all="ignore"):
+            self.inspection_ready.emit(inspect_example(tr, index))
+
+    @Slot()
+    def recompute_population(self) -> None:
+        """Population statistics of every run now, and a frame that shows them."""
+        if self._runs is None or self._trainer.step_count == 0:
+            return
+        with np.errstate(all="ignore"):
+            for t in self._runs.runs:
+                t.evaluate(force_population=True)
+        self._publish(force=True, evaluate=False)
 
     # ------------------------------------------------------------ internals
     def _set_playing(self, playing: bool) -> None:
@@ -278,7 +307,7 @@ class TrainingWorker(QObject):
             return 0.0
         return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
 
-    def _publish(self, force: bool = False) -> None:
+    def _publish(self, force: bool = False, evaluate: bool = True) -> None:
         now = time.perf_counter()
         if not force and now - self._last_publish < FRAME_INTERVAL:
             return
@@ -290,7 +319,7 @@ class TrainingWorker(QObject):
         # Evaluate at most every EVAL_INTERVAL and at most EVAL_SHARE of the
         # time; always when training stops, so a paused view is exact.
         due_eval = now - self._last_eval >= max(EVAL_INTERVAL, self._eval_cost / EVAL_SHARE)
-        if tr.step_count > 0 and (force or due_eval) and fresh:
+        if evaluate and tr.step_count > 0 and (force or due_eval) and fresh:
             t0 = time.perf_counter()
             with np.errstate(all="ignore"):
                 for t in self._runs.runs:

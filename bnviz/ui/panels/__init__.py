@@ -7,11 +7,12 @@ from .gamma_beta import GammaBetaPanel
 from .gradients import GradientsPanel
 from .running_stats import RunningStatsPanel
 from .selectors import LayerUnitSelector
+from .test_time import TestTimePanel
 from .training_curves import TrainingCurvesPanel
 
 ALL_PANELS = (TrainingCurvesPanel, DistributionsPanel, GammaBetaPanel, RunningStatsPanel,
-              DecisionBoundaryPanel, ComparePanel, GradientsPanel)
+              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel)
 
 __all__ = ["ALL_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel",
            "GammaBetaPanel", "GradientsPanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
-           "TrainingCurvesPanel"]
+           "TestTimePanel", "TrainingCurvesPanel"]
