@@ -19,34 +19,8 @@ from bnviz.engine.config import RunConfig
 from bnviz.ui.main_window import MainWindow
 
 SMALL = RunConfig(dataset="moons", n_samples=200, hidden=(8, 8), activation="tanh",
-                  batchnorm=True, optimizer="sgd", lr=0.1, batch_size=16, seed=0)
+                  batchnorm=True, optimizer="sgd", lr=0.1, batch_size=16, seed=0)  # as in conftest
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "bnviz.ini"), QSettings.IniFormat)
-
-
-@pytest.fixture(autouse=True)
-def no_modal_dialogs(monkeypatch):
-    """A modal dialog would wait for a click that never comes."""
-    from PySide6.QtWidgets import QMessageBox
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)
-    monkeypatch.setattr(QMessageBox, "about", lambda *a, **k: None)
-    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: QMessageBox.Ok)
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    win = MainWindow(SMALL, settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win._frame is not None, timeout=5000)
-    yield win
-    win.close()
 
 
 def _step(win):
@@ -57,10 +31,10 @@ def test_window_basics(window):
     assert "bnviz" in window.windowTitle()
     assert not window.windowIcon().isNull()
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert titles == ["File", "Run", "View", "Help"]
+    assert titles == ["File", "Run", "Lessons", "View", "Help"]
     # Every dock can be toggled from the View menu.
     view = window.menus["view"]
-    assert len([a for a in view.actions() if a.isCheckable()]) == 1 + len(window.panel_docks)
+    assert len([a for a in view.actions() if a.isCheckable()]) == 2 + len(window.panel_docks)
 
 
 def test_help_menu(window, monkeypatch):
