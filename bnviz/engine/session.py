@@ -69,7 +69,10 @@ def save_runs(path, trainers: list[Trainer], labels: list[str]) -> None:
         arrays.update(_run_arrays(tr, f"run{i}/"))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    write_atomic(path, buf.getvalue())
+    try:
+        write_atomic(path, buf.getvalue())
+    except OSError as exc:
+        raise SessionError(f"{path}: cannot save the session ({exc.strerror or exc})") from exc
 
 
 def _text(s: str) -> np.ndarray:
@@ -325,6 +328,8 @@ def _fill_evaluation(tr: Trainer, r: _Reader, p: str, saved) -> None:
             or not isinstance(saved.get("per_layer"), dict):
         r.fail(f"{p}state: invalid 'evaluation'")
     fields = dict(saved["scalars"])
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in fields.values()):
+        r.fail(f"{p}state: evaluation figures must be numbers")
     widths = [L.linear.W.shape[1] for L in tr.model.layers]
     for name, present in saved["per_layer"].items():
         if not isinstance(present, list) or len(present) != len(widths):
