@@ -12,11 +12,12 @@ from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import GD, SGD, Adam, Momentum, RMSProp, make_optimizer
 from .records import Evaluation, LayerRecord, StepRecord
+from .session import SessionError, load_runs, save_runs
 from .trainer import Trainer
 
 __all__ = [
     "PRESETS", "ConfigError", "RunConfig", "preset", "Dataset", "DatasetError", "load_dataset",
     "History", "HistorySnapshot", "BatchNorm", "Linear", "make_activation", "softmax_cross_entropy",
     "MLP", "GD", "SGD", "Adam", "Momentum", "RMSProp", "make_optimizer", "Evaluation",
-    "LayerRecord", "StepRecord", "Trainer", "Comparison",
+    "LayerRecord", "StepRecord", "Trainer", "Comparison", "SessionError", "load_runs", "save_runs",
 ]

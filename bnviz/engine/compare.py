@@ -46,7 +46,7 @@ class Comparison:
             for i, t in enumerate(self.runs))
 
     @classmethod
-    def _from_runs(cls, runs: list[Trainer]) -> "Comparison":
+    def _from_runs(cls, runs: list[Trainer]) -> Comparison:
         """A comparison of existing trainers (a loaded session)."""
         cmp = cls.__new__(cls)
         cmp.runs = list(runs)
@@ -60,7 +60,7 @@ class Comparison:
                                            for i in range(len(self.runs))])
 
     @classmethod
-    def load(cls, path) -> "Comparison":
+    def load(cls, path) -> Comparison:
         """The comparison saved by ``save``; the runs continue in lockstep
         exactly as before. Raises SessionError for any unusable file."""
         from .session import SessionError, load_runs

@@ -12,11 +12,10 @@ history row counts, last evaluation's scalars), ``order``, ``labels``,
 Text is stored in 0-d unicode arrays and the file is read with
 ``allow_pickle=False``: nothing in a session is ever executed. The data set is
 not stored; it is rebuilt from the config and checked against its hash.
+What a run's keys hold, and how they are checked, is in ``session_state``.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import io
 import json
 import zipfile
@@ -27,34 +26,16 @@ import numpy as np
 
 import bnviz
 
-from .compare import same_data
-from .config import ConfigError, RunConfig
-from .data import DatasetError
 from .fileio import write_atomic
-from .records import Evaluation
+from .session_state import load_run, run_arrays
 from .trainer import Trainer
 
 FORMAT = "bnviz_session"
 VERSION = 1
-# A hidden layer's last-forward arrays; the rest are aliases of these,
-# fixed by where batch norm sits (see HiddenLayer.forward).
-FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
-ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
-           "after": {"act_in": "pre", "bn_out": "out"}}
-BN_ARRAYS = ("batch_mean", "batch_var", "gamma_used", "beta_used", "_inv_std")
 
 
 class SessionError(ValueError):
     """A session file cannot be saved or loaded; the message names the file and the problem."""
-
-
-def data_fingerprint(tr: Trainer) -> str:
-    """SHA-256 of the train/test arrays, their shapes and dtypes."""
-    h = hashlib.sha256()
-    for a in (tr.x_train, tr.y_train, tr.x_test, tr.y_test):
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------- saving
@@ -64,71 +45,15 @@ def save_runs(path, trainers: list[Trainer], labels: list[str]) -> None:
     if len(trainers) != len(labels) or not trainers:
         raise ValueError("save_runs needs one label per run and at least one run")
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION),
-              "bnviz_version": np.array(bnviz.__version__), "labels": _text(json.dumps(list(labels)))}
+              "bnviz_version": np.array(bnviz.__version__), "labels": np.array(json.dumps(list(labels)))}
     for i, tr in enumerate(trainers):
-        arrays.update(_run_arrays(tr, f"run{i}/"))
+        arrays.update(run_arrays(tr, f"run{i}/"))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     try:
         write_atomic(path, buf.getvalue())
     except OSError as exc:
         raise SessionError(f"{path}: cannot save the session ({exc.strerror or exc})") from exc
-
-
-def _text(s: str) -> np.ndarray:
-    return np.array(s, dtype=np.str_)
-
-
-def _run_arrays(tr: Trainer, p: str) -> dict[str, np.ndarray]:
-    opt = tr.optimizer
-    ev = tr.last_evaluation
-    state = {
-        "summary_every": tr.summary_every, "step_count": tr.step_count, "epoch": tr.epoch,
-        "cursor": tr._cursor, "last_loss": tr.last_loss, "last_accuracy": tr.last_accuracy,
-        "rng": tr._batch_rng.bit_generator.state,
-        "optimizer": {"name": opt.name, "t": opt.t, "slots": sorted(opt.state),
-                      "hyper": {k: v for k, v in vars(opt).items() if isinstance(v, float)}},
-        "num_batches_tracked": [bn.num_batches_tracked for bn in tr.model.batchnorms()],
-        "history": {name: list(store.state()[:2]) for name, store in tr.history.stores().items()},
-        "evaluation": None,
-    }
-    out = {p + "config": _text(tr.config.to_toml()), p + "data_sha256": _text(data_fingerprint(tr)),
-           p + "order": tr._order}
-    if tr.last_labels is not None:
-        out[p + "labels"] = tr.last_labels
-    for name, param, grad in tr.model.named_parameters():
-        out[f"{p}param/{name}"] = param
-        out[f"{p}grad/{name}"] = grad
-    for slot, arrays in opt.state.items():
-        for (name, _, _), a in zip(tr.model.named_parameters(), arrays):
-            out[f"{p}opt/{slot}/{name}"] = a
-    for k, layer in enumerate(tr.model.layers, start=1):
-        aliases = ALIASES[layer.placement if layer.bn else None]
-        for attr in FORWARD:
-            if attr not in aliases and getattr(layer, attr) is not None:
-                out[f"{p}layer{k}/{attr}"] = getattr(layer, attr)
-        if layer.bn is not None:
-            bn = layer.bn
-            out[f"{p}layer{k}/running_mean"] = bn.running_mean
-            out[f"{p}layer{k}/running_var"] = bn.running_var
-            for attr in BN_ARRAYS + ("x_hat",):
-                if getattr(bn, attr) is not None:
-                    out[f"{p}layer{k}/{attr}"] = getattr(bn, attr)
-    if ev is not None:
-        scalars, per_layer = {}, {}
-        for f in dataclasses.fields(ev):
-            v = getattr(ev, f.name)
-            if isinstance(v, tuple):  # one array (or None) per hidden layer
-                per_layer[f.name] = [a is not None for a in v]
-                out.update({f"{p}eval/{f.name}/{k}": a for k, a in enumerate(v) if a is not None})
-            else:
-                scalars[f.name] = v
-        state["evaluation"] = {"scalars": scalars, "per_layer": per_layer}
-    for name, store in tr.history.stores().items():
-        for col, a in store.state()[2].items():
-            out[f"{p}history/{name}/{col}"] = a
-    out[p + "state"] = _text(json.dumps(state))
-    return out
 
 
 # ------------------------------------------------------------------ loading
@@ -148,7 +73,7 @@ def load_runs(path) -> tuple[list[Trainer], list[str]]:
         r.fail("labels: expected a non-empty list of strings")
     runs: list[Trainer] = []
     for i in range(len(labels)):
-        runs.append(_load_run(r, f"run{i}/", runs[0] if runs else None))
+        runs.append(load_run(r, f"run{i}/", runs[0] if runs else None))
     return runs, labels
 
 
@@ -200,7 +125,7 @@ class _Reader:
     def json_of(self, text: str, key: str):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.fail(f"{key}: not valid JSON")
 
     def array(self, key: str, shape: tuple, dtype) -> np.ndarray:
@@ -210,138 +135,10 @@ class _Reader:
                       f"got {a.dtype} of shape {a.shape}")
         return np.array(a)  # a private, writable copy
 
-    def number(self, d: dict, key: str, kind=int, lo=0):
-        v = d.get(key) if isinstance(d, dict) else None
-        ok = isinstance(v, kind) and not isinstance(v, bool) if kind is int else (
-            isinstance(v, (int, float)) and not isinstance(v, bool))
+    def number(self, v, what: str, kind=int, lo=0):
+        """``v`` checked to be an int >= lo (or, for kind float, any number)."""
+        ok = not isinstance(v, bool) and isinstance(v, int if kind is int else (int, float))
         if not ok or (kind is int and v < lo):
-            self.fail(f"state: {key!r} is missing or invalid ({v!r})")
+            self.fail(f"state: {what} is missing or invalid ({v!r})")
         return v if kind is int else float(v)
 
-
-def _load_run(r: _Reader, p: str, first: Trainer | None) -> Trainer:
-    try:
-        config = RunConfig.from_toml(r.text(p + "config"))
-    except ConfigError as exc:
-        r.fail(f"{p}config: invalid setting {exc.field!r}: {exc.message}")
-    state = r.json_of(r.text(p + "state"), p + "state")
-    if not isinstance(state, dict):
-        r.fail(f"{p}state: expected a JSON object")
-    shared = first.data if first is not None and same_data(first.config, config) else None
-    try:  # as Comparison.__init__: runs on A's data share its arrays
-        tr = Trainer(config, dataset=shared, summary_every=r.number(state, "summary_every", lo=1))
-    except ConfigError as exc:
-        r.fail(f"{p}config: invalid setting {exc.field!r}: {exc.message}")
-    except DatasetError as exc:
-        r.fail(f"the data of {p[:-1]} cannot be loaded: {exc}")
-    if data_fingerprint(tr) != r.text(p + "data_sha256"):
-        r.fail(f"the data of {p[:-1]} ({config.dataset} {config.data_path}) changed since the "
-               "session was saved; the run cannot be continued on different data")
-    _fill(tr, r, p, state)
-    return tr
-
-
-def _fill(tr: Trainer, r: _Reader, p: str, state: dict) -> None:
-    """Put the saved state into a freshly built trainer, checking every array."""
-    n_train, dt, model = len(tr.y_train), tr.dtype, tr.model
-    tr.step_count = stepped = r.number(state, "step_count")
-    tr.epoch = r.number(state, "epoch")
-    tr.last_loss = r.number(state, "last_loss", float)
-    tr.last_accuracy = r.number(state, "last_accuracy", float)
-    order = r.get(p + "order")
-    tr._order = r.array(p + "order", (order.size if order.size == n_train else 0,), np.int64)
-    if order.size and not np.array_equal(np.sort(tr._order), np.arange(n_train)):
-        r.fail(f"{p}order: not a permutation of the training set")
-    tr._cursor = r.number(state, "cursor")
-    if tr._cursor > tr._order.size:
-        r.fail(f"{p}state: cursor {tr._cursor} is past the batch order")
-    try:
-        tr._batch_rng.bit_generator.state = state.get("rng")
-    except (TypeError, ValueError, KeyError) as exc:
-        r.fail(f"{p}state: invalid random generator state ({exc})")
-    batch = (tr.batch_size,)
-    tr.last_labels = r.array(p + "labels", batch, np.int64) if stepped else None
-    params = model.named_parameters()
-    for name, param, grad in params:
-        param[...] = r.array(f"{p}param/{name}", param.shape, dt)
-        grad[...] = r.array(f"{p}grad/{name}", grad.shape, dt)
-    opt, saved = tr.optimizer, state.get("optimizer")
-    if not isinstance(saved, dict) or saved.get("name") != opt.name:
-        r.fail(f"{p}state: optimizer does not match the config's {opt.name!r}")
-    opt.t = r.number(saved, "t")
-    hyper = saved.get("hyper")
-    for k in [k for k, v in vars(opt).items() if isinstance(v, float)]:
-        setattr(opt, k, r.number(hyper, k, float))
-    if saved.get("slots") != (sorted(opt.slots) if opt.t else []):
-        r.fail(f"{p}state: optimizer slots {saved.get('slots')!r} do not fit {opt.name!r} at step {opt.t}")
-    for slot in saved["slots"]:
-        opt.state[slot] = [r.array(f"{p}opt/{slot}/{name}", a.shape, dt) for name, a, _ in params]
-    counts = state.get("num_batches_tracked")
-    if not isinstance(counts, list) or len(counts) != len(model.batchnorms()):
-        r.fail(f"{p}state: 'num_batches_tracked' needs one count per batch-norm layer")
-    for bn, c in zip(model.batchnorms(), counts):
-        bn.num_batches_tracked = r.number({"num_batches_tracked": c}, "num_batches_tracked")
-    for k, layer in enumerate(model.layers, start=1):
-        _fill_layer(r, f"{p}layer{k}/", layer, stepped, batch[0], dt)
-    _fill_evaluation(tr, r, p, state.get("evaluation"))
-    counts = state.get("history")
-    for name, store in tr.history.stores().items():
-        n_cap = counts.get(name) if isinstance(counts, dict) else None
-        if not (isinstance(n_cap, list) and len(n_cap) == 2):
-            r.fail(f"{p}state: history row count of {name!r} is missing")
-        n = r.number({"n": n_cap[0]}, "n")
-        cols = {c: r.get(f"{p}history/{name}/{c}") for c in store.shapes}
-        try:
-            store.restore(n, r.number({"capacity": n_cap[1]}, "capacity", lo=1), cols)
-        except ValueError as exc:
-            r.fail(f"{p}history/{name}: {exc}")
-
-
-def _fill_layer(r: _Reader, p: str, layer, stepped: int, batch: int, dt) -> None:
-    """BN statistics and the last forward's arrays, aliases rebuilt as in forward()."""
-    width = layer.linear.W.shape[1]
-    bn = layer.bn
-    if bn is not None:
-        bn.running_mean[...] = r.array(p + "running_mean", (width,), dt)
-        bn.running_var[...] = r.array(p + "running_var", (width,), dt)
-    if not stepped:
-        return
-    aliases = ALIASES[layer.placement if bn else None]
-    for attr in FORWARD:
-        if attr in aliases:
-            continue
-        if attr in ("bn_in", "bn_out") and bn is None:
-            continue
-        setattr(layer, attr, r.array(p + attr, (batch, width), dt))
-    for attr, source in aliases.items():
-        setattr(layer, attr, getattr(layer, source))
-    if bn is not None:
-        for attr in BN_ARRAYS:
-            setattr(bn, attr, r.array(p + attr, (width,), dt))
-        bn.x_hat = r.array(p + "x_hat", (batch, width), dt)
-
-
-def _fill_evaluation(tr: Trainer, r: _Reader, p: str, saved) -> None:
-    if saved is None:
-        return
-    if not isinstance(saved, dict) or not isinstance(saved.get("scalars"), dict) \
-            or not isinstance(saved.get("per_layer"), dict):
-        r.fail(f"{p}state: invalid 'evaluation'")
-    fields = dict(saved["scalars"])
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in fields.values()):
-        r.fail(f"{p}state: evaluation figures must be numbers")
-    widths = [L.linear.W.shape[1] for L in tr.model.layers]
-    for name, present in saved["per_layer"].items():
-        if not isinstance(present, list) or len(present) != len(widths):
-            r.fail(f"{p}state: evaluation field {name!r} needs one entry per hidden layer")
-        arrays = []
-        for k, (has, w) in enumerate(zip(present, widths)):
-            a = r.array(f"{p}eval/{name}/{k}", (w,), tr.dtype) if has else None
-            if a is not None:
-                a.flags.writeable = False
-            arrays.append(a)
-        fields[name] = tuple(arrays)
-    try:
-        tr.last_evaluation = Evaluation(**fields)
-    except TypeError as exc:
-        r.fail(f"{p}state: evaluation does not fit this bnviz ({exc})")

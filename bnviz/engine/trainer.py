@@ -206,7 +206,7 @@ class Trainer:
         save_runs(path, [self], [""])
 
     @classmethod
-    def load(cls, path) -> "Trainer":
+    def load(cls, path) -> Trainer:
         """The run saved by ``save``; raises SessionError for any unusable file."""
         from .session import SessionError, load_runs
         runs, _ = load_runs(path)

@@ -246,7 +246,7 @@ def test_missing_and_misshapen_arrays(tmp_path, good):
     assert "run0/param/layer1.W" in msg and "shape (2, 8)" in msg
     msg = load_error(rewrite(tmp_path, arrays, **{"run0__opt__m__head.b": np.zeros(2, np.float32)}))
     assert "run0/opt/m/head.b" in msg and "float64" in msg
-    msg = load_error(rewrite(tmp_path, arrays, **{"run0__history__steps__loss": np.zeros(2, np.float32)}))
+    msg = load_error(rewrite(tmp_path, arrays, run0__history__steps__loss=np.zeros(2, np.float32)))
     assert "history/steps" in msg and "'loss'" in msg
 
 
