@@ -110,8 +110,10 @@ def load_run(r, p: str, first: Trainer | None) -> Trainer:
         r.fail(f"{p}config: invalid setting {exc.field!r}: {exc.message}")
     except DatasetError as exc:
         r.fail(f"the data of {p[:-1]} cannot be loaded: {exc}")
+    except ValueError as exc:
+        r.fail(f"{p[:-1]} cannot be rebuilt from its config: {exc}")
     if data_fingerprint(tr) != r.text(p + "data_sha256"):
-        r.fail(f"the data of {p[:-1]} ({config.dataset} {config.data_path}) changed since the "
+        r.fail(f"the data of {p[:-1]} ({config.data_path or config.dataset}) changed since the "
                "session was saved; the run cannot be continued on different data")
     _fill(tr, r, p, state)
     return tr
