@@ -13,6 +13,7 @@ from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import GD, SGD, Adam, Momentum, RMSProp, make_optimizer
 from .records import Evaluation, LayerRecord, StepRecord
+from .session import SessionError, load_runs, save_runs
 from .testtime import ExampleInspection, inspect_example
 from .trainer import Trainer
 
@@ -21,5 +22,5 @@ __all__ = [
     "History", "HistorySnapshot", "BatchNorm", "Linear", "make_activation", "softmax_cross_entropy",
     "MLP", "GD", "SGD", "Adam", "Momentum", "RMSProp", "make_optimizer", "Evaluation",
     "LayerRecord", "StepRecord", "Trainer", "Comparison", "LESSONS", "Lesson", "lesson",
-    "ExampleInspection", "inspect_example",
+    "ExampleInspection", "inspect_example", "SessionError", "load_runs", "save_runs",
 ]

@@ -50,10 +50,38 @@ class Comparison:
             # One data set for all that share it: identical arrays, loaded once.
             self.runs.append(Trainer(cfg, dataset=first.data if same_data(config_a, cfg) else None,
                                      summary_every=summary_every))
+        self._set_sharing()
+
+    def _set_sharing(self) -> None:
         # Which runs train on A's batches (the rest draw their own).
+        first = self.runs[0]
         self.shares_batches = tuple(
-            i == 0 or (same_data(config_a, t.config) and t.batch_size == first.batch_size)
+            i == 0 or (same_data(first.config, t.config) and t.batch_size == first.batch_size)
             for i, t in enumerate(self.runs))
+
+    @classmethod
+    def _from_runs(cls, runs: list[Trainer]) -> Comparison:
+        """A comparison of existing trainers (a loaded session)."""
+        cmp = cls.__new__(cls)
+        cmp.runs = list(runs)
+        cmp._set_sharing()
+        return cmp
+
+    def save(self, path, labels: list[str] | None = None) -> None:
+        """Save every run to one session file (labels default to A, B, ...)."""
+        from .session import save_runs
+        save_runs(path, self.runs, labels or [chr(65 + i) if i < 26 else f"R{i + 1}"
+                                           for i in range(len(self.runs))])
+
+    @classmethod
+    def load(cls, path) -> Comparison:
+        """The comparison saved by ``save``; the runs continue in lockstep
+        exactly as before. Raises SessionError for any unusable file."""
+        from .session import SessionError, load_runs
+        runs, _ = load_runs(path)
+        if len(runs) < 2:
+            raise SessionError(f"{path}: holds a single run, not a comparison")
+        return cls._from_runs(runs)
 
     @property
     def a(self) -> Trainer:

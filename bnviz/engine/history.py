@@ -67,6 +67,31 @@ class SeriesStore:
     def __len__(self) -> int:
         return self.n
 
+    def state(self) -> tuple[int, int, dict[str, np.ndarray]]:
+        """Row count, capacity, and the filled rows of every column (views):
+        enough for ``restore`` to continue appending (and thinning) identically."""
+        return self.n, self.capacity, {k: col[: self.n] for k, col in self._cols.items()}
+
+    def restore(self, n: int, capacity: int, columns: dict[str, np.ndarray]) -> None:
+        """Replace the contents with ``state()``'s; ValueError names the first
+        column whose name, shape or dtype does not fit this store."""
+        if not 0 <= n <= capacity or capacity < 1:
+            raise ValueError(f"row count {n} and capacity {capacity} are inconsistent")
+        missing = sorted(set(self.shapes) - set(columns))
+        extra = sorted(set(columns) - set(self.shapes))
+        if missing or extra:
+            raise ValueError(f"column {(missing or extra)[0]!r} is {'missing' if missing else 'unexpected'}")
+        for k, col in columns.items():
+            want = (n, *self.shapes[k])
+            if col.shape != want or col.dtype != self.dtypes[k]:
+                raise ValueError(f"column {k!r} is {col.dtype}{list(col.shape)}, "
+                                 f"expected {self.dtypes[k]}{list(want)}")
+        self.capacity, self.n, self._cols = int(capacity), 0, {}
+        self._grow(min(self.capacity, max(n, 1024)))
+        for k, col in columns.items():
+            self._cols[k][:n] = col
+        self.n = int(n)
+
     def snapshot(self) -> MappingProxyType:
         views = {}
         for k, col in self._cols.items():
@@ -166,6 +191,10 @@ class History:
                                          **{k: np.float64 for k in EVAL_FLOAT64},
                                          **{f"L{i}.ema_gap_{s}": np.float64
                                             for i in range(len(self.widths)) for s in ("mean", "var")}})
+
+    def stores(self) -> dict[str, SeriesStore]:
+        """The three stores by name (what a session saves)."""
+        return {"steps": self.steps, "summaries": self.summaries, "evals": self.evals}
 
     def append_step(self, row: dict[str, object]) -> None:
         self.steps.append(row)

@@ -19,6 +19,7 @@ import numpy as np
 
 class Optimizer:
     name = "sgd"
+    slots: tuple[str, ...] = ()  # keys of ``state``, filled from the first update on
 
     def __init__(self, lr: float):
         self.lr = float(lr)
@@ -54,6 +55,7 @@ class GD(Optimizer):
 
 class Momentum(Optimizer):
     name = "momentum"
+    slots = ("velocity",)
 
     def __init__(self, lr: float, momentum: float = 0.9):
         super().__init__(lr)
@@ -69,6 +71,7 @@ class Momentum(Optimizer):
 
 class RMSProp(Optimizer):
     name = "rmsprop"
+    slots = ("square_avg",)
 
     def __init__(self, lr: float, rho: float = 0.9, eps: float = 1e-8):
         super().__init__(lr)
@@ -85,6 +88,7 @@ class RMSProp(Optimizer):
 
 class Adam(Optimizer):
     name = "adam"
+    slots = ("m", "v")
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)

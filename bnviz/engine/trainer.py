@@ -11,7 +11,7 @@ import numpy as np
 
 from .config import ConfigError, RunConfig
 from .data import Dataset, load_dataset
-from .history import History
+from .history import DEFAULT_BUDGET_BYTES, History
 from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
@@ -27,7 +27,8 @@ LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "ada
 class Trainer:
     """Trains one RunConfig; see ``step`` and ``evaluate``."""
 
-    def __init__(self, config: RunConfig, dataset: Dataset | None = None, summary_every: int = 1):
+    def __init__(self, config: RunConfig, dataset: Dataset | None = None, summary_every: int = 1,
+                 history_budget: int = DEFAULT_BUDGET_BYTES):
         config = config.replace().validate()
         self.config = config
         self.dtype = np.dtype(config.dtype)
@@ -74,7 +75,8 @@ class Trainer:
         self._norms = None
         self._head_norm = None
         self.history = History(config.hidden, config.bn_layers(),
-                               [L.linear.b is not None for L in self.model.layers])
+                               [L.linear.b is not None for L in self.model.layers],
+                               budget_bytes=history_budget)
 
     # ------------------------------------------------------------- settings
     def set_live(self, config: RunConfig) -> None:
@@ -216,3 +218,19 @@ class Trainer:
         self.last_evaluation = ev
         self.history.append_eval(ev)
         return ev.as_dict()
+
+    # -------------------------------------------------------------- sessions
+    def save(self, path) -> None:
+        """Save the whole run to one session file (see ``session``), so that
+        ``Trainer.load`` continues it bit-identically."""
+        from .session import save_runs
+        save_runs(path, [self], [""])
+
+    @classmethod
+    def load(cls, path) -> Trainer:
+        """The run saved by ``save``; raises SessionError for any unusable file."""
+        from .session import SessionError, load_runs
+        runs, _ = load_runs(path)
+        if len(runs) != 1:
+            raise SessionError(f"{path}: holds {len(runs)} runs; open it as a comparison")
+        return runs[0]
