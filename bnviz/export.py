@@ -69,7 +69,7 @@ def slug(text: str, limit: int = 48) -> str:
     return out or "figure"
 
 
-def _figure_name(title: str) -> str:
+def figure_name(title: str) -> str:
     """A stable name from a plot title: the step it shows and remarks in
     parentheses change during a run, so they are left out."""
     title = re.sub(r"<[^>]*>", " ", title)              # rich-text tags
@@ -95,7 +95,8 @@ def _paint(widget, painter, width: float, height: float) -> None:
         widget.render(painter)
 
 
-def _title(widget) -> str:
+def plot_title(widget) -> str:
+    """The plot's title as plain text (else the widget's window title or name)."""
     item = getattr(widget, "getPlotItem", None)
     if item is not None:
         text = item().titleLabel.text
@@ -148,7 +149,7 @@ def export_svg(widget, path) -> Path:
     gen.setSize(QSize(w, h))
     gen.setViewBox(QRect(0, 0, w, h))
     gen.setResolution(widget.logicalDpiX())   # else text comes out at the wrong size
-    gen.setTitle(_title(widget))
+    gen.setTitle(plot_title(widget))
     gen.setDescription(f"Exported by bnviz {__version__}")
     painter = QPainter(gen)
     try:
@@ -172,7 +173,9 @@ def export_panel(panel, folder, stem: str = "", scale: float = 1.0,
     base = (stem + "-" if stem else "") + slug(panel.object_name.removesuffix("_panel"))
     written, used = [], set()
     for i, plot in enumerate(panel.plot_widgets()):
-        name = f"{base}-{_figure_name(_title(plot))}"
+        if not plot.isVisibleTo(panel):
+            continue   # e.g. the decision boundary's plot, replaced by a message for digits
+        name = f"{base}-{figure_name(plot_title(plot))}"
         if name in used:
             name = f"{name}-{i + 1}"
         used.add(name)
