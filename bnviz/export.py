@@ -217,7 +217,7 @@ def csv_columns(history) -> list[tuple[str, str, np.ndarray]]:
                         out.extend((f"{key}.{pname}[{j}]", store_name, sub[:, j])
                                    for j in range(sub.shape[1]))
             else:
-                flat = arr.reshape(len(arr), -1)
+                flat = arr.reshape(len(arr), int(np.prod(arr.shape[1:])))
                 out.extend((f"{key}[{j}]", store_name, flat[:, j]) for j in range(flat.shape[1]))
     return out
 
