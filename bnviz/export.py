@@ -170,12 +170,16 @@ def export_panel(panel, folder, stem: str = "", scale: float = 1.0,
     slide, its text stays large relative to the figure, and the panel's
     controls (check boxes, selectors) do not belong in a figure."""
     folder = Path(folder)
-    base = (stem + "-" if stem else "") + slug(panel.object_name.removesuffix("_panel"))
+    panel_name = slug(panel.object_name.removesuffix("_panel"))
+    base = (stem + "-" if stem else "") + panel_name
     written, used = [], set()
     for i, plot in enumerate(panel.plot_widgets()):
         if not plot.isVisibleTo(panel):
             continue   # e.g. the decision boundary's plot, replaced by a message for digits
-        name = f"{base}-{figure_name(plot_title(plot))}"
+        fig = figure_name(plot_title(plot))
+        if fig.startswith(panel_name):   # "decision-boundary", not twice
+            fig = fig[len(panel_name):].strip("-")
+        name = f"{base}-{fig}" if fig else base
         if name in used:
             name = f"{name}-{i + 1}"
         used.add(name)

@@ -32,6 +32,7 @@ class Progress:
         self._next_decile = 1
         self._last_draw = 0.0
         self._done = 0
+        self._width = 0
 
     def update(self, done: int) -> None:
         now = time.perf_counter()
@@ -42,7 +43,9 @@ class Progress:
             self._last_draw = now
             filled = int(30 * done / self.total)
             bar = "#" * filled + "-" * (30 - filled)
-            self.stream.write(f"\r[{bar}] {self._numbers(done, now)}")
+            line = f"[{bar}] {self._numbers(done, now)}"
+            self._width = max(self._width, len(line))   # cover a longer previous line
+            self.stream.write("\r" + line.ljust(self._width))
             self.stream.flush()
         elif done * 10 >= self._next_decile * self.total:
             self._next_decile = done * 10 // self.total + 1
