@@ -14,7 +14,7 @@ def main(argv=None) -> int:
     from .cli import parse
     args, config = parse(argv)
     if args.headless:
-        from . import headless   # sets QT_QPA_PLATFORM=offscreen before Qt loads
+        from . import headless  # forces offscreen Qt before it imports Qt: no display needed
         return headless.run(args, config)
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

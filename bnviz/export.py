@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -299,7 +299,7 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
     del main["files"]   # the manifest lists every file below, with sizes
     manifest = {
         "bnviz_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **main,
         "others": runs,
         "files": [{"name": p.name, "bytes": p.stat().st_size} for p in written],

@@ -6,6 +6,7 @@ up to then is still exported).
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -118,7 +119,7 @@ def run(args, config) -> int:
     """Train and export as ``args`` say; returns the exit status."""
     import numpy as np
 
-    from .engine.config import ConfigError, preset, DEFAULT_PRESET
+    from .engine.config import DEFAULT_PRESET, ConfigError, preset
     from .engine.data import DatasetError
     from .engine.frame import frame_of
     from .engine.trainer import Trainer
@@ -145,7 +146,7 @@ def run(args, config) -> int:
         diverged_at = train(trainer, args.steps, progress)
     progress.finish()
     if diverged_at is not None:
-        what = "the loss" if not _finite(trainer.last_loss) else "a batch norm statistic"
+        what = "the loss" if not math.isfinite(trainer.last_loss) else "a batch norm statistic"
         print(f"bnviz: training diverged at step {diverged_at}: {what} became NaN or Inf; "
               "exporting what was trained", file=sys.stderr)
 
@@ -175,7 +176,3 @@ def _qt_message(mode, context, message: str) -> None:
     cannot resize windows to their size hints (it prints one per panel)."""
     if "propagateSizeHints" not in message:
         print(message, file=sys.stderr)
-
-
-def _finite(x: float) -> bool:
-    return x == x and abs(x) != float("inf")

@@ -21,7 +21,7 @@ from bnviz import __version__, export
 from bnviz.engine.config import RunConfig
 from bnviz.engine.frame import frame_of
 from bnviz.engine.trainer import Trainer
-from bnviz.export import ExportError, export_all, export_png, export_svg
+from bnviz.export import ExportError, export_all, export_png
 from bnviz.headless import build_panels
 from bnviz.ui import plot_menu
 from bnviz.ui.panels import TrainingCurvesPanel
