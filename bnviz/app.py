@@ -12,7 +12,10 @@ def main(argv=None) -> int:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from .cli import parse
-    _, config = parse(argv)
+    args, config = parse(argv)
+    if args.headless:
+        from . import headless  # forces offscreen Qt before it imports Qt: no display needed
+        return headless.run(args, config)
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 

@@ -31,6 +31,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
+from ..plot_menu import add_export_actions
 from .backdrop import BACKGROUND, Axis, Mark, backdrop  # noqa: F401
 from .downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
 from .ranges import StickyRange, sticky_range  # noqa: F401
@@ -78,6 +79,7 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
         # figure when exported, and PlotItem.addItem(name=...) still fills it.
         item.layout.addItem(leg, 4, 0, 1, 3)
         item.legend = leg
+    add_export_actions(w)   # "Export PNG…" / "Export SVG…" in the right-click menu
     return w
 
 

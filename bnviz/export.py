@@ -1,0 +1,309 @@
+"""Figures and data out: one module for the window's menus, the plots'
+right-click menus and headless runs.
+
+The data half (``export_data``, ``export_all`` without panels) needs no
+display: Qt is imported only inside the functions that draw.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .engine.fileio import write_atomic
+
+FORMATS = ("png", "svg")
+STORES = ("steps", "summaries", "evals")
+PERCENTILES = ("p15", "p50", "p85")   # the rows of a summary's (3, ...) series
+
+
+class ExportError(OSError):
+    """An export could not be written; the message names the file or folder
+    and the reason."""
+
+
+# ------------------------------------------------------------------ files
+def prepare_folder(folder) -> Path:
+    """Create ``folder`` if missing and prove it writable by creating and
+    removing a file in it, so an export fails before writing anything."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".bnviz-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ExportError(f"cannot write to export folder {folder}: {reason}") from None
+    return folder
+
+
+def _write(path: Path, data: bytes) -> Path:
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+GREEK = str.maketrans({"γ": " gamma ", "β": " beta ", "μ": " mu ", "σ": " sigma ", "ε": " eps "})
+
+
+def slug(text: str, limit: int = 48) -> str:
+    """A filesystem-safe lower-case name: ASCII words joined by '-', cut
+    at a word boundary to at most ``limit`` characters."""
+    words = re.findall(r"[a-z0-9]+", text.lower().translate(GREEK))
+    out = ""
+    for word in words:
+        if out and len(out) + 1 + len(word) > limit:
+            break
+        out = f"{out}-{word}" if out else word[:limit]
+    return out or "figure"
+
+
+def figure_name(title: str) -> str:
+    """A stable name from a plot title: the step it shows and remarks in
+    parentheses change during a run, so they are left out."""
+    title = re.sub(r"<[^>]*>", " ", title)              # rich-text tags
+    title = re.sub(r"\([^)]*\)", " ", title)
+    title = re.sub(r"\b(at )?step \d+\b", " ", title, flags=re.IGNORECASE)
+    return slug(title)
+
+
+# ---------------------------------------------------------------- figures
+def _paint(widget, painter, width: float, height: float) -> None:
+    """Paint ``widget`` into a (width x height) logical area of ``painter``."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtWidgets import QGraphicsView
+    if isinstance(widget, QGraphicsView) and widget.scene() is not None:
+        # Through the scene, not the view: items are then painted with no
+        # widget, so cached on-screen pixmaps (the plots' Backdrop) are
+        # drawn as vectors and stay sharp at any scale.
+        target = QRectF(0, 0, width, height)
+        painter.fillRect(target, widget.backgroundBrush())
+        source = widget.mapToScene(widget.viewport().rect()).boundingRect()
+        widget.scene().render(painter, target, source, Qt.AspectRatioMode.IgnoreAspectRatio)
+    else:
+        widget.render(painter)
+
+
+def plot_title(widget) -> str:
+    """The plot's title as plain text (else the widget's window title or name)."""
+    item = getattr(widget, "getPlotItem", None)
+    if item is not None:
+        text = item().titleLabel.text
+        if text:
+            return re.sub(r"<[^>]*>", "", text)
+    return widget.windowTitle() or widget.objectName() or "bnviz figure"
+
+
+def export_png(widget, path, scale: float = 1.0) -> Path:
+    """Write ``widget`` as it looks on screen to a PNG ``scale`` times its
+    size in pixels (text and lines drawn at that resolution, not enlarged)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QImage, QPainter
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    w, h = max(1, widget.width()), max(1, widget.height())
+    image = QImage(max(1, round(w * scale)), max(1, round(h * scale)),
+                   QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(scale)   # the painter works in logical pixels
+    image.fill(0xFFFFFFFF)
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        _paint(widget, painter, w, h)
+    finally:
+        painter.end()
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buf, "PNG"):
+        raise ExportError(f"cannot encode {path} as PNG")
+    buf.close()
+    return _write(Path(path), bytes(data))
+
+
+def export_svg(widget, path) -> Path:
+    """Write ``widget`` to an SVG file as vectors, titled with its plot title.
+    QSvgGenerator at the widget's DPI, not pyqtgraph's exporter (which
+    fails on PySide6 6.11+)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+    w, h = max(1, widget.width()), max(1, widget.height())
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    gen = QSvgGenerator()
+    gen.setOutputDevice(buf)
+    gen.setSize(QSize(w, h))
+    gen.setViewBox(QRect(0, 0, w, h))
+    gen.setResolution(widget.logicalDpiX())   # else text comes out at the wrong size
+    gen.setTitle(plot_title(widget))
+    gen.setDescription(f"Exported by bnviz {__version__}")
+    painter = QPainter(gen)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        _paint(widget, painter, w, h)
+    finally:
+        painter.end()
+    buf.close()
+    return _write(Path(path), bytes(data))
+
+
+def export_panel(panel, folder, stem: str = "", scale: float = 1.0,
+                 formats=FORMATS) -> list[Path]:
+    """Export every plot of ``panel`` as its own figure, named
+    ``{stem}{panel}-{plot title}.{format}``.
+
+    One file per plot rather than the whole panel: a plot alone fits a
+    slide, its text stays large relative to the figure, and the panel's
+    controls (check boxes, selectors) do not belong in a figure."""
+    folder = Path(folder)
+    panel_name = slug(panel.object_name.removesuffix("_panel"))
+    base = (stem + "-" if stem else "") + panel_name
+    written, used = [], set()
+    for i, plot in enumerate(panel.plot_widgets()):
+        if not plot.isVisibleTo(panel):
+            continue   # e.g. the decision boundary's plot, replaced by a message for digits
+        fig = figure_name(plot_title(plot))
+        if fig.startswith(panel_name):   # "decision-boundary", not twice
+            fig = fig[len(panel_name):].strip("-")
+        name = f"{base}-{fig}" if fig else base
+        if name in used:
+            name = f"{name}-{i + 1}"
+        used.add(name)
+        for fmt in formats:
+            if fmt == "png":
+                written.append(export_png(plot, folder / f"{name}.png", scale))
+            elif fmt == "svg":
+                written.append(export_svg(plot, folder / f"{name}.svg"))
+            else:
+                raise ValueError(f"unknown figure format {fmt!r} (known: {', '.join(FORMATS)})")
+    return written
+
+
+# ------------------------------------------------------------------- data
+def _text(a: np.ndarray) -> np.ndarray:
+    """Shortest text that reads back as the same value of the array's dtype."""
+    return np.asarray(a).astype(str)
+
+
+def csv_columns(history) -> list[tuple[str, str, np.ndarray]]:
+    """(column name, store, (n,) array) of every CSV column but ``step``:
+    (D,) series become ``name[j]``; (3, ...) percentile summaries
+    ``name.p15`` or ``name.p15[j]``."""
+    out = []
+    for store_name in STORES:
+        store = getattr(history, store_name)
+        for key, arr in store.items():
+            if key == "step":
+                continue
+            arr = np.asarray(arr)
+            if arr.ndim == 1:
+                out.append((key, store_name, arr))
+            elif store_name == "summaries":
+                for p, pname in enumerate(PERCENTILES):
+                    sub = arr[:, p]
+                    if sub.ndim == 1:
+                        out.append((f"{key}.{pname}", store_name, sub))
+                    else:
+                        out.extend((f"{key}.{pname}[{j}]", store_name, sub[:, j])
+                                   for j in range(sub.shape[1]))
+            else:
+                flat = arr.reshape(len(arr), int(np.prod(arr.shape[1:])))
+                out.extend((f"{key}[{j}]", store_name, flat[:, j]) for j in range(flat.shape[1]))
+    return out
+
+
+def csv_bytes(history) -> bytes:
+    """The history as CSV: one row per step any store has (every kept step,
+    plus an evaluation's step should thinning have dropped it from the
+    steps store), empty cells where a store has no row for a step."""
+    stores = {s: np.asarray(getattr(history, s)["step"]) for s in STORES}
+    steps = np.unique(np.concatenate(list(stores.values())))
+    rows = {s: np.searchsorted(steps, st) for s, st in stores.items()}
+    columns, header = [_text(steps)], ["step"]
+    for name, store_name, arr in csv_columns(history):
+        col = np.full(len(steps), "", dtype=object)
+        col[rows[store_name]] = _text(arr)
+        columns.append(col)
+        header.append(name)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*columns))
+    return text.getvalue().encode("utf-8")
+
+
+def npz_bytes(history) -> bytes:
+    """Every array of the three stores, keyed ``store/name``."""
+    arrays = {f"{s}/{k}": np.ascontiguousarray(v) for s in STORES
+              for k, v in getattr(history, s).items()}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def export_data(history, folder, stem: str = "data") -> list[Path]:
+    """Write ``{stem}.csv`` and ``{stem}.npz`` of a HistorySnapshot."""
+    folder = prepare_folder(folder)
+    return [_write(folder / f"{stem}.csv", csv_bytes(history)),
+            _write(folder / f"{stem}.npz", npz_bytes(history))]
+
+
+# -------------------------------------------------------------- everything
+def run_prefix(frame, index: int) -> str:
+    """``run-B-`` for compare mode's second run: the label's letter
+    ("B: without BN"), else the run's position."""
+    head = frame.label.split(":", 1)[0].strip()
+    return f"run-{slug(head, 16) if head else chr(ord('A') + index)}-"
+
+
+def _run_entry(frame, files: list[Path]) -> dict:
+    return {"label": frame.label, "step": frame.step, "seed": frame.config.seed,
+            "dataset": frame.config.dataset, "diverged_at": frame.diverged_at,
+            "config": frame.config.to_dict(), "files": [p.name for p in files]}
+
+
+def export_all(folder, frame, panels=None, scale: float = 1.0,
+               formats=FORMATS) -> list[Path]:
+    """Write a run's config (``config.toml``), its data (``data.csv``,
+    ``data.npz``), the figures of ``panels`` and ``manifest.json``; in
+    compare mode each other run's config and data with a ``run-B-`` prefix.
+    Returns the paths written, the manifest last. Raises ExportError, before
+    writing anything, if ``folder`` cannot be created or written."""
+    folder = prepare_folder(folder)
+    written = [_write(folder / "config.toml", frame.config.to_toml().encode("utf-8"))]
+    written += export_data(frame.history, folder, "data")
+    runs = []
+    for i, other in enumerate(frame.others, start=1):
+        prefix = run_prefix(other, i)
+        files = [_write(folder / f"{prefix}config.toml", other.config.to_toml().encode("utf-8"))]
+        files += export_data(other.history, folder, f"{prefix}data")
+        runs.append(_run_entry(other, files))
+        written += files
+    for panel in panels or ():
+        written += export_panel(panel, folder, "", scale, formats)
+    main = _run_entry(frame, [])
+    del main["files"]   # the manifest lists every file below, with sizes
+    manifest = {
+        "bnviz_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        **main,
+        "others": runs,
+        "files": [{"name": p.name, "bytes": p.stat().st_size} for p in written],
+    }
+    written.append(_write(folder / "manifest.json",
+                          (json.dumps(manifest, indent=2) + "\n").encode("utf-8")))
+    return written

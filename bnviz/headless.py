@@ -1,0 +1,178 @@
+"""Headless runs: train without a window, then export everything.
+
+``bnviz --headless --steps N [--config FILE | --preset NAME] [--export DIR]``.
+Exit status: 0 done, 2 bad input, 3 training diverged (what was trained
+up to then is still exported).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+PANEL_SIZE = (900, 600)   # legible figures: about a slide's width
+SUMMARY_EVERY = 8         # percentile summaries every 8th step, as the window does
+DEFAULT_EXPORT_DIR = "bnviz-export"
+
+
+def fail(message: str) -> int:
+    print(f"bnviz: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+class Progress:
+    """Progress on ``stream``: one line redrawn in place on a terminal,
+    otherwise (a log file, a pipe) a line every ~10%."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.stream = total, stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.start = time.perf_counter()
+        self._next_decile = 1
+        self._last_draw = 0.0
+        self._done = 0
+        self._width = 0
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        self._done = done
+        if self.tty:
+            if now - self._last_draw < 0.1 and done < self.total:
+                return
+            self._last_draw = now
+            filled = int(30 * done / self.total)
+            bar = "#" * filled + "-" * (30 - filled)
+            line = f"[{bar}] {self._numbers(done, now)}"
+            self._width = max(self._width, len(line))   # cover a longer previous line
+            self.stream.write("\r" + line.ljust(self._width))
+            self.stream.flush()
+        elif done * 10 >= self._next_decile * self.total:
+            self._next_decile = done * 10 // self.total + 1
+            self.stream.write(self._numbers(done, now) + "\n")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def rate(self) -> float:
+        """Steps per second so far."""
+        return self._done / max(time.perf_counter() - self.start, 1e-9)
+
+    def _numbers(self, done: int, now: float) -> str:
+        rate = done / max(now - self.start, 1e-9)
+        left = (self.total - done) / rate if rate > 0 else 0.0
+        return (f"step {done}/{self.total}  {rate:,.0f} steps/s  "
+                f"{int(left) // 60}:{int(left) % 60:02d} left")
+
+
+def train(trainer, steps: int, progress: Progress | None = None) -> int | None:
+    """Train ``steps`` steps, evaluating every max(1, steps // 100) and at
+    the end; stop at the first step whose loss or a BN statistic is NaN or
+    Inf and return that step (None if training stayed finite)."""
+    every = max(1, steps // 100)
+    for k in range(1, steps + 1):
+        trainer.train_batch()
+        diverged = not trainer.is_finite()
+        # The last step is always summarised, so the percentiles reach it.
+        trainer.write_history(summary=k == steps or diverged)
+        if diverged:
+            return trainer.step_count
+        if k % every == 0 or k == steps:
+            trainer.evaluate()
+        if progress is not None:
+            progress.update(k)
+    return None
+
+
+def build_panels(frame):
+    """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``."""
+    from PySide6.QtWidgets import QApplication
+
+    from .ui.panels import ALL_PANELS
+    from .ui.panels.base import TITLE_INTERVAL
+    app = QApplication.instance()
+    panels = []
+    for cls in ALL_PANELS:
+        panel = cls()
+        panel.resize(*PANEL_SIZE)
+        panel.show()   # panels draw only while visible; offscreen, nothing appears
+        panels.append(panel)
+    app.processEvents()   # lay the plots out at their size before drawing
+    for panel in panels:
+        panel.set_frame(frame)
+        panel.redraw()   # once more now that every view has its final size
+    # Titles that show the step are set at most every TITLE_INTERVAL: let the
+    # pending ones land so the figures name the step they show.
+    deadline = time.monotonic() + TITLE_INTERVAL + 0.05
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
+    return panels
+
+
+def run(args, config) -> int:
+    """Train and export as ``args`` say; returns the exit status."""
+    import numpy as np
+
+    from .engine.config import DEFAULT_PRESET, ConfigError, preset
+    from .engine.data import DatasetError
+    from .engine.frame import frame_of
+    from .engine.trainer import Trainer
+    from .export import ExportError, export_all, prepare_folder
+
+    folder = args.export or DEFAULT_EXPORT_DIR
+    try:
+        prepare_folder(folder)   # before training: an unwritable folder fails now
+        trainer = Trainer(config or preset(DEFAULT_PRESET), summary_every=SUMMARY_EVERY)
+    except ExportError as exc:
+        return fail(str(exc))
+    except ConfigError as exc:
+        return fail(str(exc))
+    except DatasetError as exc:
+        return fail(f"data set: {exc}")
+
+    cfg = trainer.config
+    print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps",
+          file=sys.stderr)
+    progress = Progress(args.steps)
+    # A diverging run overflows on purpose: say so once below, not with
+    # NumPy's warnings from deep inside the engine.
+    with np.errstate(all="ignore"):
+        diverged_at = train(trainer, args.steps, progress)
+    progress.finish()
+    if diverged_at is not None:
+        what = "the loss" if not math.isfinite(trainer.last_loss) else "a batch norm statistic"
+        print(f"bnviz: training diverged at step {diverged_at}: {what} became NaN or Inf; "
+              "exporting what was trained", file=sys.stderr)
+
+    # Qt only now, and always offscreen: a headless run must never need a display.
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+    qInstallMessageHandler(_qt_message)
+    app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
+    with np.errstate(all="ignore"):
+        frame = frame_of(trainer, steps_per_second=progress.rate(), diverged_at=diverged_at)
+        panels = build_panels(frame)
+    try:
+        written = export_all(folder, frame, panels, scale=args.scale)
+    except ExportError as exc:
+        return fail(str(exc))
+    finally:
+        for panel in panels:
+            panel.close()
+            panel.deleteLater()
+    print(f"bnviz: wrote {len(written)} files to {folder}", file=sys.stderr)
+    return EXIT_DIVERGED if diverged_at is not None else EXIT_OK
+
+
+def _qt_message(mode, context, message: str) -> None:
+    """Qt's warnings on stderr, less the offscreen platform's notice that it
+    cannot resize windows to their size hints (it prints one per panel)."""
+    if "propagateSizeHints" not in message:
+        print(message, file=sys.stderr)

@@ -1,0 +1,71 @@
+"""Export actions in every plot's right-click menu ("Export PNG…", "Export SVG…").
+
+The folder of the last export is remembered in QSettings under
+"export/last_dir", so the next dialog opens there.
+"""
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+from PySide6.QtCore import QDir, QSettings
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from .. import export
+
+LAST_DIR_KEY = "export/last_dir"
+FILTERS = {"png": "PNG image (*.png)", "svg": "SVG vector image (*.svg)"}
+
+
+def settings() -> QSettings:
+    """Where the last export folder is kept (tests replace this)."""
+    return QSettings("bnviz", "bnviz")
+
+
+def add_export_actions(plot) -> dict[str, QAction]:
+    """Add "Export PNG…" and "Export SVG…" to ``plot``'s ViewBox menu.
+    Returns the actions by format."""
+    menu = plot.getPlotItem().getViewBox().menu
+    menu.addSeparator()
+    # pyqtgraph's own "Export..." (the scene's menu) offers an SVG exporter
+    # that fails on PySide6 6.11+; these actions replace it.
+    plot.scene().contextMenu = []
+    ref = weakref.ref(plot)   # no reference cycle plot -> menu -> slot -> plot
+    actions = {}
+    for fmt in export.FORMATS:
+        act = QAction(f"Export {fmt.upper()}…", menu)
+        act.setObjectName(f"export_{fmt}_action")
+        act.setToolTip(f"Save this plot as a {fmt.upper()} file")
+        act.triggered.connect(lambda _checked=False, f=fmt: export_plot_dialog(ref(), f))
+        menu.addAction(act)
+        actions[fmt] = act
+    return actions
+
+
+def export_plot_dialog(plot, fmt: str) -> Path | None:
+    """Ask for a file name and export ``plot`` there as ``fmt``; a failure
+    is shown in a message box. Returns the path written, or None."""
+    if plot is None:
+        return None
+    store = settings()
+    folder = str(store.value(LAST_DIR_KEY, "") or QDir.homePath())
+    name = export.figure_name(export.plot_title(plot)) + "." + fmt
+    path, _ = QFileDialog.getSaveFileName(plot, f"Export plot as {fmt.upper()}",
+                                          str(Path(folder) / name), FILTERS[fmt])
+    if not path:
+        return None
+    path = Path(path)
+    if path.suffix.lower() != "." + fmt:
+        path = path.with_name(path.name + "." + fmt)
+    try:
+        if fmt == "png":
+            # Twice the screen's pixels at least: sharp on a slide or a HiDPI screen.
+            export.export_png(plot, path, scale=max(2.0, plot.devicePixelRatioF()))
+        else:
+            export.export_svg(plot, path)
+    except (OSError, ValueError) as exc:
+        QMessageBox.warning(plot, "Export failed", f"Could not export the plot to {path}:\n{exc}")
+        return None
+    store.setValue(LAST_DIR_KEY, str(path.parent))
+    return path

@@ -1,0 +1,158 @@
+"""bnviz --headless: trains with no display, exports everything, and
+reports bad input (status 2) and divergence (status 3) in one line."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+from bnviz import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = """[run]
+dataset = "moons"
+n_samples = 200
+hidden = [8, 8]
+batch_size = 16
+"""
+# Linear layers, no BN, a huge init and learning rate: overflows within a few steps.
+DIVERGING = SMALL + """activation = "identity"
+batchnorm = false
+init_std = 10.0
+lr = 100.0
+"""
+
+
+def bnviz(*args, cwd=ROOT):
+    """The real command, with no display and no QT_QPA_PLATFORM: headless
+    must set up offscreen Qt by itself."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "bnviz.app", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def write(tmp_path, name, text) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def status_of(argv, capsys) -> tuple[int, str]:
+    """bnviz.app.main in this process: (exit status, stderr)."""
+    try:
+        status = app.main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    return status, capsys.readouterr().err
+
+
+def test_headless_run_writes_everything(tmp_path):
+    out = tmp_path / "out"
+    proc = bnviz("--headless", "--config", write(tmp_path, "run.toml", SMALL),
+                 "--steps", "60", "--export", str(out), "--scale", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "propagateSizeHints" not in proc.stderr
+    # Not a terminal: a progress line every ~10%, no carriage returns.
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("step ")]
+    assert 8 <= len(progress) <= 11 and "\r" not in proc.stderr
+    assert progress[-1].startswith("step 60/60") and "steps/s" in progress[-1]
+    m = json.loads((out / "manifest.json").read_text())
+    assert (m["step"], m["dataset"], m["diverged_at"]) == (60, "moons", None)
+    names = {f["name"] for f in m["files"]}
+    assert names | {"manifest.json"} == set(os.listdir(out))
+    pngs = [n for n in names if n.endswith(".png")]
+    assert len(pngs) == 9 and len([n for n in names if n.endswith(".svg")]) == 9
+    for name in pngs:
+        img = QImage(str(out / name))
+        assert max(img.width(), img.height()) > 850, name   # --scale 2 of 900x600 panels
+        colours = {img.pixel(x, y) for x in range(0, img.width(), 7)
+                   for y in range(0, img.height(), 7)}
+        assert len(colours) > 10, name
+    for name in names - set(pngs):
+        if name.endswith(".svg"):
+            ET.parse(out / name)
+    with open(out / "data.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 61
+    # Evaluated along the way, so the accuracy curve has points.
+    acc = rows[0].index("test_accuracy")
+    assert sum(r[acc] != "" for r in rows[1:]) == 60
+
+
+def test_diverging_run_exits_3_and_still_exports(tmp_path):
+    out = tmp_path / "out"
+    proc = bnviz("--headless", "--config", write(tmp_path, "run.toml", DIVERGING),
+                 "--steps", "200", "--export", str(out))
+    assert proc.returncode == 3, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    step = m["diverged_at"]
+    assert step is not None and step == m["step"] < 200
+    assert f"diverged at step {step}" in proc.stderr
+    assert "Traceback" not in proc.stderr and "RuntimeWarning" not in proc.stderr
+    assert {"config.toml", "data.csv", "data.npz"} <= set(os.listdir(out))
+    assert any(n.endswith(".png") for n in os.listdir(out))
+
+
+@pytest.mark.parametrize("toml,needle", [
+    ("[run\nlr = 0.1\n", "not valid TOML"),
+    ("[run]\nlearning_rate = 0.1\n", "learning_rate"),
+    ("[run]\nlr = -1\n", "lr"),
+    ('[run]\ndataset = "file"\ndata_path = "missing.csv"\n', "missing.csv"),
+])
+def test_bad_config_exits_2(tmp_path, capsys, toml, needle):
+    cfg = write(tmp_path, "run.toml", toml)
+    status, err = status_of(["--headless", "--config", cfg, "--steps", "5",
+                             "--export", str(tmp_path / "out")], capsys)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bnviz: error:") and needle in lines[0]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--preset", "nope", "--steps", "5"], "unknown preset 'nope'"),
+    (["--steps", "0"], "--steps"),
+    (["--steps", "x"], "--steps"),
+    ([], "--steps"),
+    (["--steps", "5", "--scale", "0"], "--scale"),
+])
+def test_bad_arguments_exit_2(tmp_path, capsys, args, needle):
+    status, err = status_of(["--headless", *args, "--export", str(tmp_path)], capsys)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bnviz: error:") and needle in lines[0]
+
+
+def test_unwritable_export_folder_exits_2_before_training(tmp_path):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("")
+    proc = bnviz("--headless", "--config", write(tmp_path, "run.toml", SMALL),
+                 "--steps", "5", "--export", str(blocker / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bnviz: error:")
+    assert str(blocker / "out") in lines[0]
+
+
+def test_headless_options_need_headless(capsys):
+    status, err = status_of(["--steps", "5"], capsys)
+    assert status == 2 and "--headless" in err
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        app.main(["--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    for opt in ("--headless", "--steps", "--export", "--scale", "--preset", "--config",
+                "--version"):
+        assert opt in out
+    assert "bnviz --headless" in out and "Exit status" in out
