@@ -88,8 +88,9 @@ def train(trainer, steps: int, progress: Progress | None = None) -> int | None:
     return None
 
 
-def build_panels(frame):
-    """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``."""
+def build_panels(frame, inspection=None):
+    """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``
+    (and the test-time lab's ``inspection`` of one test example)."""
     from PySide6.QtWidgets import QApplication
 
     from .ui.panels import ALL_PANELS
@@ -105,6 +106,8 @@ def build_panels(frame):
     for panel in panels:
         panel.set_frame(frame)
         panel.redraw()   # once more now that every view has its final size
+        if inspection is not None and hasattr(panel, "set_inspection"):
+            panel.set_inspection(inspection)
     # Titles that show the step are set at most every TITLE_INTERVAL: let the
     # pending ones land so the figures name the step they show.
     deadline = time.monotonic() + TITLE_INTERVAL + 0.05
@@ -158,7 +161,12 @@ def run(args, config) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
     with np.errstate(all="ignore"):
         frame = frame_of(trainer, steps_per_second=progress.rate(), diverged_at=diverged_at)
-        panels = build_panels(frame)
+        inspection = None
+        if len(trainer.y_test) >= 2 and trainer.step_count > 0:
+            from .engine.testtime import inspect_example
+            with np.errstate(all="ignore"):
+                inspection = inspect_example(trainer, 0)
+        panels = build_panels(frame, inspection)
     try:
         written = export_all(folder, frame, panels, scale=args.scale)
     except ExportError as exc:

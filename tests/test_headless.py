@@ -70,7 +70,9 @@ def test_headless_run_writes_everything(tmp_path):
     names = {f["name"] for f in m["files"]}
     assert names | {"manifest.json"} == set(os.listdir(out))
     pngs = [n for n in names if n.endswith(".png")]
-    assert len(pngs) == 9 and len([n for n in names if n.endswith(".svg")]) == 9
+    # Every plot of every panel but compare mode's four and the image (moons has none).
+    assert len(pngs) == 13 and len([n for n in names if n.endswith(".svg")]) == 13
+    assert "test-time-class-probabilities.png" in pngs
     for name in pngs:
         img = QImage(str(out / name))
         assert max(img.width(), img.height()) > 850, name   # --scale 2 of 900x600 panels

@@ -183,7 +183,7 @@ class ComparePanel(Panel):
                 series.set_data(r.history.evals["step"], r.history.evals["test_accuracy"], pts, window)
         acc = [r.evaluation.test_accuracy for r in runs if r.evaluation is not None]
         text = ", ".join(f"{r.label.split(':')[0]} {a:.1%}" for r, a in zip(runs, acc))
-        set_title(self.accuracy_plot, f"(a) Test accuracy: {text}" if acc else "(a) Test accuracy",
+        set_title(self.accuracy_plot, f"(a) Test accuracy ({text})" if acc else "(a) Test accuracy",
                   live=True)
 
     def _draw_bands(self, pair) -> None:

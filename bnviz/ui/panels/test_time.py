@@ -127,6 +127,7 @@ class TestTimePanel(Panel):
         self.image_plot.setMaximumWidth(260)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image_plot.addItem(self.image)
+        self.image_plot.hide()   # until an example with an image arrives
         self.features_label = QLabel("")
         self.features_label.setWordWrap(True)
         self.probs_plot = make_plot("Class probabilities", "class", "probability")
