@@ -88,9 +88,11 @@ def train(trainer, steps: int, progress: Progress | None = None) -> int | None:
     return None
 
 
-def build_panels(frame, inspection=None):
+def build_panels(frame, inspection=None, like=()):
     """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``
-    (and the test-time lab's ``inspection`` of one test example)."""
+    (and the test-time lab's ``inspection`` of one test example). ``like``:
+    panels whose choices (layer, unit, check boxes) the copies take over."""
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
     from .ui.panels import ALL_PANELS
@@ -100,11 +102,17 @@ def build_panels(frame, inspection=None):
     for cls in ALL_PANELS:
         panel = cls()
         panel.resize(*PANEL_SIZE)
+        # Laid out and painted as if shown, but never on a screen (the window
+        # uses these copies for File > Export all, too).
+        panel.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         panel.show()   # panels draw only while visible; offscreen, nothing appears
         panels.append(panel)
     app.processEvents()   # lay the plots out at their size before drawing
+    models = {p.object_name: p for p in like}
     for panel in panels:
         panel.set_frame(frame)
+        if panel.object_name in models:
+            panel.copy_controls_from(models[panel.object_name])
         panel.redraw()   # once more now that every view has its final size
         if inspection is not None and hasattr(panel, "set_inspection"):
             panel.set_inspection(inspection)

@@ -8,21 +8,20 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
+                               QVBoxLayout, QWidget)
 
-from .. import __version__
 from ..engine.compare import RunSet
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
-from ..engine.lessons import LESSONS, lesson
 from ..resources_path import resource_path
 from .banner import DivergenceBanner
-from .compare_dialog import CompareDialog
 from .lesson_view import LessonView
 from .config_panel import ConfigPanel
+from .compare_mode import CompareMode
+from .file_actions import FileActions
+from .window_menus import WindowMenus
 from .panels import ALL_PANELS
-from .speed import SpeedControl
 from .status import RunStatus
 from .worker import TrainingWorker
 
@@ -43,7 +42,7 @@ DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
     # Commands to the worker thread (queued: the worker's slots run there).
     reset_requested = Signal(object, object, int)   # configs (A first), labels, run id
     play_requested = Signal()
@@ -55,6 +54,8 @@ class MainWindow(QMainWindow):
     live_config_requested = Signal(object)
     stop_requested = Signal()
     inspect_requested = Signal(int)
+    save_session_requested = Signal(str)
+    open_session_requested = Signal(str, int)
     population_requested = Signal()
 
     def __init__(self, config: RunConfig | None = None, settings: QSettings | None = None):
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self._config = (config or preset(DEFAULT_PRESET)).validate()
         self._runset = self._live_runset = RunSet()   # compare mode: the runs beside A
         self._frame = None
+        self._pending_recent = None   # a file to list under Open recent once its run starts
         self._playing = False
         self._closing = False
         self.frames_drawn = 0
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.mode_label)
         self._start_worker()
         self._restore_layout()
+        self.setAcceptDrops(True)
         self.reset_run(self._config)
 
     # ------------------------------------------------------------ building
@@ -151,103 +154,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text, tip, slot, shortcut=None, checkable=False) -> QAction:
-        act = QAction(text, self)
-        act.setToolTip(tip)
-        act.setStatusTip(tip)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-            act.setShortcutContext(Qt.WindowShortcut)
-        act.setCheckable(checkable)
-        act.triggered.connect(slot)
-        self.addAction(act)  # shortcuts work even with the toolbar hidden
-        return act
-
-    def _build_actions(self) -> None:
-        a = self._action
-        self.act_play = a("Play", "Train continuously, or pause (Space)", self.toggle_play, "Space")
-        self.act_step = a("Step", "Train one mini-batch (Right arrow)", lambda: self.step(1), "Right")
-        self.act_step10 = a("×10", "Train 10 mini-batches", lambda: self.step(10))
-        self.act_step100 = a("×100", "Train 100 mini-batches", lambda: self.step(100))
-        self.act_epoch = a("Epoch", "Train one pass over the training set", self.step_epoch)
-        self.act_reset = a("Reset", "Start the run again from its initial weights (Ctrl+R)",
-                           lambda: self.reset_run(self._config), "Ctrl+R")
-        self.act_quit = a("Quit", "Close bnviz (Ctrl+Q)", self.close, QKeySequence.Quit)
-        self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
-        self.act_open = a("Open config…", "Load run settings from a TOML file (Ctrl+O)",
-                          self.open_config, "Ctrl+O")
-        self.act_save = a("Save config…", "Save the run settings to a TOML file (Ctrl+S)",
-                          self.save_config, "Ctrl+S")
-        self.act_compare = a("Compare with…", "Train a second run beside this one, on the same "
-                             "mini-batches from the same initial weights (Ctrl+K)",
-                             self.compare_with, "Ctrl+K")
-        self.act_single = a("Single run", "Leave compare mode: run A alone, from its initial weights",
-                            self.single_run)
-        self.act_reset_layout = a("Reset layout", "Put every panel back where it started",
-                                  self.reset_layout)
-        self.act_about = a("About bnviz", "Version and what bnviz is", self.show_about)
-        self.act_keys = a("Keyboard shortcuts", "List the keyboard shortcuts (F1)",
-                          self.show_shortcuts, "F1")
-
-    def _build_toolbar(self) -> None:
-        bar = QToolBar("Run")
-        bar.setObjectName("toolbar_run")
-        bar.setMovable(False)
-        for act in (self.act_play, self.act_step, self.act_step10, self.act_step100, self.act_epoch):
-            bar.addAction(act)
-        bar.addSeparator()
-        bar.addAction(self.act_reset)
-        bar.addSeparator()
-        self.speed = SpeedControl()
-        self.speed.speed_changed.connect(self.speed_requested)
-        bar.addWidget(self.speed)
-        for act in bar.actions():
-            w = bar.widgetForAction(act)
-            if w is not None:
-                w.setToolTip(act.toolTip())
-        self.addToolBar(Qt.TopToolBarArea, bar)
-        self.toolbar = bar
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
-        file_menu.addAction(self.act_open)
-        file_menu.addAction(self.act_save)
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
-        run_menu = mb.addMenu("&Run")
-        for act in (self.act_play, self.act_step, self.act_step10, self.act_step100, self.act_epoch):
-            run_menu.addAction(act)
-        run_menu.addSeparator()
-        run_menu.addAction(self.act_reset)
-        run_menu.addSeparator()
-        run_menu.addAction(self.act_compare)
-        run_menu.addAction(self.act_single)
-        lessons_menu = mb.addMenu("&Lessons")
-        self.lesson_actions = {}
-        for item in LESSONS:
-            act = QAction(item.title, self)
-            first = item.explanation.split(". ")[0].rstrip(".") + "."
-            act.setToolTip(first)
-            act.setStatusTip(first)
-            act.triggered.connect(lambda _=False, key=item.key: self.open_lesson(key))
-            lessons_menu.addAction(act)
-            self.lesson_actions[item.key] = act
-        view_menu = mb.addMenu("&View")
-        view_menu.addAction(self.config_dock.toggleViewAction())
-        view_menu.addAction(self.lesson_dock.toggleViewAction())
-        for dock in self.panel_docks.values():
-            view_menu.addAction(dock.toggleViewAction())
-        view_menu.addSeparator()
-        view_menu.addAction(self.act_reset_layout)
-        help_menu = mb.addMenu("&Help")
-        help_menu.addAction(self.act_keys)
-        help_menu.addAction(self.act_about)
-        for menu in (file_menu, run_menu, lessons_menu, view_menu, help_menu):
-            menu.setToolTipsVisible(True)
-        self.menus = {"file": file_menu, "run": run_menu, "lessons": lessons_menu, "view": view_menu,
-                      "help": help_menu}
-
     # -------------------------------------------------------------- worker
     def _start_worker(self) -> None:
         self._draw_timer = QTimer(self)
@@ -275,6 +181,10 @@ class MainWindow(QMainWindow):
         lab.population_requested.connect(self.population_requested)
         lab.settings_requested.connect(self.apply_live_settings)
         self.worker.inspection_ready.connect(lab.set_inspection)
+        self.save_session_requested.connect(self.worker.save_session)
+        self.open_session_requested.connect(self.worker.open_session)
+        self.worker.session_saved.connect(self._on_worker_session_saved)
+        self.worker.session_error.connect(self._on_worker_session_error)
         self.worker.frame_ready.connect(self._on_worker_frame_ready)
         self.worker.playing_changed.connect(self._on_worker_playing_changed)
         self.worker.diverged.connect(self._on_worker_diverged)
@@ -317,7 +227,13 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             self._config = frame.config
             self._live_run_id = frame.run_id
-            self._live_runset = self._runset
+            self._runset = self._live_runset = RunSet.of(
+                (frame.config, *(o.config for o in frame.others)),
+                (frame.label, *(o.label for o in frame.others)))
+            self.config_panel.set_config(frame.config)
+            if self._pending_recent:
+                self._add_recent(self._pending_recent)
+                self._pending_recent = None
             n = 1 + len(frame.others)
             self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
             for panel in self.panels.values():
@@ -339,6 +255,7 @@ class MainWindow(QMainWindow):
         # The old run goes on: accept its frames again and show its settings.
         self._run_id = self._live_run_id
         self._runset = self._live_runset
+        self._pending_recent = None
         self.config_panel.set_config(self._config)
         self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
         QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
@@ -362,46 +279,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Preparing the run (loading data, building the network)…")
         self.config_panel.set_config(config)
         self.reset_requested.emit(self._runset.configs(config), self._runset.labels, self._run_id)
-
-    def comparing(self) -> bool:
-        return self._runset.comparing
-
-    def compare_with(self) -> None:
-        """Ask for run B's settings, then train A and B in lockstep."""
-        current_b = self._runset.configs(self._config)[1] if self.comparing() else None
-        dialog = CompareDialog(self._config, current_b, self)
-        if dialog.exec() != QDialog.Accepted or dialog.b_config() is None:
-            return
-        if self._confirm_reset("Comparing starts both runs from their initial weights."):
-            self.start_runs((self._config, dialog.b_config()), dialog.labels())
-
-    def start_runs(self, configs, labels=None) -> None:
-        """Train ``configs`` in lockstep (one config: a lone run), A first."""
-        self._runset = RunSet.of(configs, labels)
-        self.reset_run(configs[0])
-
-    def single_run(self) -> None:
-        """Leave compare mode (and any lesson): run A alone, from the start."""
-        if self.comparing() and not self._confirm_reset("Leaving compare mode starts run A alone."):
-            return
-        self.lesson_dock.hide()
-        self.start_runs((self._config,))
-
-    def open_lesson(self, key: str) -> None:
-        """Start a guided lesson: its runs, its explanation, the panel that
-        shows its point in front, and its steps trained."""
-        chosen = lesson(key)
-        if not self._confirm_reset(f"The lesson “{chosen.title}” starts new runs."):
-            return
-        self.lesson_view.show_lesson(chosen)
-        self.lesson_dock.show()
-        self.lesson_dock.raise_()
-        dock = self.panel_docks.get(f"{chosen.panel}_panel")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-        self.start_runs(chosen.configs, chosen.labels)
-        self.step(chosen.steps)
 
     def _on_config_live_changed(self, config: RunConfig) -> None:
         self._config = config
@@ -439,56 +316,6 @@ class MainWindow(QMainWindow):
 
     def _on_banner_lower_lr_requested(self) -> None:
         self.reset_run(self._config.replace(lr=self._config.lr * 0.1))
-
-    def open_config(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open run settings", self._last_dir(),
-                                              "bnviz settings (*.toml);;All files (*)")
-        if not path:
-            return
-        self._remember_dir(path)
-        try:
-            config = RunConfig.load(path)
-        except ConfigError as exc:
-            QMessageBox.warning(self, "bnviz", f"Cannot open {path}:\n{exc}\n\nThe current run is unchanged.")
-            return
-        if self._confirm_reset("Opening settings starts a new run."):
-            self.reset_run(config)
-
-    def save_config(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run settings", self._last_dir(),
-                                              "bnviz settings (*.toml)")
-        if not path:
-            return
-        if not path.endswith(".toml"):
-            path += ".toml"
-        self._remember_dir(path)
-        try:
-            self._config.save(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "bnviz", f"Cannot save {path}:\n{exc}")
-            return
-        self.statusBar().showMessage(f"Saved settings to {path}", 5000)
-
-    def _last_dir(self) -> str:
-        return str(self.settings.value("last_dir", ""))
-
-    def _remember_dir(self, path: str) -> None:
-        from pathlib import Path
-        self.settings.setValue("last_dir", str(Path(path).parent))
-
-    def show_shortcuts(self) -> None:
-        rows = [(act.shortcut().toString(QKeySequence.NativeText), act.toolTip())
-                for act in self.actions() if not act.shortcut().isEmpty()]
-        table = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for k, t in rows)
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About bnviz",
-            f"<h3>bnviz {__version__}</h3><p>A desktop laboratory for batch normalization: "
-            "watch what batch norm does inside every layer of a real network while it trains."
-            "</p><p>The network, its gradients and its statistics are computed by bnviz's own "
-            "NumPy engine, checked against finite differences and PyTorch's conventions.</p>")
 
     # -------------------------------------------------------------- layout
     def _restore_layout(self) -> None:

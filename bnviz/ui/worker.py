@@ -18,6 +18,7 @@ from ..engine.compare import Comparison
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
 from ..engine.frame import Frame, boundary_grid, frame_of
+from ..engine.session import SessionError, load_runs, save_runs
 from ..engine.testtime import inspect_example
 from ..engine.trainer import Trainer
 
@@ -38,6 +39,8 @@ class TrainingWorker(QObject):
     diverged = Signal(int, str)      # step, what became non-finite (and in which run)
     failed = Signal(str)             # a reset could not build the run
     inspection_ready = Signal(object)   # an ExampleInspection of run A
+    session_saved = Signal(str)         # path written
+    session_error = Signal(str)         # a session could not be saved
 
     def __init__(self):
         super().__init__()
@@ -119,6 +122,31 @@ class TrainingWorker(QObject):
             self.failed.emit(str(exc))
             return
         self._install(runs, tuple(labels), run_id)
+
+    @Slot(str)
+    def save_session(self, path: str) -> None:
+        """Save every run (weights, optimizer, random state, history) to one
+        file, written atomically; the runs are untouched either way."""
+        if self._runs is None:
+            return
+        labels = [self._label(i) if len(self._runs.runs) > 1 else "" for i in range(len(self._runs.runs))]
+        try:
+            save_runs(path, self._runs.runs, labels)
+        except (SessionError, OSError) as exc:
+            self.session_error.emit(str(exc))
+            return
+        self.session_saved.emit(path)
+
+    @Slot(str, int)
+    def open_session(self, path: str, run_id: int) -> None:
+        """Continue the runs saved in ``path``; keep the current ones if it
+        cannot be used (``failed`` says why)."""
+        try:
+            runs, labels = load_runs(path)
+        except (SessionError, OSError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self._install(Comparison._from_runs(runs), tuple(labels), run_id)
 
     def _install(self, runs: Comparison, labels: tuple[str, ...], run_id: int) -> None:
         self._set_playing(False)

@@ -222,6 +222,19 @@ class Panel(QWidget):
         """The plot widgets of this panel, for export."""
         return []
 
+    def copy_controls_from(self, other: "Panel") -> None:
+        """Take over ``other``'s choices (a panel of the same class): its
+        layer and unit, check boxes and combo boxes, e.g. to export a copy."""
+        from PySide6.QtWidgets import QCheckBox, QComboBox
+        selector = getattr(self, "selector", None)
+        if selector is not None:
+            selector.set_selection(other.selector.layer(), other.selector.unit())
+        for mine, theirs in zip(self.findChildren(QCheckBox), other.findChildren(QCheckBox)):
+            mine.setChecked(theirs.isChecked())
+        for mine, theirs in zip(self.findChildren(QComboBox), other.findChildren(QComboBox)):
+            if mine.count() == theirs.count() and mine is not getattr(selector, "layer_combo", None):
+                mine.setCurrentIndex(theirs.currentIndex())
+
     def help_button(self) -> QToolButton:
         """A "?" button that explains the panel (``help_text``)."""
         button = QToolButton()

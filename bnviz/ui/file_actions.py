@@ -1,0 +1,218 @@
+"""The window's file commands: settings (TOML), sessions (NPZ), data sets,
+export, recent files and files dropped on the window.
+
+A mixin of MainWindow (no separate object, so no reference cycle through
+the window). Every failure is shown with the file and the reason, and the
+current run goes on untouched.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from .. import export
+from ..engine.config import ConfigError, RunConfig
+from ..engine.session import FORMAT as SESSION_FORMAT
+from .export_dialog import LAST_DIR_KEY, ExportDialog, offscreen_copies
+
+MAX_RECENT = 8
+RECENT_KEY = "recent_files"
+SESSION_FILTER = "bnviz session (*.npz)"
+CONFIG_FILTER = "bnviz settings (*.toml)"
+DATA_FILTER = "Data set (*.csv *.npz)"
+
+
+def file_kind(path: str) -> str:
+    """"config", "session" or "data", from the file itself (never executed):
+    a .toml is settings; a .npz is a session if it carries bnviz's tag,
+    else a data set; a .csv is a data set. Raises ValueError otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".toml":
+        return "config"
+    if suffix == ".csv":
+        return "data"
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                tagged = "format" in z.files and str(z["format"]) == SESSION_FORMAT
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from None
+        return "session" if tagged else "data"
+    raise ValueError(f"{path}: bnviz opens settings (.toml), sessions (.npz) and data sets "
+                     "(.csv, .npz)")
+
+
+class FileActions:
+    """Mixed into MainWindow: needs ``settings``, ``_config``, ``_frame``,
+    ``panels``, ``reset_run``, ``_confirm_reset`` and the session signals."""
+
+    # ---------------------------------------------------------- settings
+    def open_config(self, path: str | None = None) -> None:
+        path = path or self._ask_open("Open run settings", CONFIG_FILTER)
+        if not path:
+            return
+        try:
+            config = RunConfig.load(path)
+        except ConfigError as exc:
+            self._warn(f"Cannot open {path}:\n{exc}")
+            return
+        self._add_recent(path)
+        if self._confirm_reset("Opening settings starts a new run."):
+            self.reset_run(config)
+
+    def save_config(self) -> None:
+        path = self._ask_save("Save run settings", CONFIG_FILTER, ".toml")
+        if not path:
+            return
+        try:
+            self._config.save(path)
+        except OSError as exc:
+            self._warn(f"Cannot save {path}:\n{exc}", unchanged=False)
+            return
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Saved settings to {path}", 5000)
+
+    # ---------------------------------------------------------- sessions
+    def save_session(self) -> None:
+        """Save every run (weights, optimizer and random state, history)."""
+        path = self._ask_save("Save session", SESSION_FILTER, ".npz")
+        if path:
+            self.statusBar().showMessage(f"Saving the session to {path}…")
+            self.save_session_requested.emit(path)
+
+    def open_session(self, path: str | None = None) -> None:
+        path = path or self._ask_open("Open session", SESSION_FILTER)
+        if not path:
+            return
+        if not self._confirm_reset("Opening a session replaces the current run."):
+            return
+        self._run_id += 1
+        self.banner.hide()
+        self.lesson_dock.hide()
+        self._pending_recent = path
+        self.statusBar().showMessage(f"Opening {path}…")
+        self.open_session_requested.emit(path, self._run_id)
+
+    def _on_worker_session_saved(self, path: str) -> None:
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Saved the session to {path}", 8000)
+
+    def _on_worker_session_error(self, message: str) -> None:
+        self.statusBar().showMessage("The session was not saved", 8000)
+        self._warn(f"Could not save the session:\n{message}\n\nAny earlier file there is unchanged.")
+
+    # ----------------------------------------------------------- data sets
+    def open_data(self, path: str | None = None) -> None:
+        """Train the current network on a user's CSV or NPZ file."""
+        path = path or self._ask_open("Open data set", DATA_FILTER)
+        if not path:
+            return
+        if self._confirm_reset("Training on another data set starts a new run."):
+            self._pending_recent = path
+            self.reset_run(self._config.replace(dataset="file", data_path=str(path)))
+
+    # -------------------------------------------------------------- export
+    def export_all(self) -> None:
+        """Every panel's figures, the data, the settings and a manifest, to a folder."""
+        if self._frame is None or self._frame.record is None:
+            self._warn("Nothing to export yet: train at least one step first.", unchanged=False)
+            return
+        dialog = ExportDialog(self.settings, self)
+        if not dialog.exec():
+            return
+        folder, scale, formats = dialog.choice()
+        frame = self._frame
+        copies = offscreen_copies(self.panels.values(), frame)
+        try:
+            written = export.export_all(folder, frame, copies, scale=scale, formats=formats)
+        except (OSError, ValueError) as exc:
+            self._warn(f"Could not export to {folder}:\n{exc}", unchanged=False)
+            return
+        finally:
+            for panel in copies:
+                panel.close()
+                panel.deleteLater()
+        self.settings.setValue(LAST_DIR_KEY, str(folder))
+        self.statusBar().showMessage(f"Exported {len(written)} files to {folder}", 10000)
+
+    # ---------------------------------------------------- recent and drops
+    def open_path(self, path: str) -> None:
+        """Open a settings, session or data file, whichever it is."""
+        if not Path(path).is_file():
+            self._remove_recent(path)
+            self._warn(f"{path} does not exist (any more).")
+            return
+        try:
+            kind = file_kind(path)
+        except ValueError as exc:
+            self._warn(str(exc))
+            return
+        {"config": self.open_config, "session": self.open_session, "data": self.open_data}[kind](path)
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):   # QSettings returns one entry as a bare string
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        paths = self.recent_files()
+        for path in paths:
+            act = menu.addAction(Path(path).name)
+            act.setToolTip(path)
+            act.setStatusTip(path)
+            act.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if paths:
+            menu.addSeparator()
+            menu.addAction("Clear the list", lambda: self.settings.setValue(RECENT_KEY, []))
+        else:
+            menu.addAction("No recent files").setEnabled(False)
+
+    def _add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        paths = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
+        self.settings.setValue("last_dir", str(Path(path).parent))
+
+    def _remove_recent(self, path: str) -> None:
+        self.settings.setValue(RECENT_KEY, [p for p in self.recent_files() if p != path])
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = self._dropped_files(event)
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+
+    @staticmethod
+    def _dropped_files(event) -> list[str]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()
+                and Path(u.toLocalFile()).suffix.lower() in (".toml", ".npz", ".csv")]
+
+    # ------------------------------------------------------------- helpers
+    def _ask_open(self, title: str, filters: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, self._last_dir(), filters + ";;All files (*)")
+        return path
+
+    def _ask_save(self, title: str, filters: str, suffix: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, title, self._last_dir(), filters)
+        if path and not path.lower().endswith(suffix):
+            path += suffix
+        return path
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_dir", ""))
+
+    def _warn(self, text: str, unchanged: bool = True) -> None:
+        QMessageBox.warning(self, "bnviz", text + ("\n\nThe current run is unchanged." if unchanged else ""))
