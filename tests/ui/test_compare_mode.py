@@ -1,0 +1,99 @@
+"""Compare mode, the Lessons menu and the test-time lab in the window."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QDialog
+
+from bnviz.engine.lessons import LESSONS
+from bnviz.ui.compare_dialog import CompareDialog
+
+
+def _frame(win):
+    return win._frame
+
+
+def _pause(qtbot, win):
+    win.pause_requested.emit()
+    qtbot.waitUntil(lambda: not win._playing, timeout=5000)
+
+
+def test_compare_with_b_trains_both_in_lockstep(qtbot, window, monkeypatch):
+    monkeypatch.setattr(CompareDialog, "exec", lambda self: QDialog.Accepted)
+    window.act_compare.trigger()
+    qtbot.waitUntil(lambda: len(_frame(window).others) == 1, timeout=5000)
+    f = _frame(window)
+    assert f.config.batchnorm is True and f.others[0].config.batchnorm is False
+    assert (f.label, f.others[0].label) == ("A: with BN", "B: no BN")
+    assert window.comparing() and "2 runs" in window.mode_label.text()
+    window.act_step10.trigger()
+    qtbot.waitUntil(lambda: _frame(window).step == 10, timeout=5000)
+    f = _frame(window)
+    assert f.others[0].step == 10
+    np.testing.assert_array_equal(f.record.labels, f.others[0].record.labels)
+    assert window.panels["compare_panel"].is_comparing()
+    # A live edit reaches B too (it had A's learning rate).
+    window.config_panel.live_changed.emit(f.config.replace(lr=0.05))
+    window.act_step.trigger()
+    qtbot.waitUntil(lambda: _frame(window).step == 11, timeout=5000)
+    assert _frame(window).others[0].record.lr == pytest.approx(0.05)
+    window.act_single.trigger()
+    qtbot.waitUntil(lambda: not _frame(window).others and _frame(window).step == 0, timeout=5000)
+    assert not window.comparing() and window.mode_label.text() == ""
+
+
+def test_compare_dialog_needs_a_difference(qtbot, window):
+    dialog = CompareDialog(window._config)
+    qtbot.addWidget(dialog)
+    assert dialog.ok_button.isEnabled() and "batchnorm" in dialog.summary.text()
+    dialog.config_panel.set_config(window._config)
+    dialog.config_panel.edited.emit()
+    assert not dialog.ok_button.isEnabled() and "same as A" in dialog.summary.text()
+
+
+@pytest.mark.parametrize("item", LESSONS, ids=lambda item: item.key)
+def test_each_lesson_opens_from_the_menu(qtbot, window, item):
+    window.lesson_actions[item.key].trigger()
+    qtbot.waitUntil(lambda: _frame(window).step >= 5, timeout=20000)
+    _pause(qtbot, window)
+    f = _frame(window)
+    assert 1 + len(f.others) == len(item.configs)
+    assert [f.label, *(o.label for o in f.others)] == list(item.labels)
+    assert window.lesson_dock.isVisible() and window.lesson_view.title_label.text() == item.title
+    assert item.explanation.split("\n\n")[0][:60] in window.lesson_view.text.toPlainText()
+    panel = window.panels[f"{item.panel}_panel"]
+    qtbot.waitUntil(panel.isVisible, timeout=2000)   # its dock was brought to the front
+    if item.key == "bias":
+        # The lesson's point on screen: the bias gradient is ~0 next to W's.
+        panel.selector.set_selection(0)
+        ratio = float(panel.ratio_label.text().split("=")[1])
+        assert ratio < 1e-9
+    if item.panel == "compare":
+        assert panel.is_comparing()
+
+
+def test_test_time_lab_controls_and_inspection(qtbot, window):
+    lab = window.panels["test_time_panel"]
+    window.panel_docks["test_time_panel"].raise_()
+    qtbot.waitUntil(lab.isVisible, timeout=2000)
+    window.act_step10.trigger()
+    qtbot.waitUntil(lambda: lab.inspection is not None and lab.inspection.step == 10, timeout=5000)
+    ins = lab.inspection
+    assert ins.probs_running.shape == (2,) and abs(ins.probs_single.sum() - 1) < 1e-6
+    assert "True class" in lab.verdict.text()
+    lab.example_spin.setValue(7)
+    qtbot.waitUntil(lambda: lab.inspection.index == 7, timeout=5000)
+    # k of the test batches, live: the paused run is evaluated again with it.
+    lab.k_spin.setValue(8)
+    qtbot.waitUntil(lambda: _frame(window).evaluation.eval_batch_size == 8, timeout=5000)
+    assert window.config_panel.applied_config().eval_batch_size == 8
+    # The cumulative-average preset of the BN momentum, live.
+    lab.momentum_combo.setCurrentIndex(2)
+    lab.momentum_combo.activated.emit(2)
+    qtbot.waitUntil(lambda: _frame(window).config.bn_momentum is None, timeout=5000)
+    window.act_step.trigger()
+    qtbot.waitUntil(lambda: _frame(window).step == 11, timeout=5000)
+    lab.population_button.click()
+    qtbot.waitUntil(lambda: _frame(window).evaluation.population_step == 11, timeout=5000)
+    ev = _frame(window).history.evals
+    assert "test_accuracy_single" in ev and "L0.ema_gap_mean" in ev

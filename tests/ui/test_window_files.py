@@ -1,0 +1,155 @@
+"""The window's files: sessions, settings, data sets, export, recent files
+and drops; every bad file leaves the current run as it was."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from bnviz.engine.trainer import Trainer
+from bnviz.ui.export_dialog import ExportDialog
+from bnviz.ui.file_actions import file_kind
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    return shown
+
+
+def _steps(qtbot, win, n):
+    target = win._frame.step + n
+    win.step(n)
+    qtbot.waitUntil(lambda: win._frame.step == target, timeout=5000)
+
+
+def _save_as(monkeypatch, path):
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+
+
+def drop(win, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    win.dropEvent(event)
+
+
+def test_save_and_open_session(qtbot, window, monkeypatch, tmp_path):
+    _steps(qtbot, window, 12)
+    path = tmp_path / "lesson.npz"
+    _save_as(monkeypatch, path)
+    with qtbot.waitSignal(window.worker.session_saved, timeout=5000):
+        window.act_save_session.trigger()
+    assert file_kind(str(path)) == "session" and window.recent_files()[0] == str(path)
+    saved = Trainer.load(path)
+    assert saved.step_count == 12
+    _steps(qtbot, window, 5)
+    run = window._frame.run_id
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    window.act_open_session.trigger()
+    qtbot.waitUntil(lambda: window._frame.run_id > run, timeout=5000)
+    f = window._frame
+    assert f.step == 12 and f.config == saved.config
+    np.testing.assert_array_equal(f.history.steps["loss"], saved.history.snapshot().steps["loss"])
+    _steps(qtbot, window, 3)   # and it goes on from there
+
+
+def test_bad_session_keeps_the_run(qtbot, window, warnings, tmp_path):
+    _steps(qtbot, window, 4)
+    run = window._frame.run_id
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip file")
+    window.open_session(str(bad))
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert "broken.npz" in warnings[0] and "unchanged" in warnings[0]
+    _steps(qtbot, window, 1)
+    assert window._frame.run_id == run and window._frame.step == 5
+
+
+def test_failed_session_save_is_reported(qtbot, window, monkeypatch, warnings, tmp_path):
+    _steps(qtbot, window, 2)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _save_as(monkeypatch, blocker / "run.npz")   # under a regular file: cannot be written
+    with qtbot.waitSignal(window.worker.session_error, timeout=5000):
+        window.act_save_session.trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=2000)
+    assert "Could not save the session" in warnings[0] and "run.npz" in warnings[0]
+    assert window.statusBar().currentMessage() == "The session was not saved"
+
+
+def test_export_all_writes_figures_data_and_manifest(qtbot, window, monkeypatch, tmp_path):
+    _steps(qtbot, window, 20)
+    out = tmp_path / "figures"
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: (self.folder_edit.setText(str(out)), 1)[1])
+    window.act_export.trigger()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["step"] == 20
+    names = {f["name"] for f in manifest["files"]}
+    assert {"config.toml", "data.csv", "data.npz"} <= names
+    assert sum(n.endswith(".png") for n in names) >= 10 and sum(n.endswith(".svg") for n in names) >= 10
+    assert window.settings.value("export/last_dir") == str(out)
+    assert "Exported" in window.statusBar().currentMessage()
+
+
+def test_export_to_a_folder_that_cannot_be_written(qtbot, window, monkeypatch, warnings, tmp_path):
+    _steps(qtbot, window, 2)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(ExportDialog, "exec",
+                        lambda self: (self.folder_edit.setText(str(blocker / "sub")), 1)[1])
+    window.act_export.trigger()
+    assert warnings and "cannot write" in warnings[0].lower()
+
+
+def test_dropped_files_open_by_kind(qtbot, window, warnings, tmp_path):
+    toml = tmp_path / "run.toml"
+    window._config.replace(hidden=(5,)).save(toml)
+    drop(window, toml)
+    qtbot.waitUntil(lambda: window._frame.config.hidden == (5,), timeout=5000)
+    rng = np.random.default_rng(0)
+    csv = tmp_path / "points.csv"
+    x = rng.normal(size=(120, 3))
+    rows = [f"{a},{b},{c},{int(a > 0)}" for a, b, c in x]
+    csv.write_text("f1,f2,f3,label\n" + "\n".join(rows) + "\n")
+    drop(window, csv)
+    qtbot.waitUntil(lambda: window._frame.config.dataset == "file", timeout=5000)
+    assert window._frame.config.data_path == str(csv)
+    assert str(csv) in window.recent_files()
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello")
+    drop(window, odd)   # not offered by the drag, and refused if it comes anyway
+    assert not warnings
+    window.open_path(str(odd))
+    assert "opens settings" in warnings[-1]
+
+
+def test_recent_files_menu(qtbot, window, monkeypatch, warnings, tmp_path):
+    path = tmp_path / "saved.toml"
+    _save_as(monkeypatch, path)
+    window.act_save.trigger()
+    assert window.recent_files()[0] == str(path)
+    window._fill_recent_menu()
+    entries = [a for a in window.recent_menu.actions() if a.text() == "saved.toml"]
+    assert entries and entries[0].toolTip() == str(path)
+    path.unlink()
+    entries[0].trigger()
+    assert "does not exist" in warnings[-1] and str(path) not in window.recent_files()
+
+
+def test_file_kind_reads_no_code(tmp_path):
+    data = tmp_path / "mnist_like.npz"
+    np.savez(data, x=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]))
+    assert file_kind(str(data)) == "data"
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, format=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match="Object arrays cannot be loaded"):
+        file_kind(str(evil))   # refused: the object array is never unpickled
+    with pytest.raises(ValueError, match="cannot read"):
+        (tmp_path / "junk.npz").write_bytes(b"junk")
+        file_kind(str(tmp_path / "junk.npz"))
