@@ -27,7 +27,18 @@ def main(argv=None) -> int:
     app.setOrganizationName("bnviz")
     app.setApplicationDisplayName("bnviz")
     app.setWindowIcon(QIcon(str(resource_path("bnviz.svg"))))
-    window = MainWindow(config)
+    from .cli import runs_from_args
+    from .engine.config import ConfigError
+    try:
+        configs, labels = runs_from_args(args, config)
+    except ConfigError as exc:
+        print(f"bnviz: error: {exc}", file=sys.stderr)
+        return 2
+    window = MainWindow(configs[0])
+    if args.lesson:
+        window.open_lesson(args.lesson)
+    elif len(configs) > 1:
+        window.start_runs(configs, labels)
     window.show()
     return app.exec()
 

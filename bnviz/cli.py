@@ -5,8 +5,9 @@ import argparse
 
 from . import __version__
 from .engine.config import PRESETS, ConfigError, RunConfig, preset
+from .engine.lessons import LESSONS
 
-HEADLESS_ONLY = ("steps", "export", "scale")
+HEADLESS_ONLY = ("steps", "export", "scale", "unit_csv")
 EPILOG = """\
 Headless example (trains 2000 steps of the "Spiral with BN" preset, then
 writes config, data, figures and a manifest into ./spiral-run):
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--preset", metavar="NAME", help="start from a named preset (see below)")
     src.add_argument("--config", metavar="FILE", help="start from run settings in a TOML file")
+    src.add_argument("--lesson", metavar="KEY", choices=[item.key for item in LESSONS],
+                     help="open a guided lesson: " + ", ".join(item.key for item in LESSONS)
+                     + " (fig1 reproduces Ioffe & Szegedy 2015, Fig. 1)")
+    ap.add_argument("--compare", action="store_true",
+                    help="train a second run B beside the chosen one, in lockstep: the same "
+                         "network without batch norm")
     run = ap.add_argument_group("headless runs (no window)")
     run.add_argument("--headless", action="store_true",
                      help="train without a window, then export config, data and figures")
@@ -65,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", metavar="S", type=scale_factor, default=1.0,
                      help="PNG size as a multiple of the 900x600 panels' plots (default 1; "
                           "2 for slides)")
+    run.add_argument("--unit-csv", action="store_true",
+                     help="also write data-units.csv, every unit's series in its own column "
+                          "(large for wide layers; data.npz always holds them)")
     return ap
 
 
@@ -78,18 +88,38 @@ def config_from_args(args) -> RunConfig | None:
     return None
 
 
+def runs_from_args(args, config: RunConfig | None) -> tuple[tuple[RunConfig, ...], tuple[str, ...]]:
+    """The runs to train, A first, and their labels: a lesson's, A and A
+    without batch norm (--compare), or the one run."""
+    from .engine.compare import RunSet
+    from .engine.config import DEFAULT_PRESET
+    from .engine.lessons import lesson
+    if args.lesson:
+        chosen = lesson(args.lesson)
+        return chosen.configs, chosen.labels
+    a = config or preset(DEFAULT_PRESET)
+    if args.compare:
+        if a.batchnorm is False:
+            raise ConfigError("batchnorm", "--compare trains B without batch norm, so A needs it")
+        configs = (a, a.replace(batchnorm=False))
+        return configs, RunSet.of(configs).labels
+    return (a,), ("",)
+
+
 def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
     """Parse ``argv``; bad input exits with status 2 and one line on stderr."""
     ap = build_parser()
     args = ap.parse_args(argv)
     if args.headless and args.steps is None:
         ap.error("--headless needs --steps N (the number of mini-batches to train)")
+    if args.compare and args.lesson:
+        ap.error("--compare and --lesson cannot be combined (a lesson chooses its own runs)")
     if not args.headless:
         for name in HEADLESS_ONLY:
             if name == "scale" and args.scale == 1.0:
                 continue
-            if getattr(args, name) is not None:
-                ap.error(f"--{name} only applies with --headless")
+            if getattr(args, name) not in (None, False):
+                ap.error(f"--{name.replace('_', '-')} only applies with --headless")
     try:
         return args, config_from_args(args)
     except ConfigError as exc:

@@ -199,10 +199,12 @@ def _text(a: np.ndarray) -> np.ndarray:
     return np.asarray(a).astype(str)
 
 
-def csv_columns(history) -> list[tuple[str, str, np.ndarray]]:
-    """(column name, store, (n,) array) of every CSV column but ``step``:
-    (D,) series become ``name[j]``; (3, ...) percentile summaries
-    ``name.p15`` or ``name.p15[j]``."""
+def csv_columns(history, per_unit: bool = False) -> list[tuple[str, str, np.ndarray]]:
+    """(column name, store, (n,) array) of the CSV columns but ``step``:
+    the scalar series (loss, accuracies, gradient norms, whole-layer
+    percentiles ``name.p15``), or with ``per_unit`` the series of every
+    unit instead: (D,) series become ``name[j]``, per-unit percentile
+    summaries ``name.p15[j]``."""
     out = []
     for store_name in STORES:
         store = getattr(history, store_name)
@@ -210,6 +212,8 @@ def csv_columns(history) -> list[tuple[str, str, np.ndarray]]:
             if key == "step":
                 continue
             arr = np.asarray(arr)
+            if (arr.ndim == 1 or (store_name == "summaries" and arr.ndim == 2)) == per_unit:
+                continue   # the other file's column
             if arr.ndim == 1:
                 out.append((key, store_name, arr))
             elif store_name == "summaries":
@@ -226,7 +230,7 @@ def csv_columns(history) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def csv_bytes(history) -> bytes:
+def csv_bytes(history, per_unit: bool = False) -> bytes:
     """The history as CSV: one row per step any store has (every kept step,
     plus an evaluation's step should thinning have dropped it from the
     steps store), empty cells where a store has no row for a step."""
@@ -234,7 +238,7 @@ def csv_bytes(history) -> bytes:
     steps = np.unique(np.concatenate(list(stores.values())))
     rows = {s: np.searchsorted(steps, st) for s, st in stores.items()}
     columns, header = [_text(steps)], ["step"]
-    for name, store_name, arr in csv_columns(history):
+    for name, store_name, arr in csv_columns(history, per_unit):
         col = np.full(len(steps), "", dtype=object)
         col[rows[store_name]] = _text(arr)
         columns.append(col)
@@ -255,11 +259,17 @@ def npz_bytes(history) -> bytes:
     return buf.getvalue()
 
 
-def export_data(history, folder, stem: str = "data") -> list[Path]:
-    """Write ``{stem}.csv`` and ``{stem}.npz`` of a HistorySnapshot."""
+def export_data(history, folder, stem: str = "data", unit_csv: bool = False) -> list[Path]:
+    """Write ``{stem}.csv`` (the scalar series) and ``{stem}.npz`` (every
+    array) of a HistorySnapshot; with ``unit_csv`` also ``{stem}-units.csv``,
+    the series of every unit (one column each: large for wide layers, about
+    25 MB per 1,000 steps of a 3 x 100 network, hence optional)."""
     folder = prepare_folder(folder)
-    return [_write(folder / f"{stem}.csv", csv_bytes(history)),
-            _write(folder / f"{stem}.npz", npz_bytes(history))]
+    written = [_write(folder / f"{stem}.csv", csv_bytes(history)),
+               _write(folder / f"{stem}.npz", npz_bytes(history))]
+    if unit_csv:
+        written.append(_write(folder / f"{stem}-units.csv", csv_bytes(history, per_unit=True)))
+    return written
 
 
 # -------------------------------------------------------------- everything
@@ -277,7 +287,7 @@ def _run_entry(frame, files: list[Path]) -> dict:
 
 
 def export_all(folder, frame, panels=None, scale: float = 1.0,
-               formats=FORMATS) -> list[Path]:
+               formats=FORMATS, unit_csv: bool = False) -> list[Path]:
     """Write a run's config (``config.toml``), its data (``data.csv``,
     ``data.npz``), the figures of ``panels`` and ``manifest.json``; in
     compare mode each other run's config and data with a ``run-B-`` prefix.
@@ -285,12 +295,12 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
     writing anything, if ``folder`` cannot be created or written."""
     folder = prepare_folder(folder)
     written = [_write(folder / "config.toml", frame.config.to_toml().encode("utf-8"))]
-    written += export_data(frame.history, folder, "data")
+    written += export_data(frame.history, folder, "data", unit_csv)
     runs = []
     for i, other in enumerate(frame.others, start=1):
         prefix = run_prefix(other, i)
         files = [_write(folder / f"{prefix}config.toml", other.config.to_toml().encode("utf-8"))]
-        files += export_data(other.history, folder, f"{prefix}data")
+        files += export_data(other.history, folder, f"{prefix}data", unit_csv)
         runs.append(_run_entry(other, files))
         written += files
     for panel in panels or ():

@@ -69,20 +69,20 @@ class Progress:
                 f"{int(left) // 60}:{int(left) % 60:02d} left")
 
 
-def train(trainer, steps: int, progress: Progress | None = None) -> int | None:
-    """Train ``steps`` steps, evaluating every max(1, steps // 100) and at
-    the end; stop at the first step whose loss or a BN statistic is NaN or
-    Inf and return that step (None if training stayed finite)."""
+def train(runs, steps: int, progress: Progress | None = None) -> int | None:
+    """Train every run of ``runs`` (a Comparison; one run or several in
+    lockstep) ``steps`` steps, evaluating every max(1, steps // 100) and at
+    the end; stop at the first step at which any run's loss or a BN
+    statistic is NaN or Inf and return that step (None if all stayed finite)."""
     every = max(1, steps // 100)
     for k in range(1, steps + 1):
-        trainer.train_batch()
-        diverged = not trainer.is_finite()
         # The last step is always summarised, so the percentiles reach it.
-        trainer.write_history(summary=k == steps or diverged)
-        if diverged:
-            return trainer.step_count
+        runs.advance(1, summarize_last=k == steps)
+        if not all(t.is_finite() for t in runs.runs):
+            return k
         if k % every == 0 or k == steps:
-            trainer.evaluate()
+            for t in runs.runs:
+                t.evaluate()
         if progress is not None:
             progress.update(k)
     return None
@@ -130,16 +130,18 @@ def run(args, config) -> int:
     """Train and export as ``args`` say; returns the exit status."""
     import numpy as np
 
-    from .engine.config import DEFAULT_PRESET, ConfigError, preset
+    from .cli import runs_from_args
+    from .engine.compare import Comparison
+    from .engine.config import ConfigError
     from .engine.data import DatasetError
     from .engine.frame import frame_of
-    from .engine.trainer import Trainer
     from .export import ExportError, export_all, prepare_folder
 
     folder = args.export or DEFAULT_EXPORT_DIR
     try:
         prepare_folder(folder)   # before training: an unwritable folder fails now
-        trainer = Trainer(config or preset(DEFAULT_PRESET), summary_every=SUMMARY_EVERY)
+        configs, labels = runs_from_args(args, config)
+        runs = Comparison.of(configs, summary_every=SUMMARY_EVERY)
     except ExportError as exc:
         return fail(str(exc))
     except ConfigError as exc:
@@ -147,18 +149,23 @@ def run(args, config) -> int:
     except DatasetError as exc:
         return fail(f"data set: {exc}")
 
+    trainer = runs.a
     cfg = trainer.config
-    print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps",
+    lockstep = f" ({len(configs)} runs in lockstep)" if len(configs) > 1 else ""
+    print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps{lockstep}",
           file=sys.stderr)
     progress = Progress(args.steps)
     # A diverging run overflows on purpose: say so once below, not with
     # NumPy's warnings from deep inside the engine.
     with np.errstate(all="ignore"):
-        diverged_at = train(trainer, args.steps, progress)
+        diverged_at = train(runs, args.steps, progress)
     progress.finish()
     if diverged_at is not None:
-        what = "the loss" if not math.isfinite(trainer.last_loss) else "a batch norm statistic"
-        print(f"bnviz: training diverged at step {diverged_at}: {what} became NaN or Inf; "
+        broken = next(i for i, t in enumerate(runs.runs) if not t.is_finite())
+        t = runs.runs[broken]
+        what = "the loss" if not math.isfinite(t.last_loss) else "a batch norm statistic"
+        where = f" of run {labels[broken] or 'ABCDEFGH'[broken]}" if len(configs) > 1 else ""
+        print(f"bnviz: training diverged at step {diverged_at}: {what}{where} became NaN or Inf; "
               "exporting what was trained", file=sys.stderr)
 
     # Qt only now, and always offscreen: a headless run must never need a display.
@@ -168,7 +175,11 @@ def run(args, config) -> int:
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
     with np.errstate(all="ignore"):
-        frame = frame_of(trainer, steps_per_second=progress.rate(), diverged_at=diverged_at)
+        others = tuple(frame_of(t, boundary=None, steps_per_second=progress.rate(), diverged_at=diverged_at,
+                                label=labels[i] or "ABCDEFGH"[i])
+                       for i, t in enumerate(runs.runs[1:], start=1))
+        frame = frame_of(trainer, steps_per_second=progress.rate(), diverged_at=diverged_at,
+                         label=(labels[0] or "A") if others else "", others=others)
         inspection = None
         if len(trainer.y_test) >= 2 and trainer.step_count > 0:
             from .engine.testtime import inspect_example
@@ -176,7 +187,7 @@ def run(args, config) -> int:
                 inspection = inspect_example(trainer, 0)
         panels = build_panels(frame, inspection)
     try:
-        written = export_all(folder, frame, panels, scale=args.scale)
+        written = export_all(folder, frame, panels, scale=args.scale, unit_csv=args.unit_csv)
     except ExportError as exc:
         return fail(str(exc))
     finally:

@@ -49,7 +49,7 @@ def exported(qapp, run, tmp_path_factory):
     frame = frame_of(run)
     panels = build_panels(frame)
     folder = tmp_path_factory.mktemp("export") / "new" / "folder"   # created if missing
-    written = export_all(folder, frame, panels)
+    written = export_all(folder, frame, panels, unit_csv=True)
     yield frame, panels, folder, written
     for p in panels:
         p.close()
@@ -134,21 +134,29 @@ def test_csv_matches_the_history(exported):
     assert len(rows) == len(h) == 40 and len(set(header)) == len(header)
     assert header[:4] == ["step", "epoch", "loss", "batch_accuracy"]
     assert all(len(r) == len(header) for r in rows)
+    assert not any("[" in name for name in header)   # per-unit series: data-units.csv
     np.testing.assert_array_equal(column(header, rows, "step", np.int64), h.steps["step"])
     np.testing.assert_array_equal(column(header, rows, "loss", np.float32), h.steps["loss"])
-    np.testing.assert_array_equal(column(header, rows, "L0.gamma[3]", np.float32),
-                                  h.steps["L0.gamma"][:, 3])
+    np.testing.assert_array_equal(column(header, rows, "L0.grad_norm_gamma", np.float32),
+                                  h.steps["L0.grad_norm_gamma"])
     # Summaries every 3rd step and evaluations every 10th: merged on the step.
     at = np.searchsorted(h.steps["step"], h.summaries["step"])
     pct = column(header, rows, "L0.pre_pct.p15", np.float32)
     np.testing.assert_array_equal(pct[at], h.summaries["L0.pre_pct"][:, 0])
     assert np.isnan(np.delete(pct, at)).all()
-    unit = column(header, rows, "L1.act_in_unit_pct.p85[2]", np.float32)
-    np.testing.assert_array_equal(unit[at], h.summaries["L1.act_in_unit_pct"][:, 2, 2])
     at = np.searchsorted(h.steps["step"], h.evals["step"])
     acc = column(header, rows, "test_accuracy", np.float64)
     np.testing.assert_array_equal(acc[at], h.evals["test_accuracy"])   # float64 repr-exact
     assert sum(r[header.index("test_accuracy")] == "" for r in rows) == 40 - 4
+
+    header, rows = read_csv(folder / "data-units.csv")
+    assert len(rows) == 40 and header[0] == "step" and all("[" in name for name in header[1:])
+    np.testing.assert_array_equal(column(header, rows, "L0.gamma[3]", np.float32),
+                                  h.steps["L0.gamma"][:, 3])
+    at = np.searchsorted(h.steps["step"], h.summaries["step"])
+    unit = column(header, rows, "L1.act_in_unit_pct.p85[2]", np.float32)
+    np.testing.assert_array_equal(unit[at], h.summaries["L1.act_in_unit_pct"][:, 2, 2])
+    at = np.searchsorted(h.steps["step"], h.evals["step"])
     np.testing.assert_array_equal(column(header, rows, "L1.population_var[5]", np.float32)[at],
                                   h.evals["L1.population_var"][:, 5])
 

@@ -158,3 +158,44 @@ def test_help_lists_every_option(capsys):
                 "--version"):
         assert opt in out
     assert "bnviz --headless" in out and "Exit status" in out
+
+
+def test_headless_compare_and_per_unit_csv(tmp_path):
+    out = tmp_path / "cmp"
+    proc = bnviz("--headless", "--config", write(tmp_path, "run.toml", SMALL), "--compare",
+                 "--unit-csv", "--steps", "24", "--export", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs in lockstep" in proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["label"] == "A: with BN" and [o["label"] for o in m["others"]] == ["B: no BN"]
+    assert m["others"][0]["config"]["batchnorm"] is False
+    names = set(os.listdir(out))
+    assert {"data-units.csv", "run-b-data.csv", "run-b-data-units.csv", "run-b-config.toml"} <= names
+    # The compare panel's figures: accuracy, loss, and the two runs' bands.
+    assert sum(n.startswith("compare-") and n.endswith(".png") for n in names) == 4
+
+
+def test_headless_lesson(tmp_path):
+    out = tmp_path / "bias"
+    proc = bnviz("--headless", "--lesson", "bias", "--steps", "30", "--export", str(out))
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["config"]["keep_bias"] is True and m["others"][0]["config"]["keep_bias"] is False
+    with np_load(out / "data.npz") as z:
+        ratio = z["steps/L0.grad_norm_b"] / z["steps/L0.grad_norm_W"]
+    assert ratio.max() < 1e-9   # the lesson's point, in the exported data
+
+
+def np_load(path):
+    import numpy as np
+    return np.load(path, allow_pickle=False)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lesson", "nope"], "invalid choice: 'nope'"),
+    (["--lesson", "bias", "--compare"], "cannot be combined"),
+    (["--unit-csv"], "--unit-csv only applies with --headless"),
+])
+def test_lesson_and_compare_arguments(argv, message, capsys):
+    status, err = status_of(argv, capsys)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1

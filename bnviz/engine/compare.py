@@ -101,9 +101,11 @@ class Comparison:
         self.advance(n)
         return tuple(t.record() for t in self.runs)
 
-    def advance(self, n: int = 1, stop_on_divergence: bool = False) -> int:
+    def advance(self, n: int = 1, stop_on_divergence: bool = False, summarize_last: bool = True) -> int:
         """``step(n)`` without records. With ``stop_on_divergence`` it stops
-        after the first step at which any run's loss is NaN or Inf.
+        after the first step at which any run's loss is NaN or Inf. The last
+        step gets a percentile summary unless ``summarize_last`` is False
+        (each run still takes one every ``summary_every`` steps).
         Returns the steps done."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"step count must be a positive integer, got {n!r}")
@@ -120,7 +122,7 @@ class Comparison:
                 finite = finite and bool(np.isfinite(t.last_loss))
             last = k == n - 1 or (stop_on_divergence and not finite)
             for t in self.runs:
-                t.write_history(summary=last)
+                t.write_history(summary=last and summarize_last)
             if last:
                 return k + 1
         return n

@@ -49,6 +49,10 @@ class ExportDialog(QDialog):
         self.svg_check = QCheckBox("SVG")
         self.svg_check.setChecked(True)
         self.svg_check.setToolTip("Vector figures, sharp at any size")
+        self.units_check = QCheckBox("Per-unit CSV (data-units.csv; large for wide layers)")
+        self.units_check.setChecked(settings.value("export/unit_csv", "false") in (True, "true"))
+        self.units_check.setToolTip("Also write every unit's series (γ, β, batch and running "
+                                    "statistics, percentiles) as CSV columns; data.npz always has them")
         formats = QHBoxLayout()
         formats.addWidget(self.png_check)
         formats.addWidget(self.svg_check)
@@ -57,8 +61,10 @@ class ExportDialog(QDialog):
         form.addRow("Folder", row)
         form.addRow("Figure scale", self.scale_combo)
         form.addRow("Figures", formats)
-        note = QLabel("Also written: the recorded data (CSV and NPZ), the settings (TOML) and "
-                      "manifest.json; in compare mode, every run's data and settings.")
+        form.addRow("Data", self.units_check)
+        note = QLabel("Always written: the recorded data (data.csv with the scalar series, data.npz "
+                      "with every array), the settings (TOML) and manifest.json; in compare mode, "
+                      "every run's data and settings.")
         note.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.buttons.button(QDialogButtonBox.Ok).setText("Export")
@@ -71,14 +77,16 @@ class ExportDialog(QDialog):
         self.folder_edit.textChanged.connect(self._update)
         self._update()
 
-    def choice(self) -> tuple[Path, float, tuple[str, ...]]:
-        """(folder, scale, figure formats)."""
+    def choice(self) -> tuple[Path, float, tuple[str, ...], bool]:
+        """(folder, scale, figure formats, whether to write the per-unit CSV)."""
         formats = tuple(f for f, box in (("png", self.png_check), ("svg", self.svg_check))
                         if box.isChecked())
-        return Path(self.folder_edit.text().strip()).expanduser(), self.scale_combo.currentData(), formats
+        return (Path(self.folder_edit.text().strip()).expanduser(), self.scale_combo.currentData(),
+                formats, self.units_check.isChecked())
 
     def accept(self) -> None:
         self.settings.setValue(SCALE_KEY, self.scale_combo.currentData())
+        self.settings.setValue("export/unit_csv", self.units_check.isChecked())
         super().accept()
 
     def _update(self) -> None:

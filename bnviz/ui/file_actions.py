@@ -123,11 +123,12 @@ class FileActions:
         dialog = ExportDialog(self.settings, self)
         if not dialog.exec():
             return
-        folder, scale, formats = dialog.choice()
+        folder, scale, formats, unit_csv = dialog.choice()
         frame = self._frame
         copies = offscreen_copies(self.panels.values(), frame)
         try:
-            written = export.export_all(folder, frame, copies, scale=scale, formats=formats)
+            written = export.export_all(folder, frame, copies, scale=scale, formats=formats,
+                                        unit_csv=unit_csv)
         except (OSError, ValueError) as exc:
             self._warn(f"Could not export to {folder}:\n{exc}", unchanged=False)
             return
