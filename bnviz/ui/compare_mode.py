@@ -6,6 +6,7 @@ chosen runs, an explanation beside the plots and its steps trained.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog
 
 from ..engine.compare import RunSet
@@ -54,5 +55,22 @@ class CompareMode:
         if dock is not None:
             dock.show()
             dock.raise_()
+            # Once the window is laid out (a lesson may open before it is shown).
+            QTimer.singleShot(0, lambda: self._bring_forward(dock))
         self.start_runs(chosen.configs, chosen.labels)
         self.step(chosen.steps)
+
+    def _bring_forward(self, dock) -> None:
+        """Show ``dock`` in front of its tab group, with room enough to read:
+        about half the window across its dock area."""
+        from PySide6.QtCore import Qt
+        dock.show()
+        dock.raise_()
+        if dock.isFloating():
+            return
+        area = self.dockWidgetArea(dock)
+        if area in (Qt.BottomDockWidgetArea, Qt.TopDockWidgetArea):
+            self.resizeDocks([dock], [int(self.height() * 0.48)], Qt.Vertical)
+            self.resizeDocks([dock], [int(self.width() * 0.7)], Qt.Horizontal)
+        elif area in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea):
+            self.resizeDocks([dock], [int(self.width() * 0.45)], Qt.Horizontal)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
@@ -134,11 +134,18 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         for first, second in TABBED_PANELS:
             self.tabifyDockWidget(self.panel_docks[first], self.panel_docks[second])
             self.panel_docks[first].raise_()
-        self.resizeDocks([self.config_dock] + right[:1], [330, 480], Qt.Horizontal)
-        self.resizeDocks(bottom[:1], [320], Qt.Vertical)
-        self.resizeDocks(bottom, [900, 560][:len(bottom)], Qt.Horizontal)
-        self.resizeDocks(right, [380, 420][:len(right)], Qt.Vertical)
-        self.resize(1560, 960)
+        # The default layout, fitted to the screen: up to 1800 x 1100.
+        screen = QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None
+        width = min(1800, room.width() - 40) if room else 1560
+        height = min(1100, room.height() - 60) if room else 960
+        column = height - 90   # below the menu and toolbar, above the status bar
+        self.resizeDocks([self.config_dock] + right[:1], [330, int(width * 0.31)], Qt.Horizontal)
+        self.resizeDocks(bottom[:1], [int(column * 0.33)], Qt.Vertical)
+        self.resizeDocks(bottom, [int(width * 0.58), int(width * 0.36)][:len(bottom)], Qt.Horizontal)
+        upper = column - int(column * 0.33)
+        self.resizeDocks(right, [int(upper * 0.45), int(upper * 0.55)][:len(right)], Qt.Vertical)
+        self.resize(width, height)
         self._default_state = None
 
     def showEvent(self, event) -> None:

@@ -58,7 +58,7 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     w = pg.PlotWidget(background=BACKGROUND,
                       axisItems={"left": Axis("left"), "bottom": Axis("bottom")})
     w.setAntialiasing(False)  # speed: these plots redraw up to 30 times a second
-    w.setMinimumSize(180, 170)  # below this a plot is only axes; let the dock grow instead
+    w.setMinimumSize(160, 130)  # below this a plot is only axes; let the dock grow instead
     item = w.getPlotItem()
     item.getViewBox().disableAutoRange()
     set_title(w, title)

@@ -86,11 +86,13 @@ class ComparePanel(Panel):
             self.loss_series.append(Series(self.loss_plot, add_curve(self.loss_plot, "", color, 1)))
         self.band_plots, self.bands, self.band_ranges = [], [], []
         for j in range(2):
-            plot = make_plot("(b) Run A" if j == 0 else "(c) Run B", "step", "value")
+            plot = make_plot("(b) Run A" if j == 0 else "(c) Run B", "step", "value", legend=False)
             self.band_plots.append(plot)
-            self.bands.append(Band(plot, "", RUN_COLORS[j]))
+            self.bands.append(Band(plot, None, RUN_COLORS[j]))   # the title names the run
             self.band_ranges.append(StickyRange(plot, steps_x=True, on_user_range=self.redraw))
         self.band_plots[1].getPlotItem().setYLink(self.band_plots[0].getPlotItem())
+        for plot in (self.accuracy_plot, self.loss_plot, *self.band_plots):
+            plot.setMinimumSize(150, 100)   # four plots: the dock must still fit under the others
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.accuracy_plot)
@@ -197,8 +199,7 @@ class ComparePanel(Panel):
             steps = h.summaries["step"]
             pct = h.layer(i, f"{quantity}_unit_pct") if i < len(r.config.hidden) else None
             letter = "bc"[j]
-            bn = "with BN" if r.config.bn_layers()[min(i, len(r.config.hidden) - 1)] else "no BN"
-            set_title(plot, f"({letter}) {r.label}: layer {i + 1}, unit {unit} {name} ({bn})")
+            set_title(plot, f"({letter}) {r.label}: layer {i + 1}, unit {unit}, {name}")
             pts, window = sticky.points(), sticky.window()
             if pct is None or len(steps) == 0 or unit >= pct.shape[2]:
                 band.clear()

@@ -35,7 +35,7 @@ INSPECT_INTERVAL = 0.5     # s: while training, look at the example again this o
 class TestTimePanel(Panel):
     title = "Test-time lab"
     object_name = "test_time_panel"
-    split_wide = 1.6
+    split_wide = 0.9   # the top row's two plots: side by side unless the panel is narrow
     help_text = (
         "Test accuracy under four ways of normalising at test time: the running averages "
         "(μ ← (1 − m)μ + m·μ<sub>B</sub>), the exact population statistics of the training set, "
@@ -86,13 +86,19 @@ class TestTimePanel(Panel):
                            for key, name, color in (("mean", "mean", AFTER), ("var", "variance", BEFORE))}
         self.inspect = self._build_inspector()
 
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.accuracy_plot, self.gap_plot, self.inspect):
+        # Accuracy and lag side by side above the example: two rows keep the
+        # panel short enough to share the window's height with its neighbours.
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for w in (self.accuracy_plot, self.gap_plot):
+            w.setMinimumSize(150, 100)
             self.splitter.addWidget(w)
+        rows = QSplitter(Qt.Orientation.Vertical)
+        rows.addWidget(self.splitter)
+        rows.addWidget(self.inspect)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(rows, 1)
         self.inspection = None
         self._last_inspect = 0.0
         self._inspect_timer = QTimer(self)
@@ -123,7 +129,7 @@ class TestTimePanel(Panel):
         self.image_plot = make_plot("Example", "", "", legend=False, grid_on_top=True)
         self.image_plot.setAspectLocked(True)
         self.image_plot.getPlotItem().invertY(True)
-        self.image_plot.setMinimumSize(150, 150)
+        self.image_plot.setMinimumSize(90, 90)
         self.image_plot.setMaximumWidth(260)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image_plot.addItem(self.image)
@@ -131,6 +137,7 @@ class TestTimePanel(Panel):
         self.features_label = QLabel("")
         self.features_label.setWordWrap(True)
         self.probs_plot = make_plot("Class probabilities", "class", "probability")
+        self.probs_plot.setMinimumSize(150, 90)
         self.probs_plot.getPlotItem().getViewBox().setRange(yRange=(0, 1.05), padding=0)
         self.bars = {}
         for j, (_, mode, name, color) in enumerate(MODES):
