@@ -55,6 +55,7 @@ class ExampleInspection:
     probs_population: np.ndarray   # population statistics of the training set
     probs_batch: np.ndarray        # training mode in the batch above
     probs_single: np.ndarray       # training mode alone: BN outputs beta
+    single_beta_gap: float = float("nan")   # max |BN output - beta| alone, over BN layers (0: collapsed)
 
     def probs(self, mode: str) -> np.ndarray:
         """The probabilities of one of MODES."""
@@ -95,7 +96,9 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
     else:
         population = running
     in_batch = train_mode_forward(model, x_test[batch])[0][:1]
-    single = single_example_logits(model, x)
+    single, outputs = train_mode_forward(model, x, single=True)
+    gaps = [float(np.max(np.abs(out[0] - layer.bn.beta)))
+            for out, layer in zip(outputs, model.layers) if out is not None]
     data = trainer.data
     raw = data.x_test_raw[index]
     image = raw.reshape(data.image_shape) if data.image_shape is not None else None
@@ -104,4 +107,5 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
         image=frozen_copy(image), class_names=tuple(data.class_names), k=int(k),
         batch_indices=frozen_copy(batch),
         probs_running=frozen_copy(softmax(running)[0]), probs_population=frozen_copy(softmax(population)[0]),
-        probs_batch=frozen_copy(softmax(in_batch)[0]), probs_single=frozen_copy(softmax(single)[0]))
+        probs_batch=frozen_copy(softmax(in_batch)[0]), probs_single=frozen_copy(softmax(single)[0]),
+        single_beta_gap=max(gaps) if gaps else float("nan"))

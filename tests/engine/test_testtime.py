@@ -260,6 +260,9 @@ def test_inspect_example_against_independent_computation():
         np.testing.assert_allclose(ins.probs(mode), probs(ref), rtol=0, atol=1e-9, err_msg=mode)
         assert ins.probs(mode).sum() == pytest.approx(1.0)
         assert not ins.probs(mode).flags.writeable
+    # Alone in training mode every BN layer outputs beta exactly (x - mean = 0).
+    assert ins.single_beta_gap == 0.0
+    assert np.isnan(inspect_example(trained(CFG.replace(batchnorm=False), 3), 7).single_beta_gap)
     # Every example alone gets the same probabilities.
     np.testing.assert_allclose(inspect_example(tr, 100).probs_single, ins.probs_single, rtol=0, atol=1e-12)
     with pytest.raises(ValueError):

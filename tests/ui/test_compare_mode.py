@@ -80,7 +80,7 @@ def test_test_time_lab_controls_and_inspection(qtbot, window):
     qtbot.waitUntil(lambda: lab.inspection is not None and lab.inspection.step == 10, timeout=5000)
     ins = lab.inspection
     assert ins.probs_running.shape == (2,) and abs(ins.probs_single.sum() - 1) < 1e-6
-    assert "True class" in lab.verdict.text()
+    assert "True class" in lab.verdict.text() and "every BN output is β" in lab.verdict.text()
     lab.example_spin.setValue(7)
     qtbot.waitUntil(lambda: lab.inspection.index == 7, timeout=5000)
     # k of the test batches, live: the paused run is evaluated again with it.

@@ -114,3 +114,22 @@ def test_gradients_panel_without_a_bias_lists_three_series(qtbot, pair):
     panel = shown(qtbot, GradientsPanel, frame)
     legend = [label.text for _, label in panel.plot.getPlotItem().legend.items]
     assert len(legend) == 3 and panel.ratio_label.text() == ""
+
+
+def test_compare_panel_histograms_of_both_runs_on_shared_bins(qtbot, pair):
+    cmp, frame = pair
+    panel = shown(qtbot, ComparePanel, frame)
+    panel.view_combo.setCurrentIndex(1)
+    assert all(h.isVisible() for h in panel.hists) and not panel.bands[0].median.isVisible()
+    edges = []
+    for run, hist in zip(cmp.runs, panel.hists):
+        x, counts = hist.xData, hist.yData
+        edges.append(x)
+        values = np.asarray(run.record().layers[1].act_in, dtype=np.float64).ravel()
+        np.testing.assert_array_equal(counts, np.histogram(values, bins=x)[0])
+        assert counts.sum() == values.size
+    np.testing.assert_array_equal(edges[0], edges[1])
+    assert panel.band_plots[0].getPlotItem().getViewBox().viewRange()[0] == pytest.approx(
+        panel.band_plots[1].getPlotItem().getViewBox().viewRange()[0])
+    panel.view_combo.setCurrentIndex(0)
+    assert panel.bands[0].median.isVisible() and not panel.hists[0].isVisible()

@@ -8,6 +8,7 @@ their flatness can be compared at a glance.
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QStackedLayout,
                                QVBoxLayout, QWidget)
@@ -22,6 +23,7 @@ RUN_COLORS = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#8c564b", 
 MAX_RUNS = len(RUN_COLORS)
 SMOOTH_STEPS = 25   # trailing mean of the noisy mini-batch loss
 QUANTITIES = (("act_in", "activation input"), ("pre", "z = W·a (before BN)"))
+VIEWS = (("bands", "percentiles over training"), ("histograms", "values at this step"))
 OFF_MESSAGE = ("Compare mode is off.\n\nRun › Compare with… trains a second run beside this one "
                "(by default: the same network without batch norm), and the Lessons menu opens "
                "guided comparisons.")
@@ -57,6 +59,11 @@ class ComparePanel(Panel):
         for key, name in QUANTITIES:
             self.quantity_combo.addItem(name, key)
         self.quantity_combo.setToolTip("Which value's percentiles the lower plots show")
+        self.view_combo = QComboBox()
+        for key, name in VIEWS:
+            self.view_combo.addItem(name, key)
+        self.view_combo.setToolTip("Lower plots: one unit's 15th/50th/85th percentiles over training, "
+                                   "or the histogram of the whole layer's values at this step")
         self.other_combo = QComboBox()
         self.other_combo.setToolTip("The run shown beside run A in the lower plots")
         self.smooth_check = QCheckBox(f"Smooth loss ({SMOOTH_STEPS} steps)")
@@ -65,6 +72,7 @@ class ComparePanel(Panel):
         controls = QHBoxLayout()
         controls.addWidget(self.selector)
         controls.addWidget(self.quantity_combo)
+        controls.addWidget(self.view_combo)
         controls.addWidget(QLabel("beside A:"))
         controls.addWidget(self.other_combo)
         controls.addWidget(self.smooth_check)
@@ -84,13 +92,19 @@ class ComparePanel(Panel):
         for color in RUN_COLORS:
             self.acc_series.append(Series(self.accuracy_plot, add_curve(self.accuracy_plot, "", color, 2)))
             self.loss_series.append(Series(self.loss_plot, add_curve(self.loss_plot, "", color, 1)))
-        self.band_plots, self.bands, self.band_ranges = [], [], []
+        self.band_plots, self.bands, self.band_ranges, self.hists = [], [], [], []
         for j in range(2):
             plot = make_plot("(b) Run A" if j == 0 else "(c) Run B", "step", "value", legend=False)
             self.band_plots.append(plot)
             self.bands.append(Band(plot, None, RUN_COLORS[j]))   # the title names the run
+            color = pg.mkColor(RUN_COLORS[j])
+            color.setAlpha(60)
+            self.hists.append(add_curve(plot, None, RUN_COLORS[j], width=1.5, stepMode="center",
+                                        fillLevel=0, brush=pg.mkBrush(color)))
             self.band_ranges.append(StickyRange(plot, steps_x=True, on_user_range=self.redraw))
-        self.band_plots[1].getPlotItem().setYLink(self.band_plots[0].getPlotItem())
+        self._link_band_axes("y")
+        for hist in self.hists:
+            hist.setVisible(False)   # the bands are shown first
         for plot in (self.accuracy_plot, self.loss_plot, *self.band_plots):
             plot.setMinimumSize(150, 100)   # four plots: the dock must still fit under the others
 
@@ -119,6 +133,7 @@ class ComparePanel(Panel):
         self.selector.selection_changed.connect(self._refit_and_redraw)
         self.quantity_combo.currentIndexChanged.connect(self._refit_and_redraw)
         self.other_combo.currentIndexChanged.connect(self._refit_and_redraw)
+        self.view_combo.currentIndexChanged.connect(self._on_view_combo_changed)
         self.smooth_check.toggled.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
@@ -144,7 +159,10 @@ class ComparePanel(Panel):
         self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
         self._draw_curves(runs)
         other = runs[min(self.other_combo.currentIndex() + 1, len(runs) - 1)]
-        self._draw_bands((frame, other))
+        if self.view_combo.currentData() == "bands":
+            self._draw_bands((frame, other))
+        else:
+            self._draw_histograms((frame, other))
         self._draw_gap(frame, other)
 
     def _set_runs(self, labels) -> None:
@@ -212,6 +230,54 @@ class ComparePanel(Panel):
         if y is not None:
             self.band_ranges[0].update(y=y)   # the other plot's y axis is linked
 
+    def _draw_histograms(self, pair) -> None:
+        """The whole layer's values at this step in both runs, on shared bins."""
+        i = self.selector.layer()
+        quantity = self.quantity_combo.currentData()
+        records = [r.record for r in pair]
+        if any(rec is None or i >= len(rec.layers) for rec in records):
+            for h in self.hists:
+                h.setData([], [])
+            return
+        if not self._changed("hists", (records[0].step, pair[1].label, i, quantity)):
+            return
+        values = []
+        for rec in records:
+            v = np.asarray(getattr(rec.layers[i], quantity), dtype=np.float64).ravel()
+            values.append(v[np.isfinite(v)])
+        lo_hi = finite_bounds(*values)
+        if lo_hi is None:
+            return
+        lo, hi = lo_hi if lo_hi[1] > lo_hi[0] else (lo_hi[0] - 0.5, lo_hi[1] + 0.5)
+        edges = np.linspace(lo, hi, int(np.clip(np.sqrt(max(v.size for v in values)), 10, 60)) + 1)
+        top = 1.0
+        for j, (v, hist, plot, r) in enumerate(zip(values, self.hists, self.band_plots, pair)):
+            counts, _ = np.histogram(v, bins=edges)
+            hist.setData(edges, counts.astype(np.float64))
+            top = max(top, float(counts.max(initial=0)))
+            name = self.quantity_combo.currentText()
+            set_title(plot, f"({'bc'[j]}) {r.label}: layer {i + 1}, {name}, step {records[j].step}",
+                      live=True)
+        for plot in self.band_plots:
+            plot.getPlotItem().getViewBox().setRange(xRange=(lo, hi), yRange=(0, top * 1.05), padding=0)
+
+    def _on_view_combo_changed(self, _index: int) -> None:
+        histograms = self.view_combo.currentData() == "histograms"
+        for band, hist in zip(self.bands, self.hists):
+            band.set_visible(not histograms)
+            hist.setVisible(histograms)
+        for plot in self.band_plots:
+            plot.getPlotItem().setLabel("bottom", "value" if histograms else "step")
+            plot.getPlotItem().setLabel("left", "count" if histograms else "value")
+        # Bands share the value (y) axis; histograms the value (x) axis.
+        self._link_band_axes("x" if histograms else "y")
+        self._refit_and_redraw()
+
+    def _link_band_axes(self, axis: str) -> None:
+        a, b = (p.getPlotItem() for p in self.band_plots)
+        b.setXLink(a if axis == "x" else None)
+        b.setYLink(a if axis == "y" else None)
+
     def _draw_gap(self, a, b) -> None:
         la, lb = a.history.steps["loss"], b.history.steps["loss"]
         n = min(len(la), len(lb))
@@ -227,6 +293,8 @@ class ComparePanel(Panel):
             s.clear()
         for band in self.bands:
             band.clear()
+        for hist in self.hists:
+            hist.setData([], [])
         for sticky in self.sticky_ranges():
             sticky.reset()
         self.gap_label.setText("")

@@ -244,7 +244,10 @@ class TestTimePanel(Panel):
         self.probs_plot.getPlotItem().getAxis("bottom").setTicks([ticks])
         guesses = ", ".join(f"{mode}{' (k=%d)' % ins.k if mode == 'batch' else ''} → "
                             f"{names[ins.predicted(mode)]}" for _, mode, _, _ in MODES)
-        self.verdict.setText(f"True class {names[ins.label]}. Predicted: {guesses}.")
+        collapse = ("" if ins.single_beta_gap != ins.single_beta_gap else
+                    f" Alone in training mode every BN output is β (largest |output − β| = "
+                    f"{ins.single_beta_gap:.1g}), so every example gets the same answer.")
+        self.verdict.setText(f"True class {names[ins.label]}. Predicted: {guesses}.{collapse}")
         set_title(self.image_plot, f"Test example {ins.index} (class {names[ins.label]})")
         set_title(self.probs_plot, f"Class probabilities at step {ins.step}")
 
