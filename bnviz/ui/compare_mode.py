@@ -74,3 +74,4 @@ class CompareMode:
             self.resizeDocks([dock], [int(self.width() * 0.7)], Qt.Horizontal)
         elif area in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea):
             self.resizeDocks([dock], [int(self.width() * 0.45)], Qt.Horizontal)
+            self.resizeDocks([dock], [int(self.height() * 0.6)], Qt.Vertical)

@@ -93,6 +93,8 @@ def test_test_time_lab_controls_and_inspection(qtbot, window):
     qtbot.waitUntil(lambda: _frame(window).config.bn_momentum is None, timeout=5000)
     window.act_step.trigger()
     qtbot.waitUntil(lambda: _frame(window).step == 11, timeout=5000)
+    lab.population_spin.setValue(100)
+    qtbot.waitUntil(lambda: _frame(window).config.population_every == 100, timeout=5000)
     lab.population_button.click()
     qtbot.waitUntil(lambda: _frame(window).evaluation.population_step == 11, timeout=5000)
     ev = _frame(window).history.evals

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
                                QVBoxLayout, QWidget)
 
 from .base import AFTER, BEFORE, NORMALIZED, POPULATION, RUNNING, Panel, Series, StickyRange, \
-    add_curve, finite_bounds, make_plot, set_legend, set_title
+    add_curve, finite_bounds, make_plot, set_title
 from .selectors import LayerUnitSelector
 
 # (eval column, inspection mode, legend name, colour)
-MODES = (("test_accuracy", "running", "running averages (eval mode)", RUNNING),
-         ("test_accuracy_population", "population", "population (precise BN)", POPULATION),
-         ("test_accuracy_batch", "batch", "test batches of k, own statistics", BEFORE),
-         ("test_accuracy_single", "single", "one example alone (output = β)", NORMALIZED))
+MODES = (("test_accuracy", "running", "running averages", RUNNING),
+         ("test_accuracy_population", "population", "population", POPULATION),
+         ("test_accuracy_batch", "batch", "test batches of k", BEFORE),
+         ("test_accuracy_single", "single", "one alone (= β)", NORMALIZED))
 # BN momentum presets, in PyTorch's convention (the weight of the new batch).
 MOMENTUM_PRESETS = (("PyTorch 0.1 (course β = 0.9)", 0.1), ("Keras 0.99 (= 0.01 here)", 0.01),
                     ("cumulative average", None))
@@ -58,6 +58,16 @@ class TestTimePanel(Panel):
         self.k_spin.setKeyboardTracking(False)
         self.k_spin.setToolTip("Size k of the test mini-batches normalised by their own statistics "
                                "(from 2; the lowest setting uses the training batch size)")
+        self.population_spin = QSpinBox()
+        self.population_spin.setRange(0, 1_000_000)
+        self.population_spin.setSingleStep(50)
+        self.population_spin.setKeyboardTracking(False)
+        self.population_spin.setPrefix("population every ")
+        self.population_spin.setSuffix(" steps")
+        self.population_spin.setSpecialValueText("population at every evaluation")
+        self.population_spin.setToolTip("Recompute the population statistics (one pass over the "
+                                        "training set) at most this often; in between, the last ones "
+                                        "are used, as a precise-BN schedule would")
         self.momentum_combo = QComboBox()
         for name, value in MOMENTUM_PRESETS:
             self.momentum_combo.addItem(name, value)
@@ -67,7 +77,8 @@ class TestTimePanel(Panel):
         self.population_button.setToolTip("Compute the exact statistics of the training set with the "
                                           "current weights now")
         controls = QHBoxLayout()
-        for w in (self.selector, self.k_spin, self.momentum_combo, self.population_button):
+        for w in (self.selector, self.k_spin, self.momentum_combo, self.population_spin,
+                  self.population_button):
             controls.addWidget(w)
         controls.addStretch(1)
         controls.addWidget(self.help_button())
@@ -95,6 +106,8 @@ class TestTimePanel(Panel):
         rows = QSplitter(Qt.Orientation.Vertical)
         rows.addWidget(self.splitter)
         rows.addWidget(self.inspect)
+        rows.setStretchFactor(0, 3)
+        rows.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
@@ -106,6 +119,8 @@ class TestTimePanel(Panel):
         self._inspect_timer.timeout.connect(self.request_inspection)
         self.selector.selection_changed.connect(self._refit_and_redraw)
         self.k_spin.valueChanged.connect(self._on_k_spin_changed)
+        self.population_spin.valueChanged.connect(
+            lambda n: self.settings_requested.emit({"population_every": int(n)}))
         self.momentum_combo.activated.connect(self._on_momentum_combo_activated)
         self.population_button.clicked.connect(self.population_requested)
         self.example_spin.valueChanged.connect(self.request_inspection)
@@ -136,7 +151,10 @@ class TestTimePanel(Panel):
         self.image_plot.hide()   # until an example with an image arrives
         self.features_label = QLabel("")
         self.features_label.setWordWrap(True)
-        self.probs_plot = make_plot("Class probabilities", "class", "probability")
+        # No legend: the bars take the colours of the accuracy curves above.
+        self.probs_plot = make_plot("Class probabilities", "class", "probability", legend=False)
+        self.probs_plot.setToolTip("Bars in the colours of the accuracy curves: running averages, "
+                                   "population, test batch of k, the example alone")
         self.probs_plot.setMinimumSize(150, 90)
         self.probs_plot.getPlotItem().getViewBox().setRange(yRange=(0, 1.05), padding=0)
         self.bars = {}
@@ -144,7 +162,6 @@ class TestTimePanel(Panel):
             bar = pg.BarGraphItem(x=[], height=[], width=0.2, brush=pg.mkBrush(color), name=name)
             self.probs_plot.addItem(bar)
             self.bars[mode] = bar
-        set_legend(self.probs_plot, [(self.bars[m], n) for _, m, n, _ in MODES])
         plots = QHBoxLayout()
         plots.addWidget(self.image_plot)
         plots.addWidget(self.features_label)
@@ -197,9 +214,11 @@ class TestTimePanel(Panel):
 
     def _sync_controls(self, frame) -> None:
         cfg = frame.config
-        blocked = self.k_spin.blockSignals(True)
-        self.k_spin.setValue(max(1, cfg.eval_batch_size))
-        self.k_spin.blockSignals(blocked)
+        for spin, value in ((self.k_spin, max(1, cfg.eval_batch_size)),
+                            (self.population_spin, cfg.population_every)):
+            blocked = spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(blocked)
         index = next((j for j, (_, v) in enumerate(MOMENTUM_PRESETS) if v == cfg.bn_momentum),
                      len(MOMENTUM_PRESETS))
         self.momentum_combo.setCurrentIndex(index)
@@ -226,8 +245,11 @@ class TestTimePanel(Panel):
         self.example_spin.setValue(ins.index)
         self.example_spin.blockSignals(False)
         if ins.image is not None:
-            self.image.setImage(np.asarray(ins.image, dtype=np.float64), levels=(
-                float(np.min(ins.image)), float(np.max(ins.image)) or 1.0))
+            image = np.asarray(ins.image, dtype=np.float64)
+            # Ink dark on white, as the digit was written.
+            self.image.setImage(image, levels=(float(image.max()) or 1.0, float(image.min())))
+            h, w = image.shape[:2]
+            self.image_plot.getPlotItem().getViewBox().setRange(xRange=(0, w), yRange=(0, h), padding=0)
             self.image_plot.show()
             self.features_label.hide()
         else:
