@@ -119,8 +119,7 @@ class TestTimePanel(Panel):
         self._inspect_timer.timeout.connect(self.request_inspection)
         self.selector.selection_changed.connect(self._refit_and_redraw)
         self.k_spin.valueChanged.connect(self._on_k_spin_changed)
-        self.population_spin.valueChanged.connect(
-            lambda n: self.settings_requested.emit({"population_every": int(n)}))
+        self.population_spin.valueChanged.connect(self._on_population_spin_changed)
         self.momentum_combo.activated.connect(self._on_momentum_combo_activated)
         self.population_button.clicked.connect(self.population_requested)
         self.example_spin.valueChanged.connect(self.request_inspection)
@@ -281,6 +280,9 @@ class TestTimePanel(Panel):
     # ----------------------------------------------------------- handlers
     def _on_k_spin_changed(self, value: int) -> None:
         self.settings_requested.emit({"eval_batch_size": 0 if value < 2 else value})
+
+    def _on_population_spin_changed(self, value: int) -> None:
+        self.settings_requested.emit({"population_every": int(value)})
 
     def _on_momentum_combo_activated(self, index: int) -> None:
         value = self.momentum_combo.itemData(index)
