@@ -199,3 +199,18 @@ def np_load(path):
 def test_lesson_and_compare_arguments(argv, message, capsys):
     status, err = status_of(argv, capsys)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("a,b,label\n1,2,0\nnan,3,1\n" + "1,2,0\n" * 20, "NaN"),
+    ("a,b,label\n1,2,0.5\n" + "1,2,1\n" * 20, "label"),
+    ("a,b,label\n1,2\n" + "1,2,1\n" * 20, "row"),
+], ids=["nan", "fractional-label", "short-row"])
+def test_bad_data_file_exits_2(tmp_path, capsys, content, needle):
+    data = write(tmp_path, "points.csv", content)
+    cfg = write(tmp_path, "run.toml", f'[run]\ndataset = "file"\ndata_path = "{data}"\nbatch_size = 4\n')
+    status, err = status_of(["--headless", "--config", cfg, "--steps", "3",
+                             "--export", str(tmp_path / "out")], capsys)
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "points.csv" in lines[0], err
+    assert needle.lower() in lines[0].lower(), lines[0]

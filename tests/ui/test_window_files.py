@@ -153,3 +153,43 @@ def test_file_kind_reads_no_code(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         (tmp_path / "junk.npz").write_bytes(b"junk")
         file_kind(str(tmp_path / "junk.npz"))
+
+
+def test_malformed_settings_and_bad_data_keep_the_run(qtbot, window, warnings, tmp_path):
+    _steps(qtbot, window, 3)
+    run = window._frame.run_id
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\nlr = 0.1\n")
+    drop(window, bad)
+    assert "bad.toml" in warnings[-1] and "not valid TOML" in warnings[-1]
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[run]\nlearning_rate = 0.1\n")
+    window.open_config(str(unknown))
+    assert "learning_rate" in warnings[-1]
+    nan = tmp_path / "nan.csv"
+    nan.write_text("a,b,label\n1,2,0\nnan,3,1\n" + "1,2,0\n" * 40)
+    drop(window, nan)
+    qtbot.waitUntil(lambda: len(warnings) == 3, timeout=5000)
+    assert "nan.csv" in warnings[-1] and "NaN" in warnings[-1]
+    _steps(qtbot, window, 1)
+    assert window._frame.run_id == run and window._frame.step == 4
+    assert window._frame.config.dataset == "moons" and str(nan) not in window.recent_files()
+
+
+def test_fig1_lesson_on_a_users_data_file(qtbot, window, tmp_path):
+    """Fig. 1 on your own data (e.g. MNIST): both runs switch to the file."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 20)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    path = tmp_path / "mnist_like.npz"
+    np.savez(path, x=x, y=y)
+    window.open_lesson("fig1")
+    qtbot.waitUntil(lambda: len(window._frame.others) == 1 and window._frame.step > 0, timeout=10000)
+    window.pause_requested.emit()
+    drop(window, path)
+    qtbot.waitUntil(lambda: window._frame.config.dataset == "file", timeout=10000)
+    f = window._frame
+    assert f.others[0].config.dataset == "file" and f.others[0].config.batchnorm is False
+    assert f.config.hidden == (100, 100, 100) and f.config.batch_size == 60
+    _steps(qtbot, window, 5)
+    assert window._frame.others[0].step == 5
