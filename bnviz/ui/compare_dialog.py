@@ -40,8 +40,10 @@ class CompareDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Run B is trained beside the current run A, on the same mini-batches "
-                                "from the same initial weights. Change what B should do differently:"))
+        intro = QLabel("Run B is trained beside the current run A, on the same mini-batches from "
+                       "the same initial weights. Change what B should do differently:")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addWidget(self.config_panel, 1)
         layout.addWidget(self.summary)
         layout.addLayout(form)
