@@ -193,3 +193,23 @@ def test_fig1_lesson_on_a_users_data_file(qtbot, window, tmp_path):
     assert f.config.hidden == (100, 100, 100) and f.config.batch_size == 60
     _steps(qtbot, window, 5)
     assert window._frame.others[0].step == 5
+
+
+def test_compare_mode_session_round_trip(qtbot, window, monkeypatch, tmp_path):
+    a = window._config
+    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    qtbot.waitUntil(lambda: len(window._frame.others) == 1, timeout=5000)
+    _steps(qtbot, window, 6)
+    path = tmp_path / "pair.npz"
+    _save_as(monkeypatch, path)
+    with qtbot.waitSignal(window.worker.session_saved, timeout=5000):
+        window.save_session()
+    loss_b = window._frame.others[0].history.steps["loss"].copy()
+    window.single_run()
+    qtbot.waitUntil(lambda: not window._frame.others, timeout=5000)
+    window.open_session(str(path))
+    qtbot.waitUntil(lambda: len(window._frame.others) == 1, timeout=5000)
+    f = window._frame
+    assert (f.step, f.label, f.others[0].label) == (6, "A: with BN", "B: no BN")
+    np.testing.assert_array_equal(f.others[0].history.steps["loss"], loss_b)
+    assert window.comparing() and window._runset.variants == ({"batchnorm": False},)
