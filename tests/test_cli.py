@@ -65,3 +65,30 @@ def test_resources_ship_with_the_package():
     assert st["package-dir"]["bnviz.resources"] == "resources"
     assert "*.svg" in st["package-data"]["bnviz.resources"]
     assert meta["project"]["gui-scripts"]["bnviz"] == "bnviz.app:main"
+
+
+def test_runs_from_args_lesson_compare_and_single():
+    from bnviz.cli import parse, runs_from_args
+    from bnviz.engine.config import preset
+    from bnviz.engine.lessons import lesson
+    args, cfg = parse(["--lesson", "fig1"])
+    configs, labels = runs_from_args(args, cfg)
+    assert configs == lesson("fig1").configs and labels == lesson("fig1").labels
+    args, cfg = parse(["--preset", "Spiral with BN", "--compare"])
+    configs, labels = runs_from_args(args, cfg)
+    assert configs == (preset("Spiral with BN"), preset("Spiral with BN").replace(batchnorm=False))
+    assert labels == ("A: with BN", "B: no BN")
+    args, cfg = parse([])
+    assert runs_from_args(args, cfg)[0] == (preset("Ioffe & Szegedy 2015, Fig. 1"),)
+
+
+def test_compare_needs_batch_norm_in_a(tmp_path, capsys):
+    from bnviz import app
+    path = tmp_path / "plain.toml"
+    path.write_text('[run]\ndataset = "moons"\nbatchnorm = false\n')
+    try:
+        status = app.main(["--config", str(path), "--compare"])
+    except SystemExit as exc:
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2 and "batchnorm" in err and len(err.strip().splitlines()) == 1
