@@ -53,7 +53,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
     speed_requested = Signal(float)
     live_config_requested = Signal(object)
     stop_requested = Signal()
-    inspect_requested = Signal(int)
+    inspect_requested = Signal(int, int)   # test example, run
     save_session_requested = Signal(str)
     open_session_requested = Signal(str, int)
     population_requested = Signal()

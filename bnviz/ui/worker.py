@@ -219,11 +219,14 @@ class TrainingWorker(QObject):
                     t.evaluate()
             self._publish(force=True, evaluate=False)
 
-    @Slot(int)
-    def inspect(self, index: int) -> None:
-        """Look at one test example under every kind of statistic (run A)."""
-        tr = self._trainer
-        if tr is None or len(tr.y_test) < 2:
+    @Slot(int, int)
+    def inspect(self, index: int, run: int = 0) -> None:
+        """Look at one test example under every kind of statistic, in run
+        ``run`` (0 = A)."""
+        if self._runs is None:
+            return
+        tr = self._runs.runs[min(max(int(run), 0), len(self._runs.runs) - 1)]
+        if len(tr.y_test) < 2:
             return
         index = min(max(int(index), 0), len(tr.y_test) - 1)
         with np.errstate(all="ignore"):

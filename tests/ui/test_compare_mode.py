@@ -99,3 +99,32 @@ def test_test_time_lab_controls_and_inspection(qtbot, window):
     qtbot.waitUntil(lambda: _frame(window).evaluation.population_step == 11, timeout=5000)
     ev = _frame(window).history.evals
     assert "test_accuracy_single" in ev and "L0.ema_gap_mean" in ev
+
+
+def test_test_time_lab_in_compare_mode_shows_every_runs_lag(qtbot, window):
+    lab = window.panels["test_time_panel"]
+    window.panel_docks["test_time_panel"].raise_()
+    qtbot.waitUntil(lab.isVisible, timeout=2000)
+    a = window._config
+    window.start_runs((a, a.replace(bn_momentum=0.01), a.replace(batch_size=4)),
+                      ("A: m 0.1", "B: m 0.01", "C: batch 4"))
+    qtbot.waitUntil(lambda: len(_frame(window).others) == 2, timeout=5000)
+    window.act_step10.trigger()
+    qtbot.waitUntil(lambda: _frame(window).step == 10, timeout=5000)
+    qtbot.waitUntil(lambda: lab.gap_series[2]["var"].item.isVisible(), timeout=5000)
+    assert lab.run_combo.isVisible() and lab.run_combo.count() == 3
+    legend = [label.text for _, label in lab.gap_plot.getPlotItem().legend.items]
+    assert legend == ["A: m 0.1", "B: m 0.01", "C: batch 4"]
+    f = _frame(window)
+    for j, run in enumerate((f, *f.others)):
+        ev = run.history.evals
+        x, y = lab.gap_series[j]["var"].data()
+        np.testing.assert_array_equal(x, ev["step"])
+        np.testing.assert_allclose(y, np.log10(np.maximum(ev["L1.ema_gap_var"], 1e-12)), rtol=1e-6)
+    # Another run's accuracies and example.
+    lab.run_combo.setCurrentIndex(2)
+    x, y = lab.accuracy_series["test_accuracy"].data()
+    np.testing.assert_allclose(y, f.others[1].history.evals["test_accuracy"])
+    qtbot.waitUntil(lambda: lab.verdict.text().startswith("Run C:"), timeout=5000)
+    x, y = lab.train_series.data()
+    assert len(x) == len(f.others[1].history.steps["step"])
