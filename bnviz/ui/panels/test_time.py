@@ -73,7 +73,7 @@ class TestTimePanel(Panel):
                                             add_curve(self.accuracy_plot, name, color, width=2))
                                 for key, _, name, color in MODES}
         self.train_series = Series(self.accuracy_plot, add_curve(
-            self.accuracy_plot, f"training batches ({SMOOTH_STEPS}-step mean)", TRAIN_COLOR, width=1))
+            self.accuracy_plot, "training batches", TRAIN_COLOR, width=1))   # a trailing mean
         self.gap_plot = make_plot("Lag of the running averages", "step", "relative gap (log scale)")
         self.gap_plot.getPlotItem().setLogMode(y=True)
         self.gap_range = StickyRange(self.gap_plot, steps_x=True, on_user_range=self.redraw)
