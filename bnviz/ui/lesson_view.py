@@ -47,6 +47,8 @@ class LessonView(QWidget):
         self.title_label.setText(lesson.title)
         runs = "".join(f"<li>{html.escape(label)}</li>" for label in lesson.labels if label)
         paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in lesson.explanation.split("\n\n"))
-        self.text.setHtml(paragraphs + (f"<p><b>Runs, trained in lockstep:</b></p><ul>{runs}</ul>"
+        hint = ("<p><i>Show run</i> in the toolbar chooses the run the other panels show; Compare "
+                "runs and the Test-time lab show them all.</p>")
+        self.text.setHtml(paragraphs + (f"<p><b>Runs, trained in lockstep:</b></p><ul>{runs}</ul>{hint}"
                                         if len(lesson.labels) > 1 else ""))
         self.run_button.setText(f"Train {lesson.steps:,} more steps")

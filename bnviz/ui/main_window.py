@@ -37,6 +37,8 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
 # Docks that share a place with another as tabs (the first named is in front).
 TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"),
                  ("running_stats_panel", "test_time_panel"))
+# Panels that show every run of compare mode; the others show the chosen one.
+EVERY_RUN_PANELS = ("compare_panel", "test_time_panel")
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
 DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
@@ -243,12 +245,38 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
                 self._pending_recent = None
             n = 1 + len(frame.others)
             self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
+            self._fill_run_view((frame.label, *(o.label for o in frame.others)))
             for panel in self.panels.values():
                 panel.clear()
-        for panel in self.panels.values():
-            panel.set_frame(frame)
+        shown = self._shown_run(frame)
+        for name, panel in self.panels.items():
+            panel.set_frame(frame if name in EVERY_RUN_PANELS else shown)
         self.status.update(frame)
         self.frames_drawn += 1
+
+    def _shown_run(self, frame):
+        """The frame of the run the single-run panels show (compare mode)."""
+        runs = (frame, *frame.others)
+        return runs[min(max(self.run_view_combo.currentIndex(), 0), len(runs) - 1)]
+
+    def _fill_run_view(self, labels) -> None:
+        blocked = self.run_view_combo.blockSignals(True)
+        self.run_view_combo.clear()
+        if len(labels) > 1:
+            self.run_view_combo.addItems(list(labels))
+        self.run_view_combo.blockSignals(blocked)
+        for act in self.run_view_actions:
+            act.setVisible(len(labels) > 1)
+
+    def _on_run_view_combo_changed(self, _index: int) -> None:
+        """Another run in the single-run panels: their series start afresh."""
+        if self._frame is None:
+            return
+        shown = self._shown_run(self._frame)
+        for name, panel in self.panels.items():
+            if name not in EVERY_RUN_PANELS:
+                panel.clear()
+                panel.set_frame(shown)
 
     def _on_worker_playing_changed(self, playing: bool) -> None:
         self._playing = playing

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMessageBox, QToolBar
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QToolBar
 
 from .. import __version__
 from ..engine.lessons import LESSONS
@@ -69,6 +69,18 @@ class WindowMenus:
             bar.addAction(act)
         bar.addSeparator()
         bar.addAction(self.act_reset)
+        bar.addSeparator()
+        # Compare mode: which run the single-run panels show.
+        self.run_view_label = QLabel(" Show run ")
+        self.run_view_combo = QComboBox()
+        self.run_view_combo.setToolTip("Compare mode: the run that the distributions, γ and β, "
+                                       "running statistics, gradients, training curves and decision "
+                                       "boundary panels show (Compare runs and the Test-time lab "
+                                       "show every run)")
+        self.run_view_combo.currentIndexChanged.connect(self._on_run_view_combo_changed)
+        self.run_view_actions = (bar.addWidget(self.run_view_label), bar.addWidget(self.run_view_combo))
+        for act in self.run_view_actions:
+            act.setVisible(False)
         bar.addSeparator()
         self.speed = SpeedControl()
         self.speed.speed_changed.connect(self.speed_requested)

@@ -358,15 +358,16 @@ class TrainingWorker(QObject):
             self._eval_cost = time.perf_counter() - t0
             self._last_eval = now
         if tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL or self._boundary is None):
-            with np.errstate(all="ignore"):
-                self._boundary = boundary_grid(tr)
+            with np.errstate(all="ignore"):   # every run's, so any can be shown
+                self._boundary = [boundary_grid(t) for t in self._runs.runs]
             self._last_boundary = now
+        boundaries = self._boundary or [None] * len(self._runs.runs)
         self._published_step = tr.step_count
         rate = self._steps_per_second()
-        others = tuple(frame_of(t, self._run_id, boundary=None, steps_per_second=rate,
+        others = tuple(frame_of(t, self._run_id, boundary=boundaries[i], steps_per_second=rate,
                                 diverged_at=self._diverged_at, label=self._label(i))
                        for i, t in enumerate(self._runs.runs[1:], start=1))
-        frame = frame_of(tr, self._run_id, boundary=self._boundary, steps_per_second=rate,
+        frame = frame_of(tr, self._run_id, boundary=boundaries[0], steps_per_second=rate,
                          diverged_at=self._diverged_at, label=self._label(0) if others else "",
                          others=others)
         with self._lock:

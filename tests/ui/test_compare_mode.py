@@ -128,3 +128,24 @@ def test_test_time_lab_in_compare_mode_shows_every_runs_lag(qtbot, window):
     qtbot.waitUntil(lambda: lab.verdict.text().startswith("Run C:"), timeout=5000)
     x, y = lab.train_series.data()
     assert len(x) == len(f.others[1].history.steps["step"])
+
+
+def test_single_run_panels_show_the_chosen_run(qtbot, window):
+    a = window._config
+    assert not window.run_view_actions[1].isVisible()
+    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    qtbot.waitUntil(lambda: len(_frame(window).others) == 1, timeout=5000)
+    window.act_step10.trigger()
+    qtbot.waitUntil(lambda: _frame(window).step == 10, timeout=5000)
+    assert window.run_view_actions[1].isVisible() and window.run_view_combo.count() == 2
+    window.run_view_combo.setCurrentIndex(1)
+    dist = window.panels["distributions_panel"]
+    assert dist.frame().label == "B: no BN" and dist.frame().config.batchnorm is False
+    assert window.panels["compare_panel"].frame().others   # every run, still
+    boundary = window.panels["decision_boundary_panel"].frame().boundary
+    assert boundary is not None and boundary.probs.shape[:2] == (80, 80)
+    x, y = window.panels["training_curves_panel"].loss_series.data()
+    np.testing.assert_allclose(y, _frame(window).others[0].history.steps["loss"], rtol=1e-6)
+    window.act_step.trigger()
+    qtbot.waitUntil(lambda: dist.frame().step == 11, timeout=5000)
+    assert dist.frame().label == "B: no BN"

@@ -99,5 +99,5 @@ class GradientsPanel(Panel):
 
 
 def run_label(frame) -> str:
-    """The run's name in compare mode, else ""."""
-    return frame.label.split(":")[0] if frame.others else ""
+    """The run's name in compare mode ("A", "B"...), else ""."""
+    return frame.label.split(":")[0]
