@@ -33,6 +33,13 @@ class LessonView(QWidget):
         self.leave_button = QPushButton("Leave lesson")
         self.leave_button.setToolTip("Go back to a single run with run A's settings")
         self.leave_button.clicked.connect(self.leave_requested)
+        self.title_label.setText("No lesson open")
+        self.text.setHtml("<p>The Lessons menu opens guided comparisons: Ioffe &amp; Szegedy's "
+                          "Fig. 1, the redundant bias, γ and β, the optimizers, small batches and "
+                          "the BN momentum conventions. Each one's explanation appears here.</p>")
+        for b in (self.run_button, self.restart_button, self.leave_button):
+            b.setEnabled(False)
+        self.run_button.setText("Train more steps")
         buttons = QHBoxLayout()
         for b in (self.run_button, self.restart_button, self.leave_button):
             buttons.addWidget(b)
@@ -52,3 +59,5 @@ class LessonView(QWidget):
         self.text.setHtml(paragraphs + (f"<p><b>Runs, trained in lockstep:</b></p><ul>{runs}</ul>{hint}"
                                         if len(lesson.labels) > 1 else ""))
         self.run_button.setText(f"Train {lesson.steps:,} more steps")
+        for b in (self.run_button, self.restart_button, self.leave_button):
+            b.setEnabled(True)
