@@ -533,3 +533,25 @@ def test_help_button_shows_what_the_panel_plots(qtbot):
         qtbot.waitUntil(QToolTip.isVisible, timeout=2000)
         assert panel.title in QToolTip.text() and panel.help_text[:40] in QToolTip.text()
         QToolTip.hideText()
+
+
+def test_short_plots_fold_their_legend_unless_it_is_the_only_key(qtbot):
+    from bnviz.ui.panels.base import LEGEND_MIN_HEIGHT, fit_legend
+    plots = []
+    for keep in (False, True):
+        plot = make_plot("t", "x", "y")
+        plot.keep_legend = keep
+        add_curve(plot, "curve", "#000")
+        qtbot.addWidget(plot)
+        plot.show()
+        plots.append(plot)
+    for height, folded in ((LEGEND_MIN_HEIGHT + 100, False), (LEGEND_MIN_HEIGHT - 60, True)):
+        for plot in plots:
+            plot.resize(500, height)
+        qtbot.waitUntil(lambda: plots[0].height() == height, timeout=2000)
+        for plot in plots:
+            fit_legend(plot)
+        legend = plots[0].getPlotItem().legend
+        assert legend.isVisible() is not folded
+        assert (legend.maximumHeight() == 0) is folded
+        assert plots[1].getPlotItem().legend.isVisible()   # the only key to the colours: kept

@@ -129,11 +129,22 @@ def orient(splitter: QSplitter, width: int, height: int, wide: float) -> None:
     splitter.setOrientation(Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical)
 
 
+LEGEND_MIN_HEIGHT = 230   # px: a shorter plot drops its legend, keeping room for the data
+
+
 def fit_legend(plot: pg.PlotWidget) -> None:
-    """Lay the legend out in as many columns as the plot's width allows."""
+    """Lay the legend out in as many columns as the plot's width allows, or
+    fold it away while the plot is too short to spare the rows (the title
+    and the panel's "?" still say what is drawn)."""
     leg = plot.getPlotItem().legend
     if leg is None or not leg.items:
         return
+    # keep_legend: the legend is the only key to the colours (one per run).
+    show = plot.height() >= LEGEND_MIN_HEIGHT or getattr(plot, "keep_legend", False)
+    if show != leg.isVisible():
+        leg.setVisible(show)
+        leg.setMaximumHeight(16777215 if show else 0)   # Qt's "no maximum"
+        plot.getPlotItem().layout.invalidate()
     widest = max(s.boundingRect().width() + l.boundingRect().width() + 20 for s, l in leg.items)
     cols = int(max(1, min(len(leg.items), (plot.width() - 20) // max(widest, 1))))
     if cols != leg.columnCount:

@@ -107,6 +107,7 @@ class ComparePanel(Panel):
             hist.setVisible(False)   # the bands are shown first
         for plot in (self.accuracy_plot, self.loss_plot, *self.band_plots):
             plot.setMinimumSize(150, 100)   # four plots: the dock must still fit under the others
+        self.accuracy_plot.keep_legend = self.loss_plot.keep_legend = True
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.accuracy_plot)

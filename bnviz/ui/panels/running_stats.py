@@ -28,6 +28,9 @@ def momentum_caption(m: float | None) -> str:
     return f"{rule} {POPULATION_NOTE}"
 
 
+CAPTION_MIN_HEIGHT = 380   # px
+
+
 class RunningStatsPanel(Panel):
     """Batch mean/var (noisy) vs running mean/var (smooth) vs population."""
 
@@ -91,6 +94,11 @@ class RunningStatsPanel(Panel):
         self._bounds = {"mean": (), "var": ()}        # curves' y, for the view's range
         self._pop_bounds = {"mean": (), "var": ()}    # population points' y
         self.selector.selection_changed.connect(self._refit_and_redraw)
+
+    def resizeEvent(self, event) -> None:
+        # A short panel keeps its rows for the plots; the caption is also the tooltip.
+        self.caption.setVisible(event.size().height() >= CAPTION_MIN_HEIGHT)
+        super().resizeEvent(event)
 
     def plot_widgets(self) -> list:
         return [self.mean_plot, self.var_plot]

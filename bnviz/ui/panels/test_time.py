@@ -76,6 +76,7 @@ class TestTimePanel(Panel):
             self.accuracy_plot, "training batches", TRAIN_COLOR, width=1))   # a trailing mean
         self.gap_plot = make_plot("Lag of the running averages", "step", "relative gap (log scale)")
         self.gap_plot.getPlotItem().setLogMode(y=True)
+        self.gap_plot.keep_legend = True   # in compare mode, the key to the runs' colours
         self.gap_range = StickyRange(self.gap_plot, steps_x=True, on_user_range=self.redraw)
         # One run: the mean's and the variance's lag. Compare mode: a pair per
         # run, in the run's colour, the variance solid and the mean dashed.
