@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from .. import export
 from ..engine.config import ConfigError, RunConfig
@@ -125,14 +126,21 @@ class FileActions:
             return
         folder, scale, formats, unit_csv = dialog.choice()
         frame = self._frame
-        copies = offscreen_copies(self.panels.values(), frame)
+        self.statusBar().showMessage(f"Exporting to {folder}…")
+        QApplication.setOverrideCursor(Qt.WaitCursor)   # a few seconds for a long run's data
+        copies = []
         try:
+            copies = offscreen_copies(self.panels.values(), frame)
             written = export.export_all(folder, frame, copies, scale=scale, formats=formats,
                                         unit_csv=unit_csv)
         except (OSError, ValueError) as exc:
+            QApplication.restoreOverrideCursor()
+            self.statusBar().showMessage("Nothing was exported", 8000)
             self._warn(f"Could not export to {folder}:\n{exc}", unchanged=False)
             return
         finally:
+            if QApplication.overrideCursor() is not None:
+                QApplication.restoreOverrideCursor()
             for panel in copies:
                 panel.close()
                 panel.deleteLater()
