@@ -35,7 +35,9 @@ def main(argv=None) -> int:
         print(f"bnviz: error: {exc}", file=sys.stderr)
         return 2
     window = MainWindow(configs[0])
-    if args.lesson:
+    if args.session:
+        window.open_session(args.session)   # a bad file: a message, and the default run goes on
+    elif args.lesson:
         window.open_lesson(args.lesson)
     elif len(configs) > 1:
         window.start_runs(configs, labels)

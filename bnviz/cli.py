@@ -7,7 +7,7 @@ from . import __version__
 from .engine.config import PRESETS, ConfigError, RunConfig, preset
 from .engine.lessons import LESSONS
 
-HEADLESS_ONLY = ("steps", "export", "scale", "unit_csv")
+HEADLESS_ONLY = ("steps", "export", "scale", "unit_csv", "save_session")
 EPILOG = """\
 Headless example (trains 2000 steps of the "Spiral with BN" preset, then
 writes config, data, figures and a manifest into ./spiral-run):
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--lesson", metavar="KEY", choices=[item.key for item in LESSONS],
                      help="open a guided lesson: " + ", ".join(item.key for item in LESSONS)
                      + " (fig1 reproduces Ioffe & Szegedy 2015, Fig. 1)")
+    src.add_argument("--session", metavar="FILE",
+                     help="open a saved session (.npz) in the window, or continue it with --headless")
     ap.add_argument("--compare", action="store_true",
                     help="train a second run B beside the chosen one, in lockstep: the same "
                          "network without batch norm")
@@ -72,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", metavar="S", type=scale_factor, default=1.0,
                      help="PNG size as a multiple of the 900x600 panels' plots (default 1; "
                           "2 for slides)")
+    run.add_argument("--save-session", metavar="FILE",
+                     help="save the runs as a session (.npz) at the end; open it in the window "
+                          "with --session FILE")
     run.add_argument("--unit-csv", action="store_true",
                      help="also write data-units.csv, every unit's series in its own column "
                           "(large for wide layers; data.npz always holds them)")
@@ -114,6 +119,8 @@ def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
         ap.error("--headless needs --steps N (the number of mini-batches to train)")
     if args.compare and args.lesson:
         ap.error("--compare and --lesson cannot be combined (a lesson chooses its own runs)")
+    if args.compare and args.session:
+        ap.error("--compare and --session cannot be combined (a session holds its own runs)")
     if not args.headless:
         for name in HEADLESS_ONLY:
             if name == "scale" and args.scale == 1.0:

@@ -79,7 +79,7 @@ def train(runs, steps: int, progress: Progress | None = None) -> int | None:
         # The last step is always summarised, so the percentiles reach it.
         runs.advance(1, summarize_last=k == steps)
         if not all(t.is_finite() for t in runs.runs):
-            return k
+            return runs.a.step_count   # counted from the start (a session may have begun later)
         if k % every == 0 or k == steps:
             for t in runs.runs:
                 t.evaluate()
@@ -135,14 +135,20 @@ def run(args, config) -> int:
     from .engine.config import ConfigError
     from .engine.data import DatasetError
     from .engine.frame import frame_of
+    from .engine.session import SessionError, load_runs, save_runs
     from .export import ExportError, export_all, prepare_folder
 
     folder = args.export or DEFAULT_EXPORT_DIR
     try:
         prepare_folder(folder)   # before training: an unwritable folder fails now
-        configs, labels = runs_from_args(args, config)
-        runs = Comparison.of(configs, summary_every=SUMMARY_EVERY)
-    except ExportError as exc:
+        if args.session:   # continue a saved session exactly where it stopped
+            loaded, labels = load_runs(args.session)
+            runs, labels = Comparison._from_runs(loaded), tuple(labels)
+            configs = tuple(t.config for t in loaded)
+        else:
+            configs, labels = runs_from_args(args, config)
+            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY)
+    except (ExportError, SessionError) as exc:
         return fail(str(exc))
     except ConfigError as exc:
         return fail(str(exc))
@@ -152,8 +158,9 @@ def run(args, config) -> int:
     trainer = runs.a
     cfg = trainer.config
     lockstep = f" ({len(configs)} runs in lockstep)" if len(configs) > 1 else ""
-    print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps{lockstep}",
-          file=sys.stderr)
+    start = f" from step {trainer.step_count}" if trainer.step_count else ""
+    print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps{start}"
+          f"{lockstep}", file=sys.stderr)
     progress = Progress(args.steps)
     # A diverging run overflows on purpose: say so once below, not with
     # NumPy's warnings from deep inside the engine.
@@ -195,6 +202,12 @@ def run(args, config) -> int:
             panel.close()
             panel.deleteLater()
     print(f"bnviz: wrote {len(written)} files to {folder}", file=sys.stderr)
+    if args.save_session:
+        try:
+            save_runs(args.save_session, runs.runs, list(labels))
+        except SessionError as exc:
+            return fail(str(exc))
+        print(f"bnviz: saved the session to {args.save_session}", file=sys.stderr)
     return EXIT_DIVERGED if diverged_at is not None else EXIT_OK
 
 

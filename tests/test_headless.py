@@ -214,3 +214,39 @@ def test_bad_data_file_exits_2(tmp_path, capsys, content, needle):
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1 and "points.csv" in lines[0], err
     assert needle.lower() in lines[0].lower(), lines[0]
+
+
+def test_headless_session_continues_bit_identically(tmp_path):
+    """20 steps, save; continue 10 from the session: the data equal a 30-step run's."""
+    cfg = write(tmp_path, "run.toml", SMALL)
+    session = tmp_path / "half.npz"
+    first = bnviz("--headless", "--config", cfg, "--compare", "--steps", "20",
+                  "--export", str(tmp_path / "a"), "--save-session", str(session))
+    assert first.returncode == 0, first.stderr
+    assert f"saved the session to {session}" in first.stderr
+    second = bnviz("--headless", "--session", str(session), "--steps", "10",
+                   "--export", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr
+    assert "from step 20" in second.stderr and "2 runs in lockstep" in second.stderr
+    whole = bnviz("--headless", "--config", cfg, "--compare", "--steps", "30",
+                  "--export", str(tmp_path / "c"))
+    assert whole.returncode == 0, whole.stderr
+    import numpy as np
+    for name in ("data.npz", "run-b-data.npz"):
+        with np.load(tmp_path / "b" / name) as b, np.load(tmp_path / "c" / name) as c:
+            # Every per-step series (evaluations and summaries follow each run's schedule).
+            keys = [k for k in c.files if k.startswith("steps/")]
+            assert len(keys) >= 10 and sorted(keys) == sorted(k for k in b.files if k.startswith("steps/"))
+            for key in keys:
+                np.testing.assert_array_equal(b[key], c[key], err_msg=f"{name} {key}")
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert m["step"] == 30 and m["others"][0]["label"] == "B: no BN"
+
+
+def test_bad_session_file_exits_2(tmp_path, capsys):
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a session")
+    status, err = status_of(["--headless", "--session", str(bad), "--steps", "3",
+                             "--export", str(tmp_path / "out")], capsys)
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "broken.npz" in lines[0]
