@@ -14,7 +14,7 @@ writes config, data, figures and a manifest into ./spiral-run):
 
   bnviz --headless --preset "Spiral with BN" --steps 2000 --export spiral-run
 
-Exit status with --headless: 0 done; 2 bad input (config, preset, steps,
+Exit status with --headless: 0 done; 2 bad input (config, preset, session, steps,
 data file, export folder); 3 training diverged (files still written).
 
 Presets: """
