@@ -88,14 +88,15 @@ def train(runs, steps: int, progress: Progress | None = None) -> int | None:
     return None
 
 
-def build_panels(frame, inspection=None, like=()):
+def build_panels(frame, inspection=None, like=(), shown=None):
     """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``
     (and the test-time lab's ``inspection`` of one test example). ``like``:
-    panels whose choices (layer, unit, check boxes) the copies take over."""
+    panels whose choices (layer, unit, check boxes) the copies take over.
+    ``shown``: in compare mode, the run the single-run panels draw (else A)."""
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from .ui.panels import ALL_PANELS
+    from .ui.panels import ALL_PANELS, EVERY_RUN_PANELS
     from .ui.panels.base import TITLE_INTERVAL
     app = QApplication.instance()
     panels = []
@@ -110,7 +111,8 @@ def build_panels(frame, inspection=None, like=()):
     app.processEvents()   # lay the plots out at their size before drawing
     models = {p.object_name: p for p in like}
     for panel in panels:
-        panel.set_frame(frame)
+        one_run = shown is not None and panel.object_name not in EVERY_RUN_PANELS
+        panel.set_frame(shown if one_run else frame)
         if panel.object_name in models:
             panel.copy_controls_from(models[panel.object_name])
         panel.redraw()   # once more now that every view has its final size

@@ -12,14 +12,14 @@ SCALE_KEY = "export/scale"
 SCALES = (1.0, 2.0, 3.0, 4.0)
 
 
-def offscreen_copies(panels, frame) -> list:
+def offscreen_copies(panels, frame, shown=None) -> list:
     """Fresh copies of ``panels`` at a fixed figure size, drawing ``frame``
     with the same choices (layer, unit, check boxes): figures do not depend
     on how the window's docks happen to be sized, tabbed or closed."""
     from ..headless import build_panels
     panels = list(panels)
     inspection = next((p.inspection for p in panels if getattr(p, "inspection", None) is not None), None)
-    return build_panels(frame, inspection, like=panels)
+    return build_panels(frame, inspection, like=panels, shown=shown)
 
 
 class ExportDialog(QDialog):

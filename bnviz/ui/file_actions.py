@@ -130,7 +130,7 @@ class FileActions:
         QApplication.setOverrideCursor(Qt.WaitCursor)   # a few seconds for a long run's data
         copies = []
         try:
-            copies = offscreen_copies(self.panels.values(), frame)
+            copies = offscreen_copies(self.panels.values(), frame, self._shown_run(frame))
             written = export.export_all(folder, frame, copies, scale=scale, formats=formats,
                                         unit_csv=unit_csv)
         except (OSError, ValueError) as exc:

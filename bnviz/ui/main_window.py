@@ -21,7 +21,7 @@ from .config_panel import ConfigPanel
 from .compare_mode import CompareMode
 from .file_actions import FileActions
 from .window_menus import WindowMenus
-from .panels import ALL_PANELS
+from .panels import ALL_PANELS, EVERY_RUN_PANELS
 from .status import RunStatus
 from .worker import TrainingWorker
 
@@ -37,8 +37,6 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
 # Docks that share a place with another as tabs (the first named is in front).
 TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"),
                  ("running_stats_panel", "test_time_panel"))
-# Panels that show every run of compare mode; the others show the chosen one.
-EVERY_RUN_PANELS = ("compare_panel", "test_time_panel")
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
 DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly

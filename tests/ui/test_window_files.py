@@ -213,3 +213,25 @@ def test_compare_mode_session_round_trip(qtbot, window, monkeypatch, tmp_path):
     assert (f.step, f.label, f.others[0].label) == (6, "A: with BN", "B: no BN")
     np.testing.assert_array_equal(f.others[0].history.steps["loss"], loss_b)
     assert window.comparing() and window._runset.variants == ({"batchnorm": False},)
+
+
+def test_export_all_in_compare_mode_draws_the_shown_run(qtbot, window, monkeypatch, tmp_path):
+    a = window._config
+    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    qtbot.waitUntil(lambda: len(window._frame.others) == 1, timeout=5000)
+    _steps(qtbot, window, 6)
+    window.run_view_combo.setCurrentIndex(1)
+    seen = {}
+    from bnviz import headless
+    original = headless.build_panels
+
+    def spy(frame, inspection=None, like=(), shown=None):
+        panels = original(frame, inspection, like, shown)
+        seen.update({p.object_name: p.frame() for p in panels})
+        return panels
+    monkeypatch.setattr(headless, "build_panels", spy)
+    out = tmp_path / "pair"
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: (self.folder_edit.setText(str(out)), 1)[1])
+    window.act_export.trigger()
+    assert seen["distributions_panel"].label == "B: no BN"
+    assert seen["compare_panel"].others and (out / "run-b-data.npz").exists()

@@ -10,9 +10,11 @@ from .selectors import LayerUnitSelector
 from .test_time import TestTimePanel
 from .training_curves import TrainingCurvesPanel
 
+# Panels that show every run of compare mode; the others show one run.
+EVERY_RUN_PANELS = ("compare_panel", "test_time_panel")
 ALL_PANELS = (TrainingCurvesPanel, DistributionsPanel, GammaBetaPanel, RunningStatsPanel,
               DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel)
 
-__all__ = ["ALL_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel",
+__all__ = ["ALL_PANELS", "EVERY_RUN_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel",
            "GammaBetaPanel", "GradientsPanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
            "TestTimePanel", "TrainingCurvesPanel"]
