@@ -77,6 +77,7 @@ class WindowMenus:
                                        "running statistics, gradients, training curves and decision "
                                        "boundary panels show (Compare runs and the Test-time lab "
                                        "show every run)")
+        self.run_view_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.run_view_combo.currentIndexChanged.connect(self._on_run_view_combo_changed)
         self.run_view_actions = (bar.addWidget(self.run_view_label), bar.addWidget(self.run_view_combo))
         for act in self.run_view_actions:

@@ -66,6 +66,7 @@ class ComparePanel(Panel):
                                    "or the histogram of the whole layer's values at this step")
         self.other_combo = QComboBox()
         self.other_combo.setToolTip("The run shown beside run A in the lower plots")
+        self.other_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.smooth_check = QCheckBox(f"Smooth loss ({SMOOTH_STEPS} steps)")
         self.smooth_check.setChecked(True)
         self.smooth_check.setToolTip(f"Plot the mean of the last {SMOOTH_STEPS} mini-batch losses")
