@@ -65,7 +65,7 @@ class FileActions:
             self.reset_run(config)
 
     def save_config(self) -> None:
-        path = self._ask_save("Save run settings", CONFIG_FILTER, ".toml")
+        path = self._ask_save("Save run settings", CONFIG_FILTER, ".toml", "bnviz-settings.toml")
         if not path:
             return
         try:
@@ -79,7 +79,8 @@ class FileActions:
     # ---------------------------------------------------------- sessions
     def save_session(self) -> None:
         """Save every run (weights, optimizer and random state, history)."""
-        path = self._ask_save("Save session", SESSION_FILTER, ".npz")
+        step = self._frame.step if self._frame is not None else 0
+        path = self._ask_save("Save session", SESSION_FILTER, ".npz", f"bnviz-session-step{step}.npz")
         if path:
             self.statusBar().showMessage(f"Saving the session to {path}…")
             self.save_session_requested.emit(path)
@@ -214,8 +215,9 @@ class FileActions:
         path, _ = QFileDialog.getOpenFileName(self, title, self._last_dir(), filters + ";;All files (*)")
         return path
 
-    def _ask_save(self, title: str, filters: str, suffix: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self, title, self._last_dir(), filters)
+    def _ask_save(self, title: str, filters: str, suffix: str, name: str = "") -> str:
+        start = str(Path(self._last_dir() or Path.home()) / name) if name else self._last_dir()
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
         if path and not path.lower().endswith(suffix):
             path += suffix
         return path
