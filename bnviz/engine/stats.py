@@ -19,26 +19,41 @@ from .losses import softmax_cross_entropy
 from .records import Evaluation, frozen_copy
 
 
-def population_statistics(model, x_train: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Per hidden layer, (mean, var) of what its BN normalises over the whole
-    training set with the current weights; None where a layer has no BN.
-    Sums are taken in float64."""
-    stats = []
-    a = x_train
-    for layer in model.layers:
-        z = layer.linear.forward(a, training=False)
+def walk(model, x: np.ndarray, normalize) -> tuple[np.ndarray, list]:
+    """Inference-mode forward of x (N, n_in) in which every BN layer's output
+    is ``normalize(i, bn, bn_in)`` for hidden layer i: the one walk behind
+    every way of evaluating below. Writes nothing in the model. Returns
+    (logits (N, K), per layer the BN output (N, D) or None)."""
+    a = x
+    bn_outs = []
+    for i, layer in enumerate(model.layers):
+        z = layer.linear.forward(a, training=False)  # training=False: no cache written
         bn = layer.bn
         if bn is None:
-            stats.append(None)
-            a = layer.act.forward(z, training=False)
-            continue
-        bn_in = z if layer.placement == "before" else layer.act.forward(z, training=False)
+            a, out = layer.act.forward(z, training=False), None
+        elif layer.placement == "before":
+            out = normalize(i, bn, z)
+            a = layer.act.forward(out, training=False)
+        else:
+            a = out = normalize(i, bn, layer.act.forward(z, training=False))
+        bn_outs.append(out)
+    return model.head.forward(a, training=False), bn_outs
+
+
+def population_statistics(model, x_train: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per hidden layer, (mean, var) of what its BN normalises over the whole
+    training set with the current weights, each layer normalised by the
+    population statistics of the layers below; None where a layer has no BN.
+    Sums are taken in float64."""
+    stats = [None] * len(model.layers)
+
+    def measure(i, bn, bn_in):
         x64 = bn_in.astype(np.float64)
         mean = x64.mean(axis=0)
         var = ((x64 - mean) ** 2).mean(axis=0)
-        stats.append((mean.astype(bn.dtype), var.astype(bn.dtype)))
-        y = normalize_with(bn, bn_in, mean.astype(bn.dtype), var.astype(bn.dtype))
-        a = layer.act.forward(y, training=False) if layer.placement == "before" else y
+        stats[i] = (mean.astype(bn.dtype), var.astype(bn.dtype))
+        return normalize_with(bn, bn_in, *stats[i])
+    walk(model, x_train, measure)
     return stats
 
 
@@ -51,16 +66,7 @@ def normalize_with(bn, x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.n
 def forward_with_stats(model, x: np.ndarray, stats) -> np.ndarray:
     """Inference forward with the given per-layer (mean, var) in place of the
     running statistics. x: (N, n_in) -> logits (N, K)."""
-    a = x
-    for layer, st in zip(model.layers, stats):
-        z = layer.linear.forward(a, training=False)
-        if layer.bn is None:
-            a = layer.act.forward(z, training=False)
-        elif layer.placement == "before":
-            a = layer.act.forward(normalize_with(layer.bn, z, *st), training=False)
-        else:
-            a = normalize_with(layer.bn, layer.act.forward(z, training=False), *st)
-    return model.head.forward(a, training=False)
+    return walk(model, x, lambda i, bn, v: normalize_with(bn, v, *stats[i]))[0]
 
 
 def train_mode_normalize(bn, x: np.ndarray, single: bool = False) -> np.ndarray:
@@ -82,20 +88,7 @@ def train_mode_forward(model, x: np.ndarray, single: bool = False) -> tuple[np.n
     ``single``, as N batches of one), with no cache, statistic or record of
     the model changed. Returns (logits (N, K), per layer the BN output
     (N, D) or None)."""
-    a = x
-    bn_outs = []
-    for layer in model.layers:
-        z = layer.linear.forward(a, training=False)  # training=False: no cache written
-        bn = layer.bn
-        if bn is None:
-            a, out = layer.act.forward(z, training=False), None
-        elif layer.placement == "before":
-            out = train_mode_normalize(bn, z, single)
-            a = layer.act.forward(out, training=False)
-        else:
-            a = out = train_mode_normalize(bn, layer.act.forward(z, training=False), single)
-        bn_outs.append(out)
-    return model.head.forward(a, training=False), bn_outs
+    return walk(model, x, lambda i, bn, v: train_mode_normalize(bn, v, single))
 
 
 def batch_stat_logits(model, x: np.ndarray, batch_size: int) -> np.ndarray:
