@@ -92,7 +92,11 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
     batch = np.concatenate([[index], np.sort(companions)])
     running = model.forward(x, training=False)
     if model.batchnorms():
-        population = forward_with_stats(model, x, population_statistics(model, trainer.x_train))
+        # The evaluation's, when it was taken at this very step (the same
+        # numbers: weights unchanged); else a fresh pass over the training set.
+        current = trainer.population is not None and trainer.population_step == trainer.step_count
+        stats = trainer.population if current else population_statistics(model, trainer.x_train)
+        population = forward_with_stats(model, x, stats)
     else:
         population = running
     in_batch = train_mode_forward(model, x_test[batch])[0][:1]

@@ -295,3 +295,21 @@ def test_evaluate_changes_no_model_array_and_records_are_frozen():
     assert {"test_accuracy_single", "L0.ema_gap_mean", "L2.ema_gap_var"} <= keys
     assert "L1.ema_gap_mean" not in keys
     assert set(ev.scalars()) <= keys
+
+
+def test_inspect_reuses_only_population_statistics_of_this_step():
+    from bnviz.engine.stats import forward_with_stats
+    from bnviz.engine.testtime import softmax
+    tr = trained(CFG.replace(population_every=100), 50)
+    tr.evaluate()
+    assert tr.population_step == 50
+    x = tr.x_test[3:4]
+    fresh = softmax(forward_with_stats(tr.model, x, population_statistics(tr.model, tr.x_train)))[0]
+    np.testing.assert_array_equal(inspect_example(tr, 3).probs_population, fresh)
+    tr.advance(5)
+    tr.evaluate()   # reuses step 50's statistics (population_every = 100)
+    stale = softmax(forward_with_stats(tr.model, x, tr.population))[0]
+    fresh = softmax(forward_with_stats(tr.model, x, population_statistics(tr.model, tr.x_train)))[0]
+    assert not np.array_equal(stale, fresh)
+    np.testing.assert_array_equal(inspect_example(tr, 3).probs_population, fresh)
+    assert tr.population_step == 50   # inspecting leaves the evaluation's schedule alone
