@@ -29,7 +29,7 @@ import weakref
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer
-from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QToolTip, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
 from ..plot_menu import add_export_actions
 from .backdrop import BACKGROUND, Axis, Mark, backdrop  # noqa: F401
@@ -245,6 +245,17 @@ class Panel(QWidget):
         for mine, theirs in zip(self.findChildren(QComboBox), other.findChildren(QComboBox)):
             if mine.count() == theirs.count() and mine is not getattr(selector, "layer_combo", None):
                 mine.setCurrentIndex(theirs.currentIndex())
+
+    def control_row(self, *left: QWidget, right=()) -> QHBoxLayout:
+        """The row above a panel's plots: its controls on the left, read-outs
+        on the right, then the "?" button."""
+        row = QHBoxLayout()
+        for w in left:
+            row.addWidget(w)
+        row.addStretch(1)
+        for w in (*right, self.help_button()):
+            row.addWidget(w)
+        return row
 
     def help_button(self) -> QToolButton:
         """A "?" button that explains the panel (``help_text``)."""

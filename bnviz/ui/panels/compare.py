@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QStackedLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QSplitter, QStackedLayout,
                                QVBoxLayout, QWidget)
 
 from .band import Band
@@ -70,19 +70,12 @@ class ComparePanel(Panel):
         self.smooth_check = QCheckBox(f"Smooth loss ({SMOOTH_STEPS} steps)")
         self.smooth_check.setChecked(True)
         self.smooth_check.setToolTip(f"Plot the mean of the last {SMOOTH_STEPS} mini-batch losses")
-        controls = QHBoxLayout()
-        controls.addWidget(self.selector)
-        controls.addWidget(self.quantity_combo)
-        controls.addWidget(self.view_combo)
-        controls.addWidget(QLabel("beside A:"))
-        controls.addWidget(self.other_combo)
-        controls.addWidget(self.smooth_check)
-        controls.addStretch(1)
         self.gap_label = QLabel("")
         self.gap_label.setToolTip("The largest difference between the mini-batch losses of A and "
                                   "the run beside it, over every step kept")
-        controls.addWidget(self.gap_label)
-        controls.addWidget(self.help_button())
+        controls = self.control_row(self.selector, self.quantity_combo, self.view_combo,
+                                    QLabel("beside A:"), self.other_combo, self.smooth_check,
+                                    right=[self.gap_label])
 
         self.accuracy_plot = make_plot("(a) Test accuracy", "step", "accuracy")
         self.accuracy_range = StickyRange(self.accuracy_plot, steps_x=True, fixed_y=(-0.1, 1.1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout
 
 from .base import CLASS_COLORS, Panel, StickyRange, make_plot, message_label, set_title
 
@@ -69,10 +69,7 @@ class DecisionBoundaryPanel(Panel):
         self.stack.addWidget(self.message)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.help_button())
-        layout.addLayout(row)
+        layout.addLayout(self.control_row())
         layout.addWidget(self.stack)
 
     def plot_widgets(self) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QGraphicsPathItem, QHBoxLayout, QLabel, QSplitter,
+from PySide6.QtWidgets import (QCheckBox, QGraphicsPathItem, QLabel, QSplitter,
                                QVBoxLayout)
 
 from .base import AFTER, BEFORE, NORMALIZED, BandSeries, Panel, Series, StickyRange, add_curve, \
@@ -52,12 +52,7 @@ class DistributionsPanel(Panel):
         self.nonfinite_label = QLabel("")
         self.nonfinite_label.setStyleSheet("color: #b30000;")
         self.nonfinite_label.setToolTip("NaN or Inf values are left out of the histogram")
-        controls = QHBoxLayout()
-        controls.addWidget(self.selector)
-        controls.addWidget(self.unit_only_check)
-        controls.addStretch(1)
-        controls.addWidget(self.nonfinite_label)
-        controls.addWidget(self.help_button())
+        controls = self.control_row(self.selector, self.unit_only_check, right=[self.nonfinite_label])
 
         self.hist_plot = make_plot("Values at this step", "value", "count")
         # The values' extremes jitter from step to step: the value axis is

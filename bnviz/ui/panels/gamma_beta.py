@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QStackedWidget, QVBoxLayout
+from PySide6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout
 
 from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add_curve, backdrop, \
     block_length, finite_bounds, fit_legend, make_plot, message_label, set_legend, \
@@ -84,10 +84,7 @@ class GammaBetaPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selector = LayerUnitSelector(with_unit=True)
-        controls = QHBoxLayout()
-        controls.addWidget(self.selector)
-        controls.addStretch(1)
-        controls.addWidget(self.help_button())
+        controls = self.control_row(self.selector)
         self.gamma_plot = make_plot("γ (scale) of every unit", "step", "γ")
         self.beta_plot = make_plot("β (shift) of every unit", "step", "β")
         self.all_curves, self.unit_curves = {}, {}

@@ -3,7 +3,7 @@ training, on a log scale (where a bias kept under BN shows its ~0 gradient)."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from .base import AFTER, BEFORE, NORMALIZED, POPULATION, Panel, Series, StickyRange, add_curve, \
     finite_bounds, make_plot, set_legend, set_title
@@ -35,11 +35,7 @@ class GradientsPanel(Panel):
         self.selector = LayerUnitSelector(with_unit=False)
         self.ratio_label = QLabel("")
         self.ratio_label.setToolTip("The largest ‖∂L/∂b‖ / ‖∂L/∂W‖ over the steps kept")
-        controls = QHBoxLayout()
-        controls.addWidget(self.selector)
-        controls.addStretch(1)
-        controls.addWidget(self.ratio_label)
-        controls.addWidget(self.help_button())
+        controls = self.control_row(self.selector, right=[self.ratio_label])
         self.plot = make_plot("Gradient norms", "step", "norm (log scale)")
         self.plot.getPlotItem().setLogMode(y=True)
         self.range = StickyRange(self.plot, steps_x=True, on_user_range=self.redraw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QGraphicsItem, QHBoxLayout, QLabel, QSplitter, QStackedWidget,
+from PySide6.QtWidgets import (QGraphicsItem, QLabel, QSplitter, QStackedWidget,
                                QVBoxLayout)
 
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
@@ -45,10 +45,7 @@ class RunningStatsPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selector = LayerUnitSelector(with_unit=True)
-        controls = QHBoxLayout()
-        controls.addWidget(self.selector)
-        controls.addStretch(1)
-        controls.addWidget(self.help_button())
+        controls = self.control_row(self.selector)
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #333;")

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QSplitter, QVBoxLayout
 
 from .base import BEFORE, NORMALIZED, POPULATION, RUNNING, Panel, Series, StickyRange, add_curve, \
     finite_bounds, make_plot, set_legend, set_title
@@ -60,11 +60,7 @@ class TestTimePanel(Panel):
         self.population_spin = self.controls.population_spin
         self.population_button = self.controls.population_button
         self.run_combo = self.controls.run_combo
-        row = QHBoxLayout()
-        row.addWidget(self.selector)
-        row.addWidget(self.controls)
-        row.addStretch(1)
-        row.addWidget(self.help_button())
+        row = self.control_row(self.selector, self.controls)
 
         self.accuracy_plot = make_plot("Test accuracy by the statistics used", "step", "accuracy")
         self.accuracy_range = StickyRange(self.accuracy_plot, steps_x=True, fixed_y=(-0.1, 1.1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QSplitter, QVBoxLayout
 
 from .base import AFTER, BEFORE, MIN_SETTLE_ROWS, POPULATION, RUNNING, Panel, Series, \
     StickyRange, add_curve, make_plot, set_title
@@ -37,10 +37,7 @@ class TrainingCurvesPanel(Panel):
         super().__init__(parent)
         self.log_check = QCheckBox("Log scale loss")
         self.log_check.setToolTip("Plot the loss on a logarithmic axis")
-        controls = QHBoxLayout()
-        controls.addWidget(self.log_check)
-        controls.addStretch(1)
-        controls.addWidget(self.help_button())
+        controls = self.control_row(self.log_check)
         self.loss_plot = make_plot("Mini-batch loss", "step", "cross-entropy loss", legend=False)
         self.loss_curve = add_curve(self.loss_plot, "batch loss", AFTER, width=1)
         self.loss_series = Series(self.loss_plot, self.loss_curve)
