@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QGraphicsPathItem, QLabel, QSplitter,
+from PySide6.QtWidgets import (QCheckBox, QLabel, QSplitter,
                                QVBoxLayout)
 
-from .base import AFTER, BEFORE, NORMALIZED, BandSeries, Panel, Series, StickyRange, add_curve, \
+from .base import AFTER, BEFORE, NORMALIZED, Panel, StickyRange, add_curve, \
     finite_bounds, make_plot, set_legend, set_title
+from .band import Band
 from .selectors import LayerUnitSelector
 
 HIST_KEYS = ("before", "normalized", "after")
@@ -70,29 +71,11 @@ class DistributionsPanel(Panel):
 
         self.band_plot = make_plot("15th, 50th, 85th percentiles over training", "step", "value")
         self.band_range = StickyRange(self.band_plot, steps_x=True, on_user_range=self.redraw)
-        self.band_curves: dict[str, tuple] = {}   # key -> (15th, 50th, 85th) curves
-        self.band_fills: dict[str, QGraphicsPathItem] = {}
-        for key, color in zip(BAND_KEYS, (BEFORE, AFTER)):
-            lo = add_curve(self.band_plot, None, color, width=0.5)
-            mid = add_curve(self.band_plot, key, color, width=2)
-            hi = add_curve(self.band_plot, None, color, width=0.5)
-            fill_color = pg.mkColor(color)
-            fill_color.setAlpha(60)
-            # A plain path item, not FillBetweenItem: that one rebuilds its
-            # polygon from both full curves on each setData (~10 ms at 3000 steps).
-            fill = QGraphicsPathItem()
-            fill.setBrush(pg.mkBrush(fill_color))
-            fill.setPen(pg.mkPen(None))
-            fill.setZValue(-10)
-            self.band_plot.addItem(fill, ignoreBounds=True)
-            self.band_curves[key], self.band_fills[key] = (lo, mid, hi), fill
         # Drawn through the plot's backdrop (all fills beneath all curves, as
         # the live items are): only the newest part of each is redrawn per frame.
-        self.band_fill_series = {key: BandSeries(self.band_plot, self.band_fills[key])
-                                 for key in BAND_KEYS}
-        self.band_series = {key: tuple(Series(self.band_plot, c) for c in self.band_curves[key])
-                            for key in BAND_KEYS}
-
+        self.bands = {key: Band(self.band_plot, key, color)
+                      for key, color in zip(BAND_KEYS, (BEFORE, AFTER))}
+        self.band_curves = {key: band.curves for key, band in self.bands.items()}   # (15th, 50th, 85th)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.hist_plot)
         self.splitter.addWidget(self.band_plot)
@@ -188,8 +171,7 @@ class DistributionsPanel(Panel):
         if entries != self._band_names:
             set_legend(self.band_plot, entries)
             for key in BAND_KEYS:
-                for item in (*self.band_curves[key], self.band_fills[key]):
-                    item.setVisible(key in names)
+                self.bands[key].set_visible(key in names)
             self._band_names = entries
         h = frame.history
         steps = h.summaries["step"]
@@ -204,13 +186,8 @@ class DistributionsPanel(Panel):
                     continue
                 if unit is not None:
                     pct = pct[:, :, unit]
-                selection = (i, unit)
-                for q, series in enumerate(self.band_series[key]):
-                    series.set_data(steps, pct[:, q], pts, window, key=selection)
-                    if q != 1:
-                        edges.append(series.bounds() or ())
-                self.band_fill_series[key].set_data(steps, pct[:, 0], pct[:, 2], pts, window,
-                                                    key=selection)
+                self.bands[key].set_data(steps, pct, pts, window, key=(i, unit))
+                edges.extend(self.bands[key].bounds())
             self.band_range.update(x=x_span, y=finite_bounds(*edges))
         set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where})")
 
@@ -221,9 +198,7 @@ class DistributionsPanel(Panel):
 
     def _clear_bands(self, *keys) -> None:
         for key in keys or BAND_KEYS:
-            for series in self.band_series[key]:
-                series.clear()
-            self.band_fill_series[key].clear()
+            self.bands[key].clear()
 
     def _clear(self) -> None:
         self._clear_histograms()
