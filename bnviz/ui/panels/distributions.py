@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QLabel, QSplitter,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QCheckBox, QLabel, QSplitter, QVBoxLayout
 
-from .base import AFTER, BEFORE, NORMALIZED, Panel, StickyRange, add_curve, \
-    finite_bounds, make_plot, set_legend, set_title
 from .band import Band
+from .base import AFTER, BEFORE, NORMALIZED, Panel, StickyRange, add_curve, finite_bounds, \
+    make_plot, set_legend, set_title
 from .selectors import LayerUnitSelector
 
 HIST_KEYS = ("before", "normalized", "after")
 BAND_KEYS = ("pre", "act_in")
+
+
 def _hist_sources(L):
     """[(key, values, legend name)] of the histograms for one LayerRecord."""
     if not L.has_bn:
