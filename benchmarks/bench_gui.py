@@ -17,11 +17,7 @@ import sys
 import tempfile
 import time
 
-if not os.environ.get("QT_QPA_PLATFORM"):
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import offscreen_setup  # noqa: F401,E402 (first: before Qt and NumPy load)
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402

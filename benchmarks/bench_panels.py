@@ -35,11 +35,7 @@ import os
 import sys
 import time
 
-if not os.environ.get("QT_QPA_PLATFORM"):
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import offscreen_setup  # noqa: F401,E402 (first: before Qt and NumPy load)
 
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
@@ -48,7 +44,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bnviz.engine import RunConfig, Trainer  # noqa: E402
 from bnviz.engine.config import preset  # noqa: E402
-from bnviz.engine.frame import Frame, boundary_grid  # noqa: E402
+from bnviz.engine.frame import Frame, boundary_grid, frame_of  # noqa: E402
 from bnviz.ui.panels import ALL_PANELS, DecisionBoundaryPanel  # noqa: E402
 
 FIG1 = preset("Ioffe & Szegedy 2015, Fig. 1")
@@ -75,11 +71,7 @@ def build_frames(cfg: RunConfig, history: int, n: int, per_frame: int) -> list[F
                 tr.evaluate()
             if tr.data.is_2d and (boundary is None or k % BOUNDARY_EVERY == 0):
                 boundary = boundary_grid(tr)
-            frames.append(Frame(run_id=1, config=tr.config, record=tr.record(),
-                                history=tr.history.snapshot(), evaluation=tr.last_evaluation,
-                                boundary=boundary, steps_per_second=0.0,
-                                n_classes=tr.data.n_classes,
-                                steps_per_epoch=tr.steps_per_epoch))
+            frames.append(frame_of(tr, 1, boundary=boundary))
     return frames
 
 
