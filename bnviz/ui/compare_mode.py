@@ -61,11 +61,10 @@ class CompareMode:
         self.step(chosen.steps)
 
     def _bring_forward(self, dock) -> None:
-        """Show ``dock`` in front of its tab group, with room enough to read:
-        about half the window across its dock area."""
+        """Give ``dock``, in front of its tab group, room enough to read:
+        about half the window across its dock area (it is shown and raised
+        already; this runs once the window is laid out)."""
         from PySide6.QtCore import Qt
-        dock.show()
-        dock.raise_()
         if dock.isFloating():
             return
         area = self.dockWidgetArea(dock)

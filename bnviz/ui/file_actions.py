@@ -129,22 +129,22 @@ class FileActions:
         frame = self._frame
         self.statusBar().showMessage(f"Exporting to {folder}…")
         QApplication.setOverrideCursor(Qt.WaitCursor)   # a few seconds for a long run's data
-        copies = []
+        copies, error = [], None
         try:
             copies = offscreen_copies(self.panels.values(), frame, self._shown_run(frame))
             written = export.export_all(folder, frame, copies, scale=scale, formats=formats,
                                         unit_csv=unit_csv)
         except (OSError, ValueError) as exc:
-            QApplication.restoreOverrideCursor()
-            self.statusBar().showMessage("Nothing was exported", 8000)
-            self._warn(f"Could not export to {folder}:\n{exc}", unchanged=False)
-            return
+            error = exc
         finally:
-            if QApplication.overrideCursor() is not None:
-                QApplication.restoreOverrideCursor()
+            QApplication.restoreOverrideCursor()
             for panel in copies:
                 panel.close()
                 panel.deleteLater()
+        if error is not None:
+            self.statusBar().showMessage("Nothing was exported", 8000)
+            self._warn(f"Could not export to {folder}:\n{error}", unchanged=False)
+            return
         self.settings.setValue(LAST_DIR_KEY, str(folder))
         self.statusBar().showMessage(f"Exported {len(written)} files to {folder}", 10000)
 

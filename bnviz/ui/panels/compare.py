@@ -276,6 +276,8 @@ class ComparePanel(Panel):
     def _draw_gap(self, a, b) -> None:
         la, lb = a.history.steps["loss"], b.history.steps["loss"]
         n = min(len(la), len(lb))
+        if not self._changed("gap", (n, a.step, b.label)):
+            return   # a pass over every kept step: once per new step, not per frame
         if n == 0:
             self.gap_label.setText("")
             return

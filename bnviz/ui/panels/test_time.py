@@ -127,7 +127,10 @@ class TestTimePanel(Panel):
         runs = (frame, *frame.others)[:MAX_RUNS]
         cfg = frame.config
         self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
-        self.controls.sync(cfg, [r.label for r in runs] if len(runs) > 1 else [])
+        labels = [r.label for r in runs] if len(runs) > 1 else []
+        if self._changed("controls", (cfg.eval_batch_size, cfg.population_every, cfg.bn_momentum,
+                                      tuple(labels))):
+            self.controls.sync(cfg, labels)
         run = runs[min(self.controls.run_index(), len(runs) - 1)]
         steps = frame.history.steps["step"]
         x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
