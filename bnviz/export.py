@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .engine.compare import run_letter
 from .engine.fileio import write_atomic
 
 FORMATS = ("png", "svg")
@@ -277,7 +278,7 @@ def run_prefix(frame, index: int) -> str:
     """``run-B-`` for compare mode's second run: the label's letter
     ("B: without BN"), else the run's position."""
     head = frame.label.split(":", 1)[0].strip()
-    return f"run-{slug(head, 16) if head else chr(ord('A') + index)}-"
+    return f"run-{slug(head, 16) if head else run_letter(index)}-"
 
 
 def _run_entry(frame, files: list[Path]) -> dict:

@@ -133,7 +133,7 @@ def run(args, config) -> int:
     import numpy as np
 
     from .cli import runs_from_args
-    from .engine.compare import Comparison
+    from .engine.compare import Comparison, run_letter
     from .engine.config import ConfigError
     from .engine.data import DatasetError
     from .engine.frame import frame_of
@@ -173,7 +173,7 @@ def run(args, config) -> int:
         broken = next(i for i, t in enumerate(runs.runs) if not t.is_finite())
         t = runs.runs[broken]
         what = "the loss" if not math.isfinite(t.last_loss) else "a batch norm statistic"
-        where = f" of run {labels[broken] or 'ABCDEFGH'[broken]}" if len(configs) > 1 else ""
+        where = f" of run {labels[broken] or run_letter(broken)}" if len(configs) > 1 else ""
         print(f"bnviz: training diverged at step {diverged_at}: {what}{where} became NaN or Inf; "
               "exporting what was trained", file=sys.stderr)
 
@@ -185,7 +185,7 @@ def run(args, config) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
     with np.errstate(all="ignore"):
         others = tuple(frame_of(t, boundary=None, steps_per_second=progress.rate(), diverged_at=diverged_at,
-                                label=labels[i] or "ABCDEFGH"[i])
+                                label=labels[i] or run_letter(i))
                        for i, t in enumerate(runs.runs[1:], start=1))
         frame = frame_of(trainer, steps_per_second=progress.rate(), diverged_at=diverged_at,
                          label=(labels[0] or "A") if others else "", others=others)

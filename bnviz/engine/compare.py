@@ -22,6 +22,18 @@ def same_data(a: RunConfig, b: RunConfig) -> bool:
     return all(getattr(a, f) == getattr(b, f) for f in DATA_FIELDS)
 
 
+def run_letter(i: int) -> str:
+    """The name of run i when it has no label of its own: A, B, C..."""
+    return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
+
+
+def _trainers(configs, summary_every: int) -> list[Trainer]:
+    """A Trainer per config; those on A's data share its (identical) arrays."""
+    first = Trainer(configs[0], summary_every=summary_every)
+    return [first] + [Trainer(cfg, dataset=first.data if same_data(configs[0], cfg) else None,
+                              summary_every=summary_every) for cfg in configs[1:]]
+
+
 class Comparison:
     """``Comparison(a, b, *more)``; ``step(n)`` returns the latest record of
     every run. A lone config gets B = A without batch norm."""
@@ -30,7 +42,7 @@ class Comparison:
                  summary_every: int = 1):
         if config_b is None:
             config_b = config_a.replace(batchnorm=False)
-        self._build((config_a, config_b, *more), summary_every)
+        self._adopt(_trainers((config_a, config_b, *more), summary_every))
 
     @classmethod
     def of(cls, configs, summary_every: int = 1) -> "Comparison":
@@ -38,43 +50,30 @@ class Comparison:
         configs = tuple(configs)
         if not configs:
             raise ValueError("a comparison needs at least one run")
-        self = cls.__new__(cls)
-        self._build(configs, summary_every)
-        return self
+        return cls._from_runs(_trainers(configs, summary_every))
 
-    def _build(self, configs, summary_every: int) -> None:
-        config_a = configs[0]
-        first = Trainer(config_a, summary_every=summary_every)
-        self.runs: list[Trainer] = [first]
-        for cfg in configs[1:]:
-            # One data set for all that share it: identical arrays, loaded once.
-            self.runs.append(Trainer(cfg, dataset=first.data if same_data(config_a, cfg) else None,
-                                     summary_every=summary_every))
-        self._set_sharing()
+    @classmethod
+    def _from_runs(cls, runs: list[Trainer]) -> "Comparison":
+        """A comparison of existing trainers (a loaded session)."""
+        cmp = cls.__new__(cls)
+        cmp._adopt(runs)
+        return cmp
 
-    def _set_sharing(self) -> None:
+    def _adopt(self, runs) -> None:
+        self.runs: list[Trainer] = list(runs)
         # Which runs train on A's batches (the rest draw their own).
         first = self.runs[0]
         self.shares_batches = tuple(
             i == 0 or (same_data(first.config, t.config) and t.batch_size == first.batch_size)
             for i, t in enumerate(self.runs))
 
-    @classmethod
-    def _from_runs(cls, runs: list[Trainer]) -> Comparison:
-        """A comparison of existing trainers (a loaded session)."""
-        cmp = cls.__new__(cls)
-        cmp.runs = list(runs)
-        cmp._set_sharing()
-        return cmp
-
     def save(self, path, labels: list[str] | None = None) -> None:
         """Save every run to one session file (labels default to A, B, ...)."""
         from .session import save_runs
-        save_runs(path, self.runs, labels or [chr(65 + i) if i < 26 else f"R{i + 1}"
-                                           for i in range(len(self.runs))])
+        save_runs(path, self.runs, labels or [run_letter(i) for i in range(len(self.runs))])
 
     @classmethod
-    def load(cls, path) -> Comparison:
+    def load(cls, path) -> "Comparison":
         """The comparison saved by ``save``; the runs continue in lockstep
         exactly as before. Raises SessionError for any unusable file."""
         from .session import SessionError, load_runs
@@ -172,7 +171,7 @@ class RunSet:
         variants = tuple(differences(configs[0], c) for c in configs[1:])
         if labels is None:
             fields = sorted({f for v in variants for f in v})
-            labels = tuple(f"{'ABCDEFGH'[i]}: {describe(c, fields)}" for i, c in enumerate(configs)) \
+            labels = tuple(f"{run_letter(i)}: {describe(c, fields)}" for i, c in enumerate(configs)) \
                 if variants else ("",)
         return cls(variants, labels)
 
@@ -182,6 +181,3 @@ class RunSet:
 
     def configs(self, a: RunConfig) -> tuple[RunConfig, ...]:
         return (a, *(a.replace(**v) for v in self.variants))
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, RunSet) and (self.variants, self.labels) == (other.variants, other.labels)

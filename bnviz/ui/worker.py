@@ -14,7 +14,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from ..engine.compare import Comparison
+from ..engine.compare import Comparison, run_letter
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
 from ..engine.frame import Frame, boundary_grid, frame_of
@@ -328,7 +328,7 @@ class TrainingWorker(QObject):
 
     def _label(self, i: int) -> str:
         """Run i's name: the one given, else A, B, C..."""
-        return self._labels[i] if i < len(self._labels) and self._labels[i] else "ABCDEFGH"[i]
+        return self._labels[i] if i < len(self._labels) and self._labels[i] else run_letter(i)
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()
