@@ -257,6 +257,19 @@ class Panel(QWidget):
             row.addWidget(w)
         return row
 
+    def plots_or_message(self, *plots) -> QWidget:
+        """``plots`` side by side in ``self.splitter`` (oriented to the panel's
+        shape), in ``self.stack`` with ``self.message`` to show instead."""
+        from PySide6.QtWidgets import QStackedWidget
+        self.splitter = QSplitter()
+        for plot in plots:
+            self.splitter.addWidget(plot)
+        self.message = message_label("")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.splitter)
+        self.stack.addWidget(self.message)
+        return self.stack
+
     def help_button(self) -> QToolButton:
         """A "?" button that explains the panel (``help_text``)."""
         button = QToolButton()

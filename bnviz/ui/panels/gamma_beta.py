@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add_curve, backdrop, \
-    block_length, finite_bounds, fit_legend, make_plot, message_label, set_legend, \
+    block_length, finite_bounds, fit_legend, make_plot, set_legend, \
     set_title
 from .selectors import LayerUnitSelector
 
@@ -101,13 +101,7 @@ class GammaBetaPanel(Panel):
                             for key, plot in (("gamma", self.gamma_plot), ("beta", self.beta_plot))}
         self.ranges = {key: StickyRange(plot, steps_x=True, on_user_range=self.redraw)
                        for key, plot in (("gamma", self.gamma_plot), ("beta", self.beta_plot))}
-        self.splitter = plots = QSplitter()
-        plots.addWidget(self.gamma_plot)
-        plots.addWidget(self.beta_plot)
-        self.message = message_label("")
-        self.stack = QStackedWidget()
-        self.stack.addWidget(plots)
-        self.stack.addWidget(self.message)
+        self.plots_or_message(self.gamma_plot, self.beta_plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)

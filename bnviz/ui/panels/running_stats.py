@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QGraphicsItem, QLabel, QSplitter, QStackedWidget,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (QGraphicsItem, QLabel, QVBoxLayout)
 
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
-    backdrop, finite_bounds, finite_or_nan, make_plot, message_label, set_legend, set_title
+    backdrop, finite_bounds, finite_or_nan, make_plot, set_legend, set_title
 from .selectors import LayerUnitSelector
 
 POPULATION_EDGE = "#1b5e20"
@@ -75,13 +74,7 @@ class RunningStatsPanel(Panel):
         self._dots = {}   # key -> (x, y) of the population points in the backdrop
         for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
             backdrop(plot).add_owner(self.population_points[key], self.population_points[key])
-        self.splitter = plots = QSplitter()
-        plots.addWidget(self.mean_plot)
-        plots.addWidget(self.var_plot)
-        self.message = message_label("")
-        self.stack = QStackedWidget()
-        self.stack.addWidget(plots)
-        self.stack.addWidget(self.message)
+        self.plots_or_message(self.mean_plot, self.var_plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
