@@ -4,12 +4,19 @@ Momentum convention: ``bn_momentum`` is PyTorch's, the weight of the *new*
 batch in ``running = (1 - m) * running + m * batch``. The course's / CS231n's
 ``beta = 0.9`` equals ``m = 0.1``; Keras's ``momentum = 0.99`` equals
 ``m = 0.01``. ``None`` means a cumulative average (PyTorch ``momentum=None``).
+
+Optimizer convention: the updates follow PyTorch's ``torch.optim`` formulas
+(see ``optim``). Keras differs: its Adam adds ``eps`` to the uncorrected
+``sqrt(v)`` and corrects the learning rate instead, so its ``eps`` acts
+larger early on (by ``1 / sqrt(1 - beta2^t)``); its RMSprop divides by
+``sqrt(s + eps)``. RMSProp's decay ``rmsprop_rho`` is PyTorch's ``alpha``
+(default 0.99) and Keras's ``rho`` (default 0.9, bnviz's default too).
 """
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,11 @@ PLACEMENTS = ("before", "after")
 INITS = ("gaussian", "glorot", "he")
 OPTIMIZERS = ("gd", "sgd", "momentum", "rmsprop", "adam")
 DTYPES = ("float32", "float64")
+# How a BN network is run on the probe of held-out examples behind Fig. 1 (b, c).
+PROBE_STATISTICS = (
+    ("batch", "probe's own batch statistics (training mode, the paper)"),
+    ("running", "running statistics (inference mode)"),
+    ("population", "population statistics (precise BN)"))
 CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
 MAX_LAYERS = 16
@@ -73,6 +85,13 @@ class RunConfig:
     # test-time statistics
     eval_batch_size: int = 0      # k of the test mini-batches; 0 = the training batch size
     population_every: int = 0     # recompute population statistics at most every this many steps; 0 = every evaluation
+    probe_statistics: str = field(default="batch", metadata={
+        "group": "Batch norm", "label": "Probe statistics", "choices": PROBE_STATISTICS,
+        "tooltip": "How a BN network is run on the fixed probe of held-out examples whose "
+                   "percentiles Distributions and Compare runs plot over training: as one batch "
+                   "normalised by its own statistics (training mode, as in the BN paper's Fig. 1), "
+                   "with the running statistics (inference mode), or with population statistics "
+                   "of the training set (recomputed as 'population_every' says)"})
 
     def __post_init__(self):
         if isinstance(self.hidden, list):
@@ -89,6 +108,13 @@ class RunConfig:
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)
+
+    @staticmethod
+    def declared_fields() -> list:
+        """The fields that declare their own label, tooltip, group and choices
+        in their metadata: the form builds their editors and validation
+        checks their choices from that declaration alone."""
+        return [f for f in fields(RunConfig) if "label" in f.metadata]
 
     # --------------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
@@ -137,6 +163,9 @@ class RunConfig:
                  hint=" (size of the test mini-batches), or 0 for the training batch size")
         _int(self, "population_every", 0, 10**9,
              hint=" (steps between population-statistics updates; 0 = at every evaluation)")
+        for f in self.declared_fields():
+            if "choices" in f.metadata:
+                _choice(self, f.name, [value for value, _ in f.metadata["choices"]])
         return self
 
     # ---------------------------------------------------------- serialisation
@@ -245,13 +274,19 @@ PRESETS: dict[str, RunConfig] = {
         bn_placement="before", keep_bias=False, init="he", optimizer="adam",
         lr=1e-3, batch_size=64, bn_momentum=0.1,  # course beta 0.9 == 0.1 here
         unbiased_running_var=False),
+    # torch.nn.BatchNorm1d and torch.optim's defaults (RMSprop alpha 0.99,
+    # Adam and RMSprop eps 1e-8).
     "PyTorch defaults": RunConfig(
         dataset="digits", hidden=(100, 100), activation="relu", batchnorm=True,
         init="he", optimizer="sgd", lr=0.05, batch_size=64, bn_momentum=0.1,
-        bn_eps=1e-5, unbiased_running_var=True),
+        bn_eps=1e-5, unbiased_running_var=True, rmsprop_rho=0.99, opt_eps=1e-8),
+    # keras.layers.BatchNormalization, keras.optimizers.Adam / RMSprop and
+    # Model.fit's defaults (Glorot's variance; Keras draws it uniformly). The
+    # update formulas stay PyTorch's (see the module docstring).
     "Keras defaults": RunConfig(
         dataset="digits", hidden=(100, 100), activation="relu", batchnorm=True,
         init="glorot", optimizer="adam", lr=1e-3, batch_size=32,
+        adam_beta1=0.9, adam_beta2=0.999, opt_eps=1e-7, rmsprop_rho=0.9,
         bn_momentum=0.01,  # Keras momentum 0.99 in PyTorch's convention
         bn_eps=1e-3, unbiased_running_var=False),
     "Two moons, no BN": RunConfig(

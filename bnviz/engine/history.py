@@ -124,14 +124,18 @@ SUMMARY_SERIES = ("pre_pct", "act_in_pct", "pre_unit_pct", "act_in_unit_pct")
 
 def summary_columns(widths) -> dict[str, tuple[int, ...]]:
     """Percentile summaries (15th, 50th, 85th) of ``pre`` and ``act_in``:
-    (3,) over the whole layer, (3, D) per unit."""
+    (3,) over the whole layer, (3, D) per unit; over the step's training
+    mini-batch (``pre_pct``, ``act_in_unit_pct``, ...) and over the run's
+    fixed probe of held-out examples (``pre_probe_pct``,
+    ``act_in_unit_probe_pct``, ..., see ``probe``)."""
     cols = {"step": ()}
     for i, d in enumerate(widths):
         p = f"L{i}."
-        cols[p + "pre_pct"] = (3,)
-        cols[p + "act_in_pct"] = (3,)
-        cols[p + "pre_unit_pct"] = (3, d)
-        cols[p + "act_in_unit_pct"] = (3, d)
+        for source in ("", "_probe"):
+            cols[p + f"pre{source}_pct"] = (3,)
+            cols[p + f"act_in{source}_pct"] = (3,)
+            cols[p + f"pre_unit{source}_pct"] = (3, d)
+            cols[p + f"act_in_unit{source}_pct"] = (3, d)
     return cols
 
 

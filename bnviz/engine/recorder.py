@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .records import LayerRecord, StepRecord, frozen_copy, sorted_percentiles
+from .probe import probe_percentiles
+from .records import LayerRecord, StepRecord, frozen_copy, layer_percentiles
 
 
 def _norm(a: np.ndarray | None) -> float | None:
@@ -27,7 +28,8 @@ class Recorder:
         self._keys = [{name: f"L{i}.{name}" for name in (
             "grad_norm_W", "grad_norm_b", "grad_norm_gamma", "grad_norm_beta", "gamma", "beta",
             "batch_mean", "batch_var", "running_mean", "running_var", "pre_pct", "act_in_pct",
-            "pre_unit_pct", "act_in_unit_pct")} for i in range(len(model.layers))]
+            "pre_unit_pct", "act_in_unit_pct", "pre_probe_pct", "act_in_probe_pct",
+            "pre_unit_probe_pct", "act_in_unit_probe_pct")} for i in range(len(model.layers))]
         self._norms: dict[str, float | None] = {}
 
     def grad_norms(self) -> list[tuple[float, float | None, float | None, float | None]]:
@@ -61,27 +63,29 @@ class Recorder:
         return row
 
     def summary_row(self, step: int) -> dict[str, object]:
-        """15th/50th/85th percentiles of pre and act_in, whole layer and per
-        unit. The costly part of the bookkeeping: three sorts per layer at most."""
+        """15th/50th/85th percentiles of pre and act_in over the step's
+        mini-batch, whole layer and per unit. The costly part of the
+        bookkeeping: three sorts per layer at most."""
         row = {"step": step}
         for layer, keys in zip(self.model.layers, self._keys):
-            pre_unit = sorted_percentiles(np.sort(layer.pre, axis=0))
-            pre_all = sorted_percentiles(np.sort(layer.pre, axis=None))
-            if layer.act_in is layer.pre:
-                act_unit, act_all = pre_unit, pre_all
-            else:
-                # BN before the activation: per unit, act_in is an increasing
-                # (gamma > 0) or decreasing (gamma < 0) affine map of pre, so
-                # its percentiles follow from pre's without another sort.
-                bn = layer.bn
-                scale = bn.gamma_used * bn._inv_std
-                mapped = (pre_unit - bn.batch_mean) * scale + bn.beta_used
-                act_unit = np.where(scale >= 0, mapped, mapped[::-1])
-                act_all = sorted_percentiles(np.sort(layer.act_in, axis=None))
-            row[keys["pre_unit_pct"]] = pre_unit
-            row[keys["pre_pct"]] = pre_all
-            row[keys["act_in_unit_pct"]] = act_unit
-            row[keys["act_in_pct"]] = act_all
+            affine = None
+            if layer.act_in is not layer.pre:
+                bn = layer.bn   # BN before the activation: act_in is affine in pre
+                affine = (bn.batch_mean, bn.gamma_used * bn._inv_std, bn.beta_used)
+            pcts = layer_percentiles(layer.pre, layer.act_in, affine)
+            for name, pct in zip(("pre_unit_pct", "pre_pct", "act_in_unit_pct", "act_in_pct"), pcts):
+                row[keys[name]] = pct
+        return row
+
+    def probe_row(self, x: np.ndarray, stats=None) -> dict[str, object]:
+        """The same percentiles over the probe x (see ``probe``), named
+        ``L{i}.pre_probe_pct``, ``L{i}.act_in_unit_probe_pct``, ...; the
+        model's caches and running statistics are left as they are."""
+        row = {}
+        for keys, pcts in zip(self._keys, probe_percentiles(self.model, x, stats)):
+            for name, pct in zip(("pre_unit_probe_pct", "pre_probe_pct", "act_in_unit_probe_pct",
+                                  "act_in_probe_pct"), pcts):
+                row[keys[name]] = pct
         return row
 
     def record(self, step: int, epoch: int, loss: float, accuracy: float, lr: float, labels,

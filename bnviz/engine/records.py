@@ -141,3 +141,61 @@ def sorted_percentiles(sorted_values: np.ndarray, q: tuple[float, ...] = PERCENT
         return _interpolation_matrix(n, tuple(q), sorted_values.dtype) @ sorted_values
     lo, hi, frac = _interpolation(n, tuple(q))
     return sorted_values[lo] * (1.0 - frac) + sorted_values[hi] * frac
+
+
+def layer_percentiles(pre: np.ndarray, act_in: np.ndarray, affine=None) -> tuple[np.ndarray, ...]:
+    """(pre per unit (3, D), pre over the layer (3,), act_in per unit, act_in
+    over the layer) for one layer's values pre, act_in: (N, D). Where
+    act_in is pre, nothing is sorted twice. ``affine`` = (center, scale,
+    shift), each (D,), says that act_in = (pre - center) * scale + shift
+    (BN before the activation): per unit an increasing (scale > 0) or
+    decreasing map of pre, so act_in's percentiles per unit follow from
+    pre's without another sort."""
+    pre_unit = sorted_percentiles(np.sort(pre, axis=0))
+    pre_all = flat_percentiles(pre)
+    if act_in is pre:
+        return pre_unit, pre_all, pre_unit, pre_all
+    if affine is None:
+        act_unit = sorted_percentiles(np.sort(act_in, axis=0))
+    else:
+        center, scale, shift = affine
+        mapped = (pre_unit - center) * scale + shift
+        act_unit = np.where(scale >= 0, mapped, mapped[::-1])
+    return pre_unit, pre_all, act_unit, flat_percentiles(act_in)
+
+
+FLAT_SORT_BELOW = 4096   # values; below this one sort beats the partitions
+
+
+def flat_percentiles(values: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> np.ndarray:
+    """Percentiles of all of ``values`` (any shape), as ``np.percentile``
+    (linear interpolation) -> (len(q),). Large arrays are not sorted: the
+    needed order statistics are placed by partitions (the middle one first,
+    then each side), and each one's successor is the least value between it
+    and the next one placed."""
+    flat = values.reshape(-1)
+    n = flat.size
+    if n < FLAT_SORT_BELOW:
+        return sorted_percentiles(np.sort(flat), q)
+    lo, _, frac = _interpolation(n, tuple(q))
+    ks = sorted(set(int(k) for k in lo))
+    p = np.array(flat, copy=True)
+    _place(p, ks, 0, n)
+    at, after = {}, {}
+    for k, k_next in zip(ks, [*ks[1:], n - 1]):
+        at[k] = p[k]
+        after[k] = p[k + 1:k_next + 1].min() if k + 1 < n else p[k]
+    a = np.array([at[int(k)] for k in lo])
+    b = np.array([after[int(k)] for k in lo])
+    return a * (1.0 - frac) + b * frac
+
+
+def _place(p: np.ndarray, ks: list[int], start: int, stop: int) -> None:
+    """Partition p[start:stop] in place so that each index in ``ks`` (sorted,
+    within the range) holds the value a sort would put there."""
+    if ks:
+        m = len(ks) // 2
+        k = ks[m]
+        p[start:stop].partition(k - start)
+        _place(p, ks[:m], start, k)
+        _place(p, ks[m + 1:], k + 1, stop)

@@ -19,15 +19,18 @@ from .losses import softmax_cross_entropy
 from .records import Evaluation, frozen_copy
 
 
-def walk(model, x: np.ndarray, normalize) -> tuple[np.ndarray, list]:
+def walk(model, x: np.ndarray, normalize, pres: list | None = None) -> tuple[np.ndarray, list]:
     """Inference-mode forward of x (N, n_in) in which every BN layer's output
     is ``normalize(i, bn, bn_in)`` for hidden layer i: the one walk behind
     every way of evaluating below. Writes nothing in the model. Returns
-    (logits (N, K), per layer the BN output (N, D) or None)."""
+    (logits (N, K), per layer the BN output (N, D) or None); each layer's
+    ``z = W a_prev (+ b)`` (N, D) is appended to ``pres`` if given."""
     a = x
     bn_outs = []
     for i, layer in enumerate(model.layers):
         z = layer.linear.forward(a, training=False)  # training=False: no cache written
+        if pres is not None:
+            pres.append(z)
         bn = layer.bn
         if bn is None:
             a, out = layer.act.forward(z, training=False), None

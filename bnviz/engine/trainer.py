@@ -15,6 +15,7 @@ from .history import DEFAULT_BUDGET_BYTES, History
 from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
+from .probe import probe_rows, probe_stats
 from .recorder import Recorder, _norm
 from .records import Evaluation, StepRecord
 from .stats import evaluate_model, population_statistics
@@ -40,6 +41,8 @@ class Trainer:
         self.y_train = np.asarray(self.data.y_train, dtype=np.int64)
         self.x_test = np.ascontiguousarray(self.data.x_test, dtype=self.dtype)
         self.y_test = np.asarray(self.data.y_test, dtype=np.int64)
+        # The held-out examples behind Fig. 1 (b, c), fixed for the whole run.
+        self.probe_x = self.x_test[probe_rows(len(self.y_test), config.seed)]
         n_train = len(self.y_train)
         self.batch_size = n_train if config.optimizer == "gd" else config.batch_size
         if self.batch_size > n_train:
@@ -163,7 +166,25 @@ class Trainer:
             self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
             self._norms, self._head_norm))
         if summary or self.step_count % self.summary_every == 0:
-            self.history.append_summary(rec.summary_row(self.step_count))
+            row = rec.summary_row(self.step_count)
+            row.update(rec.probe_row(self.probe_x, self.probe_stats()))
+            self.history.append_summary(row)
+
+    def probe_stats(self) -> list | None:
+        """The statistics the probe is normalised with now (``probe.probe_stats``)."""
+        mode = self.config.probe_statistics
+        population = self.population_now() if mode == "population" and self.model.batchnorms() else None
+        return probe_stats(self.model, mode, population)
+
+    def population_now(self, force: bool = False) -> list:
+        """Population statistics of the training set, reused while they are
+        from this step, or (``config.population_every`` > 0) from fewer than
+        that many steps ago; ``force`` recomputes them."""
+        every = max(self.config.population_every, 1)
+        if force or self.population is None or self.step_count - self.population_step >= every:
+            self.population = population_statistics(self.model, self.x_train)
+            self.population_step = self.step_count
+        return self.population
 
     def is_finite(self) -> bool:
         """False once the last loss or any BN statistic is NaN or Inf."""
@@ -208,11 +229,7 @@ class Trainer:
                 and last.eval_batch_size == k):
             return last.as_dict()
         if self.model.batchnorms():
-            every = self.config.population_every
-            if (force_population or self.population is None or every == 0
-                    or self.step_count - self.population_step >= every):
-                self.population = population_statistics(self.model, self.x_train)
-                self.population_step = self.step_count
+            self.population_now(force_population)
         ev = evaluate_model(self.model, self.x_train, self.x_test, self.y_test, k, self.step_count,
                             population=self.population, population_step=self.population_step)
         self.last_evaluation = ev

@@ -7,7 +7,8 @@ import random
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from bnviz.engine.config import PRESETS
+from bnviz.engine.config import PRESETS, RunConfig
+from bnviz.engine.trainer import LIVE_FIELDS
 
 from .config_fields import (ACTIVATION_CHOICES, BN_MODES, DATASET_CHOICES, DTYPE_CHOICES,
                             INIT_CHOICES, LIVE, LIVE_MARK, OPTIMIZER_CHOICES, PLACEMENT_CHOICES,
@@ -24,7 +25,19 @@ class ConfigForm:
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         form.setRowWrapPolicy(QFormLayout.DontWrapRows)
         form.setContentsMargins(6, 6, 6, 6)
+        self.__dict__.setdefault("_forms", {})[title] = form
         return box, form
+
+    def _build_declared(self) -> None:
+        """An editor for each field that declares itself in RunConfig's
+        metadata (label, tooltip, group, choices), at the end of its group."""
+        self._declared = {}
+        for f in RunConfig.declared_fields():
+            meta = f.metadata
+            live = f.name in LIVE_FIELDS
+            widget = self._input(ChoiceCombo(meta["choices"]), f.name, meta["tooltip"], live=live)
+            self._declared[f.name] = widget
+            self._row(self._forms[meta["group"]], meta["label"], widget, live=live)
 
     def _input(self, widget, field: str | None, tip: str, live: bool = False):
         """Register an editor: tooltip, change signal -> re-validate, error target."""

@@ -78,6 +78,8 @@ class ConfigPanel(ConfigForm, QWidget):
             self._opt_eps.setValue(cfg.opt_eps)
             self._seed.setValue(cfg.seed)
             self._dtype.set_value(cfg.dtype)
+            for name, widget in self._declared.items():
+                widget.set_value(getattr(cfg, name))
         self._refresh(emit=False)
 
     def config(self) -> RunConfig:
@@ -114,6 +116,7 @@ class ConfigPanel(ConfigForm, QWidget):
         for build in (self._build_presets, self._build_data, self._build_network, self._build_batchnorm,
                       self._build_optimisation, self._build_reproducibility):
             column.addWidget(build())
+        self._build_declared()
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(content)
@@ -155,7 +158,8 @@ class ConfigPanel(ConfigForm, QWidget):
             optimizer=self._optimizer.value(), lr=self._lr.value(), batch_size=self._batch_size.value(),
             sgd_momentum=self._sgd_momentum.value(), rmsprop_rho=self._rho.value(),
             adam_beta1=self._beta1.value(), adam_beta2=self._beta2.value(), opt_eps=self._opt_eps.value(),
-            seed=int(self._seed.value()), dtype=self._dtype.value())
+            seed=int(self._seed.value()), dtype=self._dtype.value(),
+            **{name: widget.value() for name, widget in self._declared.items()})
         # Settings without an editor here (the test-time lab's) keep their applied value.
         values.update({f: getattr(self._applied, f) for f in FIELD_ORDER if f not in values})
         return values, errors
@@ -222,7 +226,10 @@ class ConfigPanel(ConfigForm, QWidget):
         self._bn_flags.setEnabled(self._bn_mode.value() == "per_layer")
         bn = values["batchnorm"]
         any_bn = bn if isinstance(bn, bool) else (not isinstance(bn, tuple) or any(bn))
-        for widget in (self._placement, self._keep_bias, self._cumulative, self._bn_eps, self._unbiased):
+        in_bn_group = [self._declared[f.name] for f in RunConfig.declared_fields()
+                       if f.metadata["group"] == "Batch norm"]
+        for widget in (self._placement, self._keep_bias, self._cumulative, self._bn_eps, self._unbiased,
+                       *in_bn_group):
             widget.setEnabled(any_bn)
         self._bn_momentum.setEnabled(any_bn and not self._cumulative.isChecked())
         self._init_std.setEnabled(values["init"] == "gaussian")
