@@ -13,17 +13,33 @@ def main(argv=None) -> int:
         os.environ.setdefault(var, "1")
     from .cli import parse
     args, config = parse(argv)
+    if args.install_desktop_entry or args.remove_desktop_entry:
+        from . import desktop
+        return desktop.install_desktop_entry() if args.install_desktop_entry else desktop.remove_desktop_entry()
     if args.headless:
         from . import headless  # forces offscreen Qt before it imports Qt: no display needed
         return headless.run(args, config)
+    if not _qt_started():
+        # A missing system library or display: one line naming it, not Qt's abort.
+        from .qt_check import QtUnavailable, check_window
+        try:
+            check_window()
+        except QtUnavailable as exc:
+            print(f"bnviz: error: {exc}", file=sys.stderr)
+            return 2
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from .qt_check import qt_startup_guard
     from .resources_path import resource_path
     from .ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = QApplication.instance()
+    if app is None:
+        with qt_startup_guard():   # should Qt still fail to start: one line and status 2
+            app = QApplication([sys.argv[0]])
     app.setApplicationName("bnviz")
+    app.setDesktopFileName("bnviz")   # Wayland finds the menu entry's icon by this name
     app.setOrganizationName("bnviz")
     app.setApplicationDisplayName("bnviz")
     app.setWindowIcon(QIcon(str(resource_path("bnviz.svg"))))
@@ -43,6 +59,13 @@ def main(argv=None) -> int:
         window.start_runs(configs, labels)
     window.show()
     return app.exec()
+
+
+def _qt_started() -> bool:
+    """Is there a QApplication already (bnviz.app.main called from a
+    program or a test that made one)?"""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    return widgets is not None and widgets.QApplication.instance() is not None
 
 
 if __name__ == "__main__":

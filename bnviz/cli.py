@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--unit-csv", action="store_true",
                      help="also write data-units.csv, every unit's series in its own column "
                           "(large for wide layers; data.npz always holds them)")
+    desk = ap.add_argument_group("the desktop")
+    desk.add_argument("--install-desktop-entry", action="store_true",
+                      help="put bnviz in the desktop's applications menu: its .desktop file and "
+                           "icon under ~/.local/share (XDG_DATA_HOME), starting this bnviz")
+    desk.add_argument("--remove-desktop-entry", action="store_true",
+                      help="take bnviz out of the applications menu again")
     return ap
 
 

@@ -139,8 +139,13 @@ def run(args, config) -> int:
     from .engine.frame import frame_of
     from .engine.session import SessionError, load_runs, save_runs
     from .export import ExportError, export_all, prepare_folder
+    from .qt_check import QtUnavailable, require_offscreen
 
     folder = args.export or DEFAULT_EXPORT_DIR
+    try:
+        require_offscreen()   # what export needs, loaded before training: a missing library fails now
+    except QtUnavailable as exc:
+        return fail(str(exc))
     try:
         prepare_folder(folder)   # before training: an unwritable folder fails now
         if args.session:   # continue a saved session exactly where it stopped
