@@ -158,7 +158,9 @@ class ConfigForm:
     def _build_optimisation(self) -> QGroupBox:
         box, form = self._group("Optimisation")
         self._form_opt = form
-        self._optimizer = self._input(ChoiceCombo(OPTIMIZER_CHOICES), "optimizer", "Update rule")
+        self._optimizer = self._input(ChoiceCombo(OPTIMIZER_CHOICES), "optimizer",
+                                      "Update rule, in the form of PyTorch's torch.optim; Keras's Adam "
+                                      "and RMSprop place ε differently (see Optimizer ε)")
         self._row(form, "Optimizer", self._optimizer)
         self._lr = self._input(NumberSpinBox(0.0, 100.0, step="log", single_step=0.01), "lr",
                                "Learning rate: step size of every update, in (0, 100]", live=True)
@@ -167,10 +169,15 @@ class ConfigForm:
                                        "Examples per mini-batch, at least 2 (full-batch GD uses all)")
         self._row(form, "Batch size", self._batch_size)
         self._sgd_momentum = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "sgd_momentum",
-                                         "Momentum μ: v = μ·v + g, in [0, 1)", live=True)
+                                         "Momentum μ: v = μ·v + g, w −= lr·v (PyTorch's form; Keras's "
+                                         "v = μ·v − lr·g, w += v is the same at a constant rate), "
+                                         "in [0, 1)",
+                                         live=True)
         self._row(form, "Momentum μ", self._sgd_momentum, live=True)
         self._rho = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "rmsprop_rho",
-                                "RMSProp decay ρ of the squared-gradient average, in [0, 1)", live=True)
+                                "RMSProp decay ρ of the squared-gradient average s = ρ·s + (1 − ρ)·g², "
+                                "in [0, 1): PyTorch's alpha (default 0.99), Keras's rho "
+                                "(default 0.9)", live=True)
         self._row(form, "Decay ρ", self._rho, live=True)
         self._beta1 = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "adam_beta1",
                                   "Adam β₁: decay of the gradient average, in [0, 1)", live=True)
@@ -179,7 +186,11 @@ class ConfigForm:
                                   "Adam β₂: decay of the squared-gradient average, in [0, 1)", live=True)
         self._row(form, "β₂", self._beta2, live=True)
         self._opt_eps = self._input(NumberSpinBox(0.0, 1.0, step="log", floor=1e-12), "opt_eps",
-                                    "ε in the optimizer's denominator, in (0, 1]", live=True)
+                                    "ε in the optimizer's denominator, in (0, 1], as in PyTorch: Adam "
+                                    "lr·m̂/(√v̂ + ε), RMSProp lr·g/(√s + ε) (default 1e-8). Keras's "
+                                    "Adam adds ε to the uncorrected √v and corrects lr instead, so "
+                                    "its ε acts 1/√(1 − β₂ᵗ) times larger early on; Keras's RMSprop "
+                                    "divides by √(s + ε) (Keras's default 1e-7)", live=True)
         self._row(form, "Optimizer ε", self._opt_eps, live=True)
         return box
 

@@ -78,8 +78,9 @@ class GammaBetaPanel(Panel):
     object_name = "gamma_beta_panel"
     help_text = (
         "The learned scale γ and shift β of every unit of a BN layer over training: "
-        "y = γ·x̂ + β. They start at 1 and 0; where they move, the network chose to undo part "
-        "of the normalisation (γ = √(σ²+ε), β = μ would undo it entirely).")
+        "y = γ·x̂ + β. They start at 1 and 0; in training mode each unit's output then has batch "
+        "mean β and standard deviation γ·√(σ²/(σ²+ε)), so where they move, the network rescales "
+        "and shifts the normalised values (γ = √(σ²+ε), β = μ would undo the normalisation).")
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -27,7 +27,8 @@ class GradientsPanel(Panel):
         "The norm of each parameter's gradient in the chosen layer at every step, on a log "
         "scale: ‖∂L/∂W‖<sub>F</sub>, ‖∂L/∂b‖, ‖∂L/∂γ‖, ‖∂L/∂β‖. When BN follows the linear map, "
         "z + b − mean(z + b) = z − mean(z), so the loss does not depend on b and "
-        "∂L/∂b = 0 up to rounding: a kept bias never moves. Exact zeros are drawn at "
+        "∂L/∂b = 0 up to rounding: a kept bias stays at zero up to rounding. Exact zeros are "
+        "drawn at "
         f"{LOG_FLOOR:g}.")
 
     def __init__(self, parent=None):

@@ -30,7 +30,9 @@ class TrainingCurvesPanel(Panel):
         "Top: the mini-batch loss L = −(1/B) Σ<sub>i</sub> log p(y<sub>i</sub> | x<sub>i</sub>) at "
         "every step. Bottom: test accuracy with BN normalising by its running averages (what "
         "eval mode does), by the exact population statistics of the training set (precise BN), "
-        "and by each test mini-batch's own mean and variance.")
+        "and by each test mini-batch's own mean and variance. The updates follow PyTorch's "
+        "torch.optim formulas; Keras's Adam and RMSprop place ε differently (see the Optimizer ε "
+        "setting).")
     split_wide = 1.8
 
     def __init__(self, parent=None):
