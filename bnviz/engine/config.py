@@ -6,11 +6,12 @@ batch in ``running = (1 - m) * running + m * batch``. The course's / CS231n's
 ``m = 0.01``. ``None`` means a cumulative average (PyTorch ``momentum=None``).
 
 Optimizer convention: the updates follow PyTorch's ``torch.optim`` formulas
-(see ``optim``). Keras differs: its Adam adds ``eps`` to the uncorrected
-``sqrt(v)`` and corrects the learning rate instead, so its ``eps`` acts
-larger early on (by ``1 / sqrt(1 - beta2^t)``); its RMSprop divides by
-``sqrt(s + eps)``. RMSProp's decay ``rmsprop_rho`` is PyTorch's ``alpha``
-(default 0.99) and Keras's ``rho`` (default 0.9, bnviz's default too).
+(see ``optim``) unless ``optimizer_formulas = "keras"``. Keras differs: its
+Adam adds ``eps`` to the uncorrected ``sqrt(v)`` and corrects the learning
+rate instead, so its ``eps`` acts larger early on (by
+``1 / sqrt(1 - beta2^t)``); its RMSprop divides by ``sqrt(s + eps)``.
+RMSProp's decay ``rmsprop_rho`` is PyTorch's ``alpha`` (default 0.99) and
+Keras's ``rho`` (default 0.9, bnviz's default too).
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ PROBE_STATISTICS = (
     ("batch", "probe's own batch statistics (training mode, the paper)"),
     ("running", "running statistics (inference mode)"),
     ("population", "population statistics (precise BN)"))
+# Whose update formulas the optimizers use (see ``optim``).
+OPTIMIZER_FORMULAS = (
+    ("pytorch", "PyTorch (torch.optim)"),
+    ("keras", "Keras (keras.optimizers)"))
 CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
 MAX_LAYERS = 16
@@ -79,6 +84,13 @@ class RunConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     opt_eps: float = 1e-8
+    optimizer_formulas: str = field(default="pytorch", metadata={
+        "group": "Optimisation", "label": "Formulas", "choices": OPTIMIZER_FORMULAS,
+        "tooltip": "Whose update formulas momentum, RMSProp and Adam use. PyTorch: Adam "
+                   "lr·m̂/(√v̂ + ε), RMSProp lr·g/(√s + ε), momentum v = μ·v + g, w −= lr·v. "
+                   "Keras: Adam adds ε to the uncorrected √v with the rate "
+                   "lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), so its ε acts larger early on; RMSprop divides by "
+                   "√(s + ε); momentum v = μ·v − lr·g, w += v (the same unless lr changes)"})
     # reproducibility
     seed: int = 0
     dtype: str = "float32"
@@ -281,12 +293,13 @@ PRESETS: dict[str, RunConfig] = {
         init="he", optimizer="sgd", lr=0.05, batch_size=64, bn_momentum=0.1,
         bn_eps=1e-5, unbiased_running_var=True, rmsprop_rho=0.99, opt_eps=1e-8),
     # keras.layers.BatchNormalization, keras.optimizers.Adam / RMSprop and
-    # Model.fit's defaults (Glorot's variance; Keras draws it uniformly). The
-    # update formulas stay PyTorch's (see the module docstring).
+    # Model.fit's defaults (Glorot's variance; Keras draws it uniformly), and
+    # Keras's update formulas.
     "Keras defaults": RunConfig(
         dataset="digits", hidden=(100, 100), activation="relu", batchnorm=True,
         init="glorot", optimizer="adam", lr=1e-3, batch_size=32,
         adam_beta1=0.9, adam_beta2=0.999, opt_eps=1e-7, rmsprop_rho=0.9,
+        optimizer_formulas="keras",
         bn_momentum=0.01,  # Keras momentum 0.99 in PyTorch's convention
         bn_eps=1e-3, unbiased_running_var=False),
     "Two moons, no BN": RunConfig(

@@ -9,6 +9,15 @@ Formulas (g is the gradient, t the 1-based step count):
 - RMSProp: ``s = rho * s + (1 - rho) * g^2``; ``w -= lr * g / (sqrt(s) + eps)``
 - Adam: ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g^2``;
   ``w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``
+
+These are PyTorch's ``torch.optim`` formulas. Keras's (keras/src/optimizers,
+``formulas="keras"``) differ in three places:
+
+- momentum: ``v = mu * v - lr * g``; ``w += v`` (the same while lr is constant)
+- RMSprop: ``w -= lr * g / sqrt(s + eps)`` (eps inside the root)
+- Adam: ``w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``: eps
+  added to the uncorrected sqrt(v), so it acts ``1 / sqrt(1 - b2^t)`` times
+  larger early on
 """
 from __future__ import annotations
 
@@ -113,19 +122,55 @@ class Adam(Optimizer):
             p -= step * m / (np.sqrt(v) / sqrt_c2 + self.eps)
 
 
+class KerasMomentum(Momentum):
+    """Keras's SGD with momentum: the velocity holds steps, not gradients."""
+
+    def _update(self, params, grads):
+        lr, mu = self.lr, self.momentum
+        for p, g, v in zip(params, grads, self._slots("velocity", params)):
+            v *= mu
+            v -= lr * g
+            p += v
+
+
+class KerasRMSProp(RMSProp):
+    """Keras's RMSprop: eps inside the square root."""
+
+    def _update(self, params, grads):
+        lr, rho, eps = self.lr, self.rho, self.eps
+        for p, g, s in zip(params, grads, self._slots("square_avg", params)):
+            s *= rho
+            s += (1.0 - rho) * g * g
+            p -= lr * g / np.sqrt(s + eps)
+
+
+class KerasAdam(Adam):
+    """Keras's Adam: bias correction in the rate, eps on the uncorrected sqrt(v)."""
+
+    def _update(self, params, grads):
+        b1, b2, t = self.beta1, self.beta2, self.t
+        alpha = self.lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        for p, g, m, v in zip(params, grads, self._slots("m", params), self._slots("v", params)):
+            m += (g - m) * (1.0 - b1)
+            v += (g * g - v) * (1.0 - b2)
+            p -= alpha * m / (np.sqrt(v) + self.eps)
+
+
 def make_optimizer(cfg) -> Optimizer:
-    """The optimizer a RunConfig names, with its hyper-parameters."""
+    """The optimizer a RunConfig names, with its hyper-parameters, in
+    PyTorch's formulas or (``cfg.optimizer_formulas == "keras"``) Keras's."""
     kind = cfg.optimizer
+    keras = getattr(cfg, "optimizer_formulas", "pytorch") == "keras"
     if kind == "gd":
         return GD(cfg.lr)
     if kind == "sgd":
         return SGD(cfg.lr)
     if kind == "momentum":
-        return Momentum(cfg.lr, cfg.sgd_momentum)
+        return (KerasMomentum if keras else Momentum)(cfg.lr, cfg.sgd_momentum)
     if kind == "rmsprop":
-        return RMSProp(cfg.lr, cfg.rmsprop_rho, cfg.opt_eps)
+        return (KerasRMSProp if keras else RMSProp)(cfg.lr, cfg.rmsprop_rho, cfg.opt_eps)
     if kind == "adam":
-        return Adam(cfg.lr, cfg.adam_beta1, cfg.adam_beta2, cfg.opt_eps)
+        return (KerasAdam if keras else Adam)(cfg.lr, cfg.adam_beta1, cfg.adam_beta2, cfg.opt_eps)
     raise ValueError(f"unknown optimizer {kind!r}")
 
 

@@ -159,8 +159,9 @@ class ConfigForm:
         box, form = self._group("Optimisation")
         self._form_opt = form
         self._optimizer = self._input(ChoiceCombo(OPTIMIZER_CHOICES), "optimizer",
-                                      "Update rule, in the form of PyTorch's torch.optim; Keras's Adam "
-                                      "and RMSprop place ε differently (see Optimizer ε)")
+                                      "Update rule, in the form of PyTorch's torch.optim unless Formulas "
+                                      "says Keras; Keras's Adam and RMSprop place ε differently "
+                                      "(see Optimizer ε)")
         self._row(form, "Optimizer", self._optimizer)
         self._lr = self._input(NumberSpinBox(0.0, 100.0, step="log", single_step=0.01), "lr",
                                "Learning rate: step size of every update, in (0, 100]", live=True)
@@ -186,8 +187,8 @@ class ConfigForm:
                                   "Adam β₂: decay of the squared-gradient average, in [0, 1)", live=True)
         self._row(form, "β₂", self._beta2, live=True)
         self._opt_eps = self._input(NumberSpinBox(0.0, 1.0, step="log", floor=1e-12), "opt_eps",
-                                    "ε in the optimizer's denominator, in (0, 1], as in PyTorch: Adam "
-                                    "lr·m̂/(√v̂ + ε), RMSProp lr·g/(√s + ε) (default 1e-8). Keras's "
+                                    "ε in the optimizer's denominator, in (0, 1]. PyTorch's formulas: "
+                                    "Adam lr·m̂/(√v̂ + ε), RMSProp lr·g/(√s + ε) (default 1e-8). Keras's "
                                     "Adam adds ε to the uncorrected √v and corrects lr instead, so "
                                     "its ε acts 1/√(1 − β₂ᵗ) times larger early on; Keras's RMSprop "
                                     "divides by √(s + ε) (Keras's default 1e-7)", live=True)

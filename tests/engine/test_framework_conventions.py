@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from bnviz.engine.config import RunConfig, preset
-from bnviz.engine.optim import Adam, Momentum, RMSProp, make_optimizer
+from bnviz.engine.optim import (Adam, KerasAdam, KerasMomentum, KerasRMSProp, Momentum, RMSProp,
+                                make_optimizer)
+from bnviz.engine.trainer import Trainer
 
 
 def test_keras_preset_uses_keras_defaults():
@@ -25,9 +27,11 @@ def test_keras_preset_uses_keras_defaults():
     # RMSprop: rho 0.9 (and epsilon 1e-7); Model.fit: batch_size 32.
     assert (cfg.optimizer, cfg.lr, cfg.adam_beta1, cfg.adam_beta2) == ("adam", 1e-3, 0.9, 0.999)
     assert cfg.opt_eps == 1e-7 and cfg.rmsprop_rho == 0.9 and cfg.batch_size == 32
-    assert cfg.init == "glorot"
+    assert cfg.init == "glorot" and cfg.optimizer_formulas == "keras"
     opt = make_optimizer(cfg)
-    assert isinstance(opt, Adam) and opt.eps == 1e-7
+    assert isinstance(opt, KerasAdam) and opt.eps == 1e-7
+    for kind, cls in (("rmsprop", KerasRMSProp), ("momentum", KerasMomentum)):
+        assert type(make_optimizer(cfg.replace(optimizer=kind))) is cls
 
 
 def test_pytorch_preset_uses_pytorch_defaults():
@@ -37,6 +41,9 @@ def test_pytorch_preset_uses_pytorch_defaults():
     assert cfg.bn_momentum == 0.1 and cfg.bn_eps == 1e-5 and cfg.unbiased_running_var is True
     assert cfg.rmsprop_rho == 0.99 and cfg.opt_eps == 1e-8
     assert (cfg.adam_beta1, cfg.adam_beta2) == (0.9, 0.999)
+    assert cfg.optimizer_formulas == RunConfig().optimizer_formulas == "pytorch"
+    for kind, cls in (("adam", Adam), ("rmsprop", RMSProp), ("momentum", Momentum)):
+        assert type(make_optimizer(cfg.replace(optimizer=kind))) is cls
     # bnviz's own default decay is Keras's (and Hinton's) 0.9.
     assert RunConfig().rmsprop_rho == 0.9
 
@@ -118,3 +125,37 @@ def test_keras_momentum_is_ours_at_a_constant_rate():
     w0, grads = np.ones(6), gradients(1.0)
     keras = list(keras_sgd_momentum(w0, grads, 0.05, 0.9))
     np.testing.assert_allclose(list(ours(Momentum(0.05, 0.9), w0, grads)), keras, rtol=1e-12)
+
+
+# ----------------------------------------------- the Keras formulas option
+@pytest.mark.parametrize("scale", [1e-6, 1.0])
+def test_keras_formulas_follow_keras_update_rules(scale):
+    w0, grads = np.ones(6), gradients(scale)
+    np.testing.assert_allclose(list(ours(KerasAdam(1e-3, 0.9, 0.999, 1e-7), w0, grads)),
+                               list(keras_adam(w0, grads, 1e-3, 0.9, 0.999, 1e-7)), rtol=1e-13)
+    np.testing.assert_allclose(list(ours(KerasRMSProp(1e-3, 0.9, 1e-7), w0, grads)),
+                               list(keras_rmsprop(w0, grads, 1e-3, 0.9, 1e-7)), rtol=1e-13)
+    np.testing.assert_allclose(list(ours(KerasMomentum(0.05, 0.9), w0, grads)),
+                               list(keras_sgd_momentum(w0, grads, 0.05, 0.9)), rtol=1e-13)
+
+
+def test_keras_momentum_differs_once_the_rate_changes():
+    """Keras's velocity holds past steps (lr already applied), PyTorch's past
+    gradients: after a change of lr they part."""
+    w0, grads = np.ones(6), gradients(1.0, steps=20)
+
+    def halve(opt, t):
+        opt.lr = 0.05 if t <= 10 else 0.025
+
+    torch_form = list(ours(Momentum(0.05, 0.9), w0, grads, halve))
+    keras_form = list(ours(KerasMomentum(0.05, 0.9), w0, grads, halve))
+    np.testing.assert_allclose(torch_form[9], keras_form[9], rtol=1e-12)
+    assert np.abs(torch_form[-1] - keras_form[-1]).max() > 1e-3
+
+
+def test_keras_preset_trains_with_keras_formulas():
+    tr = Trainer(preset("Keras defaults").replace(hidden=(32,)))
+    first = tr.train_batch()
+    tr.advance(150)
+    assert isinstance(tr.optimizer, KerasAdam) and tr.optimizer.t == 151
+    assert tr.last_loss < 0.5 * first

@@ -31,8 +31,8 @@ class TrainingCurvesPanel(Panel):
         "every step. Bottom: test accuracy with BN normalising by its running averages (what "
         "eval mode does), by the exact population statistics of the training set (precise BN), "
         "and by each test mini-batch's own mean and variance. The updates follow PyTorch's "
-        "torch.optim formulas; Keras's Adam and RMSprop place ε differently (see the Optimizer ε "
-        "setting).")
+        "torch.optim formulas, or Keras's with the Formulas setting (Keras places Adam's and "
+        "RMSprop's ε differently).")
     split_wide = 1.8
 
     def __init__(self, parent=None):
