@@ -1,104 +1,22 @@
-"""Per-step series of a run, in bounded memory.
+"""Per-step series of a run, in bounded memory, at one resolution.
 
-Every step is kept until a store reaches its capacity; then the older half
-is thinned to every second row and the newer half kept whole, so a run of
-any length fits, the newest steps always at full resolution and the oldest
-ever sparser. A ``step`` column says which steps survived.
+Three ``SeriesStore``s (see ``store``): every training step, the percentile
+summaries, the evaluations. Long runs keep their newest rows whole and the
+rest evenly merged (mean and envelope of noisy series, the last value of
+state), so no part of a run is drawn from fewer rows than another.
 
-Snapshots are read-only views that are never written again: appends write
-past the end of every view, and thinning or growing allocates new arrays.
-So a snapshot can be handed to another thread without copying.
+Snapshots are read-only and never change afterwards, so one can be handed
+to another thread without copying.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
+from .store import SeriesStore, StoreView
+
 DEFAULT_BUDGET_BYTES = 96 * 2**20
-
-
-class SeriesStore:
-    """Named columns of fixed per-row shape, one row per recorded step."""
-
-    def __init__(self, shapes: dict[str, tuple[int, ...]], budget_bytes: int = DEFAULT_BUDGET_BYTES,
-                 min_capacity: int = 256, dtypes: dict[str, np.dtype] | None = None):
-        self.shapes = dict(shapes)
-        dtypes = dtypes or {}
-        self.dtypes = {k: np.dtype(dtypes.get(k, np.float32)) for k in self.shapes}
-        row_bytes = sum(int(np.prod(s, dtype=np.int64)) * self.dtypes[k].itemsize
-                        for k, s in self.shapes.items()) or 1
-        cap = max(min_capacity, budget_bytes // row_bytes)
-        self.capacity = int(cap) // 4 * 4
-        self.n = 0
-        self._allocated = 0
-        self._cols: dict[str, np.ndarray] = {}
-        self._grow(min(self.capacity, 1024))
-
-    def _grow(self, rows: int) -> None:
-        new = {k: np.empty((rows, *s), self.dtypes[k]) for k, s in self.shapes.items()}
-        for k, old in self._cols.items():
-            new[k][: self.n] = old[: self.n]
-        self._cols, self._allocated = new, rows
-
-    def _thin(self) -> None:
-        """Keep every second row of the older half, all of the newer half."""
-        half = self.n // 2
-        keep = np.concatenate([np.arange(0, half, 2), np.arange(half, self.n)])
-        new = {}
-        for k, old in self._cols.items():
-            col = np.empty_like(old)
-            col[: keep.size] = old[keep]
-            new[k] = col
-        self._cols, self.n = new, int(keep.size)
-
-    def append(self, row: dict[str, object]) -> None:
-        if self.n >= self.capacity:
-            self._thin()
-        elif self.n == self._allocated:
-            self._grow(min(self.capacity, self._allocated * 2))
-        i = self.n
-        cols = self._cols
-        for k, v in row.items():
-            cols[k][i] = v
-        self.n = i + 1
-
-    def __len__(self) -> int:
-        return self.n
-
-    def state(self) -> tuple[int, int, dict[str, np.ndarray]]:
-        """Row count, capacity, and the filled rows of every column (views):
-        enough for ``restore`` to continue appending (and thinning) identically."""
-        return self.n, self.capacity, {k: col[: self.n] for k, col in self._cols.items()}
-
-    def restore(self, n: int, capacity: int, columns: dict[str, np.ndarray]) -> None:
-        """Replace the contents with ``state()``'s; ValueError names the first
-        column whose name, shape or dtype does not fit this store."""
-        if not 0 <= n <= capacity or capacity < 1:
-            raise ValueError(f"row count {n} and capacity {capacity} are inconsistent")
-        missing = sorted(set(self.shapes) - set(columns))
-        extra = sorted(set(columns) - set(self.shapes))
-        if missing or extra:
-            raise ValueError(f"column {(missing or extra)[0]!r} is {'missing' if missing else 'unexpected'}")
-        for k, col in columns.items():
-            want = (n, *self.shapes[k])
-            if col.shape != want or col.dtype != self.dtypes[k]:
-                raise ValueError(f"column {k!r} is {col.dtype}{list(col.shape)}, "
-                                 f"expected {self.dtypes[k]}{list(want)}")
-        self.capacity, self.n, self._cols = int(capacity), 0, {}
-        self._grow(min(self.capacity, max(n, 1024)))
-        for k, col in columns.items():
-            self._cols[k][:n] = col
-        self.n = int(n)
-
-    def snapshot(self) -> MappingProxyType:
-        views = {}
-        for k, col in self._cols.items():
-            v = col[: self.n]
-            v.flags.writeable = False
-            views[k] = v
-        return MappingProxyType(views)
 
 
 def step_columns(widths, bn_flags, has_bias) -> dict[str, tuple[int, ...]]:
@@ -119,6 +37,27 @@ def step_columns(widths, bn_flags, has_bias) -> dict[str, tuple[int, ...]]:
 
 
 BN_SERIES = ("gamma", "beta", "batch_mean", "batch_var", "running_mean", "running_var")
+
+# Series measured afresh at every step (or evaluation), noisy from one to the
+# next: merged rows keep their mean and min/max envelope. Everything else is
+# state (gamma, beta, running statistics, counters): merged rows keep the
+# value at their last step. Percentile summaries (``*_pct``) are averaged.
+NOISY_SERIES = ("loss", "batch_accuracy", "batch_mean", "batch_var", "grad_norm_head",
+                "grad_norm_W", "grad_norm_b", "grad_norm_gamma", "grad_norm_beta", "test_loss",
+                "test_accuracy", "test_accuracy_population", "test_accuracy_batch",
+                "test_accuracy_single", "ema_gap_mean", "ema_gap_var")
+
+
+def series_kind(name: str) -> str:
+    """How merged rows keep the column ``name`` (see ``store``)."""
+    base = name.rsplit(".", 1)[-1]
+    if base.endswith("_pct"):
+        return "avg"
+    return "mean" if base in NOISY_SERIES else "last"
+
+
+def _kinds(columns) -> dict[str, str]:
+    return {k: series_kind(k) for k in columns}
 SUMMARY_SERIES = ("pre_pct", "act_in_pct", "pre_unit_pct", "act_in_unit_pct")
 
 
@@ -161,11 +100,14 @@ EVAL_FLOAT64 = ("test_loss", "test_accuracy", "test_accuracy_population", "test_
 
 @dataclass(frozen=True)
 class HistorySnapshot:
-    """Read-only views of both stores at one moment."""
+    """Read-only views of the three stores at one moment. Each maps a name
+    to an (n, ...) array, one row per stored step or bucket of steps; the
+    rows' cover is in ``step`` (last), ``step_first`` and ``step_count``,
+    and the envelope of a noisy series ``name`` in ``name.min``, ``name.max``."""
 
-    steps: MappingProxyType      # name -> (n, ...) array, one row per kept step
-    summaries: MappingProxyType  # percentile summaries, one row per summarised step
-    evals: MappingProxyType      # name -> (m, ...) array, one row per evaluation
+    steps: StoreView      # every training step
+    summaries: StoreView  # percentile summaries, one row per summarised step
+    evals: StoreView      # one row per evaluation
 
     def layer(self, i: int, name: str) -> np.ndarray | None:
         """Layer i's series ``name`` from whichever store holds it."""
@@ -181,17 +123,20 @@ class HistorySnapshot:
 class History:
     """Per-step and per-evaluation series of one run."""
 
-    def __init__(self, widths, bn_flags, has_bias, budget_bytes: int = DEFAULT_BUDGET_BYTES):
+    def __init__(self, widths, bn_flags, has_bias, budget_bytes: int = DEFAULT_BUDGET_BYTES,
+                 dtype=np.float32):
+        """``dtype``: the run's, in which every float series is stored (but
+        the test accuracies, float64 whatever the run)."""
         self.widths = tuple(widths)
         self.bn_flags = tuple(bn_flags)
-        int_cols = {"step": np.int64, "epoch": np.int64}
-        self.steps = SeriesStore(step_columns(widths, bn_flags, has_bias), budget_bytes // 2,
-                                 dtypes=int_cols)
-        self.summaries = SeriesStore(summary_columns(widths), budget_bytes // 2,
-                                     dtypes={"step": np.int64})
-        self.evals = SeriesStore(eval_columns(widths, bn_flags), budget_bytes // 8,
-                                 dtypes={"step": np.int64, "population_step": np.int64,
-                                         "eval_batch_size": np.int64,
+        steps = step_columns(widths, bn_flags, has_bias)
+        self.steps = SeriesStore(steps, budget_bytes // 2, dtypes={"epoch": np.int64},
+                                 kinds=_kinds(steps), dtype=dtype)
+        summaries = summary_columns(widths)
+        self.summaries = SeriesStore(summaries, budget_bytes // 2, kinds=_kinds(summaries), dtype=dtype)
+        evals = eval_columns(widths, bn_flags)
+        self.evals = SeriesStore(evals, budget_bytes // 8, kinds=_kinds(evals), dtype=dtype,
+                                 dtypes={"population_step": np.int64, "eval_batch_size": np.int64,
                                          **{k: np.float64 for k in EVAL_FLOAT64},
                                          **{f"L{i}.ema_gap_{s}": np.float64
                                             for i in range(len(self.widths)) for s in ("mean", "var")}})

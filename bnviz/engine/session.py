@@ -31,7 +31,7 @@ from .session_state import load_run, run_arrays
 from .trainer import Trainer
 
 FORMAT = "bnviz_session"
-VERSION = 1
+VERSION = 2
 
 
 class SessionError(ValueError):
@@ -66,6 +66,10 @@ def load_runs(path) -> tuple[list[Trainer], list[str]]:
     version = r.json_of(r.text("version"), "version")
     if not isinstance(version, int) or version < 1:
         r.fail(f"invalid format version {version!r}")
+    if version < VERSION:
+        r.fail(f"saved by an older bnviz (session format {version}); this version reads format "
+               f"{VERSION}, whose history keeps long runs at one resolution. Open it with the "
+               "bnviz that saved it and export the data, or train the run again")
     if version > VERSION:
         r.fail(f"saved by a newer bnviz (session format {version}; this version reads up to {VERSION})")
     labels = r.json_of(r.text("labels"), "labels")

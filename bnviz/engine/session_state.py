@@ -51,7 +51,7 @@ def run_arrays(tr: Trainer, p: str) -> dict[str, np.ndarray]:
         "optimizer": {"name": opt.name, "t": opt.t, "slots": sorted(opt.state),
                       "hyper": {k: v for k, v in vars(opt).items() if isinstance(v, float)}},
         "num_batches_tracked": [bn.num_batches_tracked for bn in tr.model.batchnorms()],
-        "history": {name: list(store.state()[:2]) for name, store in tr.history.stores().items()},
+        "history": {},
         "evaluation": None,
         # Population statistics kept between evaluations (config.population_every).
         "population": None if tr.population is None else [st is not None for st in tr.population],
@@ -96,7 +96,9 @@ def run_arrays(tr: Trainer, p: str) -> dict[str, np.ndarray]:
         state["evaluation"] = {"scalars": scalars, "per_layer": per_layer,
                                "layer_scalars": layer_scalars}
     for name, store in tr.history.stores().items():
-        for col, a in store.state()[2].items():
+        st = store.state_dict()
+        state["history"][name] = st["counters"]
+        for col, a in st["arrays"].items():
             out[f"{p}history/{name}/{col}"] = a
     out[p + "state"] = _text(json.dumps(state))
     return out
@@ -172,14 +174,15 @@ def _fill(tr: Trainer, r, p: str, state: dict) -> None:
         _fill_layer(r, f"{p}layer{k}/", layer, stepped, batch[0], dt)
     _fill_evaluation(tr, r, p, state.get("evaluation"))
     _fill_population(tr, r, p, state)
-    counts = state.get("history")
+    counters = state.get("history")
     for name, store in tr.history.stores().items():
-        n_cap = counts.get(name) if isinstance(counts, dict) else None
-        if not (isinstance(n_cap, list) and len(n_cap) == 2):
-            r.fail(f"{p}state: history row count of {name!r} is missing")
-        cols = {c: r.get(f"{p}history/{name}/{c}") for c in store.shapes}
+        c = counters.get(name) if isinstance(counters, dict) else None
+        if not isinstance(c, dict):
+            r.fail(f"{p}state: the counters of history store {name!r} are missing")
+        prefix = f"{p}history/{name}/"
+        arrays = {k[len(prefix):]: a for k, a in r.arrays.items() if k.startswith(prefix)}
         try:
-            store.restore(r.number(n_cap[0], f"{name} rows"), r.number(n_cap[1], f"{name} capacity"), cols)
+            store.load_state_dict({"counters": c, "arrays": arrays})
         except ValueError as exc:
             r.fail(f"{p}history/{name}: {exc}")
 

@@ -79,7 +79,7 @@ class Trainer:
         self._head_norm = None
         self.history = History(config.hidden, config.bn_layers(),
                                [L.linear.b is not None for L in self.model.layers],
-                               budget_bytes=history_budget)
+                               budget_bytes=history_budget, dtype=self.dtype)
 
     # ------------------------------------------------------------- settings
     def set_live(self, config: RunConfig) -> None:
