@@ -390,29 +390,51 @@ def test_sticky_range_patience_waits_before_shrinking(qtbot):
     assert sticky.update(x=(-3.0, 3.0))   # growing never waits
 
 
-def test_downsample_keeps_the_envelope_and_its_blocks():
+def test_downsample_by_step_keeps_means_envelopes_and_buckets():
+    from bnviz.ui.panels.downsampling import reduce_steps
     rng = np.random.default_rng(0)
-    x = np.arange(10_000)
+    x = np.arange(1, 10_001)
     y = rng.normal(size=10_000)
     y[5000:5100] = np.nan      # a gap
     y[7] = np.inf
     xs, ys = downsample(x, y, 1000)
-    assert len(xs) <= 1001 and np.all(np.diff(xs) >= 0)
-    finite = y[np.isfinite(y)]
-    assert np.nanmax(ys) == finite.max() and np.nanmin(ys) == finite.min()
+    assert len(xs) <= 501 and np.all(np.diff(xs) > 0)
     assert not np.any(np.isinf(ys)) and np.isnan(ys).any()   # Inf dropped, the gap kept
-    assert xs[-1] == x[-1] and ys[-1] == y[-1]                # up to the newest point
-    # Each kept point is a real one.
-    assert np.all(ys[np.isfinite(ys)] == y[xs[np.isfinite(ys)].astype(int)])
-    # Growing by a few rows keeps all the old blocks (no shimmer).
-    xs2, ys2 = downsample(np.arange(10_050), np.r_[y, rng.normal(size=50)], 1000)
-    n = len(xs) - 3
+    # Buckets of 32 steps (the power of two that fits 500), aligned to step 1:
+    # each point is the mean of its steps' finite values, at their middle.
+    k = 32
+    np.testing.assert_allclose(xs[:3], [16.5, 48.5, 80.5])
+    fin = np.where(np.isfinite(y), y, np.nan)
+    np.testing.assert_allclose(ys[1], fin[32:64].mean())
+    np.testing.assert_allclose(ys[0], np.nanmean(fin[0:32]))   # y[7] = Inf left out
+    _, _, lo, hi = reduce_steps(x, y, k)
+    np.testing.assert_array_equal(lo[1:3], [fin[32:64].min(), fin[64:96].min()])
+    np.testing.assert_array_equal(hi[1:3], [fin[32:64].max(), fin[64:96].max()])
+    # Growing by a few rows keeps all the old buckets (no shimmer).
+    xs2, ys2 = downsample(np.arange(1, 10_051), np.r_[y, rng.normal(size=50)], 1000)
+    n = len(xs) - 2
     np.testing.assert_array_equal(xs2[:n], xs[:n])
     np.testing.assert_array_equal(ys2[:n], ys[:n])
+    # Uneven rows (a merged history) give the buckets that every step gives.
+    merged_first = np.r_[1, np.arange(9, 10_001, 8)[:-1] + 0]
+    rows_last = np.r_[np.arange(8, 9_001, 8), np.arange(9_001, 10_001)]
+    rows_first = np.r_[np.arange(1, 9_001, 8), np.arange(9_001, 10_001)]
+    count = rows_last - rows_first + 1
+    fy = np.nan_to_num(fin, nan=0.0)
+    means = np.array([fy[a - 1:b].mean() for a, b in zip(rows_first, rows_last)])
+    mx, my = downsample(rows_last, means, 1000, first=rows_first, count=count)
+    ex, ey = downsample(x, fy, 1000)
+    np.testing.assert_allclose(mx, ex)
+    np.testing.assert_allclose(my, ey, rtol=1e-12, atol=1e-12)
+    del merged_first
     # Short series are kept whole; a window keeps only the rows in it.
     np.testing.assert_array_equal(downsample(x[:50], y[:50], 1000)[0], x[:50])
     xw, _ = downsample(x, y, 1000, window=(2000, 2100))
     assert xw.min() < 2000 <= 2100 < xw.max() < 2200 and len(xw) <= 103
+    # State keeps the value at each bucket's last step.
+    sx, sy = downsample(x, np.arange(1.0, 10_001.0), 1000, mode="last")
+    np.testing.assert_array_equal(sx, sy)
+    assert sx[0] == 32 and sx[-1] == 10_000
 
 
 def test_series_settles_into_the_backdrop(qtbot):
@@ -427,15 +449,16 @@ def test_series_settles_into_the_backdrop(qtbot):
     y = rng.normal(size=6000)
     pts = 600
     for n in (3000, 3100, 3350, 6000):   # a growing series, frame by frame
-        series.set_data(np.arange(n), y[:n], pts)
+        series.set_data(np.arange(1, n + 1), y[:n], pts)
         x_all, y_all = series.data()
-        np.testing.assert_array_equal(x_all, downsample(np.arange(n), y[:n], pts)[0])
-        np.testing.assert_array_equal(y_all, downsample(np.arange(n), y[:n], pts)[1])
+        np.testing.assert_array_equal(x_all, downsample(np.arange(1, n + 1), y[:n], pts)[0])
+        np.testing.assert_allclose(y_all, downsample(np.arange(1, n + 1), y[:n], pts)[1], rtol=1e-12)
         assert len(curve.getData()[0]) < 60   # only the newest blocks are live
         assert np.array_equal(curve.getOriginalDataset()[1], y_all)
     marks = backdrop(plot)._owners[id(series)][1]
     assert len(marks) >= 1
-    assert series.bounds() == (float(y.min()), float(y.max()))
+    lo, hi = series.bounds()
+    assert y.min() <= lo < hi <= y.max()   # the bucket means
     series.clear()
     assert len(series.data()[0]) == 0 and not backdrop(plot)._owners[id(series)][1]
 
@@ -486,8 +509,10 @@ def test_long_series_are_downsampled_with_real_values(qtbot, long_frame):
     panel.set_frame(long_frame)
     panel.selector.set_selection(1, 2)
     pts = panel.ranges["var"].points()
-    ex, ey = downsample(steps, h.layer(1, "running_var")[:, 2], pts)
+    ex, ey = downsample(steps, h.layer(1, "running_var")[:, 2], pts, mode="last")   # state
     np.testing.assert_allclose(panel.running_curves["var"].getOriginalDataset()[1], ey)
+    ex, ey = downsample(steps, h.layer(1, "batch_var")[:, 2], pts)   # noisy: bucket means
+    np.testing.assert_allclose(panel.batch_curves["var"].getOriginalDataset()[1], ey, rtol=1e-6)
 
     panel = shown(qtbot, DistributionsPanel)
     panel.set_frame(long_frame)

@@ -24,6 +24,7 @@ order, which crashes.
 """
 from __future__ import annotations
 
+import math
 import time
 import weakref
 
@@ -35,7 +36,7 @@ from ..plot_menu import add_export_actions
 from .backdrop import BACKGROUND, Axis, Mark, backdrop  # noqa: F401
 from .downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
 from .ranges import StickyRange, sticky_range  # noqa: F401
-from .series import MIN_SETTLE_ROWS, BandSeries, LiveCurve, Series  # noqa: F401
+from .series import MIN_SETTLE_ROWS, BandSeries, LiveCurve, Series, history_rows  # noqa: F401
 
 # One palette for every panel, so a colour means the same thing everywhere.
 BEFORE = "#e6550d"       # before batch norm (z, or g(z) when BN comes after)
@@ -184,6 +185,37 @@ def message_label(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet("color: #555; font-size: 11pt; padding: 24px;")
     return label
+
+
+def log_steps_check(on_toggled) -> "QCheckBox":
+    """The "Log steps" box of a time-series panel: a logarithmic step axis,
+    which gives the first steps of a long run the room they need."""
+    from PySide6.QtWidgets import QCheckBox
+    box = QCheckBox("Log steps")
+    box.setToolTip("A logarithmic step axis: the first hundred steps get as much room as "
+                   "the next ten thousand")
+    box.toggled.connect(on_toggled)
+    return box
+
+
+def set_log_steps(plots, log: bool) -> None:
+    """Put the step (x) axis of ``plots`` in log mode or back; Series then
+    draw log10 of the steps."""
+    for plot in plots:
+        plot.getPlotItem().setLogMode(x=log)
+
+
+def step_span(steps, log: bool = False) -> tuple[float, float] | None:
+    """The x extent of ``steps`` on a step axis, in log10 units on a log
+    one (step 0 left out), or None when there are none."""
+    if len(steps) == 0:
+        return None
+    lo, hi = float(steps[0]), float(steps[-1])
+    if not log:
+        return lo, hi
+    if hi <= 0:
+        return None
+    return math.log10(max(lo, 1.0)), math.log10(hi)
 
 
 class Panel(QWidget):

@@ -7,8 +7,9 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout
 
 from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add_curve, backdrop, \
-    block_length, finite_bounds, fit_legend, make_plot, set_legend, \
-    set_title
+    finite_bounds, fit_legend, history_rows, log_steps_check, make_plot, set_legend, \
+    set_log_steps, set_title, step_span
+from .downsampling import bucket_starts, bucket_width
 from .selectors import LayerUnitSelector
 
 # The all-units curve is background context: beyond these caps its rows are
@@ -21,29 +22,28 @@ SETTLE_ROWS = 4     # kept rows per chunk moved into the backdrop
 MAX_LIVE_POINTS = 2000   # below this, all the grey lines stay live (cheap enough)
 
 
-def row_stride(n: int, d: int, max_rows: int = MAX_ROWS_PER_UNIT) -> int:
-    """Keep every k-th of ``n`` rows of ``d`` units (k a power of two, so
-    the kept rows stay put as the series grows) within the caps."""
+def background_width(steps, first, d: int, max_rows: int = MAX_ROWS_PER_UNIT) -> int:
+    """Steps per kept row of the grey lines of ``d`` units: a power of two
+    (so the kept rows stay put as the series grows) that keeps at most
+    about ``max_rows`` rows within the caps, and holds each merged row whole."""
     max_rows = max(2, min(max_rows, MAX_ROWS_PER_UNIT, MAX_BACKGROUND_POINTS // max(d, 1)))
-    return 1 if n <= max_rows else block_length(n, max_rows - 1)
+    return bucket_width(steps, max_rows - 1, first)
 
 
-def kept_rows(start: int, n: int, stride: int) -> np.ndarray:
-    """Rows start, start + stride, ... below n, and always the newest, n - 1."""
-    keep = np.arange(start, n, stride)
-    if len(keep) == 0 or keep[-1] != n - 1:
-        keep = np.r_[keep, n - 1]
-    return keep
+def kept_rows(steps, k: int) -> np.ndarray:
+    """The last row of each bucket of ``k`` steps (its state then), the newest included."""
+    starts = bucket_starts(steps, k)
+    return np.r_[starts[1:], len(steps)] - 1 if len(steps) else np.zeros(0, np.intp)
 
 
-def settled_end(n: int, d: int, stride: int) -> int:
-    """The last row of the part of the grey lines (n rows of d units) drawn
-    in the backdrop: a multiple of SETTLE_ROWS * stride, so it moves once per
-    chunk; 0 (none) while all of them are cheap enough to draw live."""
-    if n * d <= MAX_LIVE_POINTS * stride:
+def settled_boundary(n_kept: int, d: int, k: int, last_step: int) -> int:
+    """The last step of the part of the grey lines drawn in the backdrop: a
+    multiple of SETTLE_ROWS buckets, so it moves once per chunk; 0 (none)
+    while all of them are cheap enough to draw live."""
+    if n_kept * d <= MAX_LIVE_POINTS:
         return 0
-    chunk = SETTLE_ROWS * stride
-    return ((n - 1) // chunk) * chunk
+    chunk = SETTLE_ROWS * k
+    return ((int(last_step) - 1) // chunk) * chunk
 
 
 def polyline(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,15 +60,18 @@ def polyline(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return x.ravel(), y.ravel()
 
 
-def all_units_xy(steps: np.ndarray, values: np.ndarray, max_rows: int = MAX_ROWS_PER_UNIT
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``polyline`` of the rows kept (``row_stride``, ``kept_rows``)."""
-    n, d = values.shape
-    stride = row_stride(n, d, max_rows)
-    if stride > 1:
-        keep = kept_rows(0, n, stride)
-        steps, values = steps[keep], values[keep]
-    return polyline(steps, values)
+def all_units_xy(steps: np.ndarray, values: np.ndarray, max_rows: int = MAX_ROWS_PER_UNIT,
+                 first=None) -> tuple[np.ndarray, np.ndarray]:
+    """``polyline`` of the rows kept (``background_width``, ``kept_rows``)."""
+    keep = kept_rows(steps, background_width(steps, first, values.shape[1], max_rows))
+    return polyline(steps[keep], values[keep])
+
+
+def _log10_steps(steps) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        x = np.log10(np.asarray(steps, dtype=np.float64))
+    x[~np.isfinite(x)] = np.nan
+    return x
 
 
 class GammaBetaPanel(Panel):
@@ -85,7 +88,8 @@ class GammaBetaPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selector = LayerUnitSelector(with_unit=True)
-        controls = self.control_row(self.selector)
+        self.log_steps = log_steps_check(self._on_log_steps_toggled)
+        controls = self.control_row(self.selector, self.log_steps)
         self.gamma_plot = make_plot("γ (scale) of every unit", "step", "γ")
         self.beta_plot = make_plot("β (shift) of every unit", "step", "β")
         self.all_curves, self.unit_curves = {}, {}
@@ -109,13 +113,17 @@ class GammaBetaPanel(Panel):
         layout.addWidget(self.stack, 1)
         self._legend_key = None
         self._light_pen = pg.mkPen(LIGHT, width=1)
-        # key -> (layer, stride, first step, settled end row, its step) in the backdrop
+        # key -> (layer, bucket width, first step, log x, last settled step) in the backdrop
         self._settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
         self._bounds_settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
         self.selector.selection_changed.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
         return [self.gamma_plot, self.beta_plot]
+
+    def _on_log_steps_toggled(self, checked: bool) -> None:
+        set_log_steps(self.plot_widgets(), checked)
+        self._refit_and_redraw()
 
     def sticky_ranges(self) -> list:
         return list(self.ranges.values())
@@ -140,7 +148,8 @@ class GammaBetaPanel(Panel):
             self._legend_key = (d, unit)
         h = frame.history
         steps = h.steps["step"]
-        x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
+        log_x = self.log_steps.isChecked()
+        x_span = step_span(steps, log_x)
         for key in ("gamma", "beta"):
             values = h.layer(i, key)
             sticky = self.ranges[key]
@@ -150,40 +159,51 @@ class GammaBetaPanel(Panel):
             if values is None or len(steps) == 0:
                 self._clear_curves(key)
                 continue
-            bx, by = self._draw_background(key, i, steps, values, pts, window)
-            self.unit_series[key].set_data(steps, values[:, unit], pts, window, key=(i, unit))
+            rows = history_rows(h.steps, f"L{i}.{key}")
+            bx, by = self._draw_background(key, i, steps, values, pts, window, rows["first"], log_x)
+            self.unit_series[key].set_data(steps, values[:, unit], pts, window, key=(i, unit), **rows)
             bounds = filter(None, [self._bounds_settled[key], self.unit_series[key].bounds()])
             sticky.update(x=x_span, y=finite_bounds(by, *bounds))
         set_title(self.gamma_plot, f"γ (scale), layer {i + 1}")
         set_title(self.beta_plot, f"β (shift), layer {i + 1}")
 
-    def _draw_background(self, key: str, i: int, steps, values, pts: int, window):
+    def _draw_background(self, key: str, i: int, steps, values, pts: int, window, first=None,
+                         log_x: bool = False):
         """The grey lines of every unit: settled chunks into the backdrop, the
         newest rows into ``all_curves[key]``. Returns the latter's x, y."""
+        xs = _log10_steps(steps) if log_x else steps
         if window is not None:   # zoomed by hand: only the rows in view, all live
+            if log_x:
+                window = (10.0 ** window[0], 10.0 ** window[1])
             i0, i1 = np.searchsorted(steps, window)
             rows = slice(max(i0 - 1, 0), i1 + 1)
             self._settle(key, None)
-            x, y = all_units_xy(steps[rows], values[rows], pts // 6)
+            keep = kept_rows(steps[rows], background_width(
+                steps[rows], None if first is None else first[rows], values.shape[1], pts // 6))
+            x, y = polyline(xs[rows][keep], values[rows][keep])
             self.all_curves[key].setData(x, y)
             return x, y
-        n, d = values.shape
-        stride = row_stride(n, d, pts // 6)   # about a row per 3 pixels: context enough
-        end = settled_end(n, d, stride)
-        state = (i, stride, int(steps[0]))
+        d = values.shape[1]
+        k = background_width(steps, first, d, pts // 6)   # about a row per 3 pixels
+        keep = kept_rows(steps, k)
+        boundary = settled_boundary(len(keep), d, k, steps[-1])
+        # Kept rows up to the boundary: the settled part ends at the last of them.
+        end = int(np.searchsorted(steps[keep], boundary, "right")) - 1 if boundary else -1
+        state = (i, k, int(steps[0]), log_x)
         old = self._settled[key]
-        if end == 0:
+        if end < 1:
             self._settle(key, None)
-        elif old is None or old[:3] != state or old[3] > end or int(steps[old[3]]) != old[4]:
-            # Afresh: a new layer, stride or run, or the history was thinned.
-            self._settle(key, (*state, end, int(steps[end])),
-                         polyline(steps[0:end + 1:stride], values[0:end + 1:stride]), add=False)
-        elif old[3] < end:   # one more chunk (or a few) settled
-            self._settle(key, (*state, end, int(steps[end])),
-                         polyline(steps[old[3]:end + 1:stride], values[old[3]:end + 1:stride]),
-                         add=True)
-        keep = kept_rows(end, n, stride)
-        x, y = polyline(steps[keep], values[keep])
+            end = 0
+        elif old is None or old[:4] != state or old[4] > boundary:
+            # Afresh: a new layer, bucket width, run or step axis.
+            self._settle(key, (*state, boundary), polyline(xs[keep[:end + 1]], values[keep[:end + 1]]),
+                         add=False)
+        elif old[4] < boundary:   # one more chunk (or a few) settled, joined to the last
+            start = int(np.searchsorted(steps[keep], old[4], "right")) - 1
+            self._settle(key, (*state, boundary),
+                         polyline(xs[keep[start:end + 1]], values[keep[start:end + 1]]), add=True)
+        live = keep[end:]
+        x, y = polyline(xs[live], values[live])
         self.all_curves[key].setData(x, y)
         return x, y
 

@@ -6,7 +6,8 @@ import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from .base import AFTER, BEFORE, NORMALIZED, POPULATION, Panel, Series, StickyRange, add_curve, \
-    finite_bounds, make_plot, set_legend, set_title
+    finite_bounds, history_rows, log_steps_check, make_plot, set_legend, set_log_steps, set_title, \
+    step_span
 from .selectors import LayerUnitSelector
 
 # (history column, legend name, colour)
@@ -29,20 +30,23 @@ class GradientsPanel(Panel):
         "z + b − mean(z + b) = z − mean(z), so the loss does not depend on b and "
         "∂L/∂b = 0 up to rounding: a kept bias stays at zero up to rounding. Exact zeros are "
         "drawn at "
-        f"{LOG_FLOOR:g}.")
+        f"{LOG_FLOOR:g}. Where a point stands for several steps, the line is their mean and the "
+        "light band their min to max.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selector = LayerUnitSelector(with_unit=False)
         self.ratio_label = QLabel("")
-        self.ratio_label.setToolTip("The largest ‖∂L/∂b‖ / ‖∂L/∂W‖ over the steps kept")
-        controls = self.control_row(self.selector, right=[self.ratio_label])
+        self.ratio_label.setToolTip("The largest ‖∂L/∂b‖ / ‖∂L/∂W‖ over the stored rows (a row "
+                                    "that stands for several steps holds their means)")
+        self.log_steps = log_steps_check(self._on_log_steps_toggled)
+        controls = self.control_row(self.selector, self.log_steps, right=[self.ratio_label])
         self.plot = make_plot("Gradient norms", "step", "norm (log scale)")
         self.plot.getPlotItem().setLogMode(y=True)
         self.range = StickyRange(self.plot, steps_x=True, on_user_range=self.redraw)
         self.curves = {key: add_curve(self.plot, name, color, width=1.5)
                        for key, name, color in GRADIENT_SERIES}
-        self.series = {key: Series(self.plot, c) for key, c in self.curves.items()}
+        self.series = {key: Series(self.plot, c, envelope=True) for key, c in self.curves.items()}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
@@ -56,6 +60,10 @@ class GradientsPanel(Panel):
     def sticky_ranges(self) -> list:
         return [self.range]
 
+    def _on_log_steps_toggled(self, checked: bool) -> None:
+        set_log_steps(self.plot_widgets(), checked)
+        self._refit_and_redraw()
+
     def _draw(self, frame) -> None:
         cfg = frame.config
         self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
@@ -66,12 +74,14 @@ class GradientsPanel(Panel):
         if present != self._shown:
             self._shown = present
             set_legend(self.plot, [(self.curves[k], n) for k, n, _ in GRADIENT_SERIES if k in present])
-        x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
+        x_span = step_span(steps, self.log_steps.isChecked())
         pts, window = self.range.points(), self.range.window()
         if self._changed("norms", (len(steps), x_span, i, pts, window)):
             for key in present:
-                y = np.maximum(h.steps[f"L{i}.{key}"].astype(np.float64), LOG_FLOOR)
-                self.series[key].set_data(steps, y, pts, window, key=i)
+                name = f"L{i}.{key}"
+                rows = history_rows(h.steps, name, lambda a: np.maximum(a.astype(np.float64), LOG_FLOOR))
+                y = np.maximum(h.steps[name].astype(np.float64), LOG_FLOOR)
+                self.series[key].set_data(steps, y, pts, window, key=i, **rows)
             for key in set(self.series) - set(present):
                 self.series[key].clear()
             self.range.update(x=x_span, y=finite_bounds(*(self.series[k].bounds() or () for k in present)))

@@ -7,7 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (QGraphicsItem, QLabel, QVBoxLayout)
 
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
-    backdrop, finite_bounds, finite_or_nan, make_plot, set_legend, set_title
+    backdrop, finite_bounds, finite_or_nan, history_rows, log_steps_check, make_plot, \
+    set_legend, set_log_steps, set_title, step_span
 from .selectors import LayerUnitSelector
 
 POPULATION_EDGE = "#1b5e20"
@@ -39,12 +40,15 @@ class RunningStatsPanel(Panel):
         "One unit's batch mean μ<sub>B</sub> and variance σ²<sub>B</sub> at every step (noisy) "
         "against the running averages used at test time: running ← (1 − m)·running + m·batch, "
         "with PyTorch's momentum m (Keras and the course write the same average with 1 − m). "
+        "Where a point stands for several steps, the batch line is their mean and its light band "
+        "their min to max; the running line is its value at the last of them. "
         "The dots are the exact statistics of the whole training set (population).")
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selector = LayerUnitSelector(with_unit=True)
-        controls = self.control_row(self.selector)
+        self.log_steps = log_steps_check(self._on_log_steps_toggled)
+        controls = self.control_row(self.selector, self.log_steps)
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #333;")
@@ -68,7 +72,7 @@ class RunningStatsPanel(Panel):
             self.population_points[key] = points
         self.ranges = {key: StickyRange(plot, steps_x=True, on_user_range=self.redraw)
                        for key, plot in (("mean", self.mean_plot), ("var", self.var_plot))}
-        self.series = {key: (Series(plot, self.batch_curves[key]),
+        self.series = {key: (Series(plot, self.batch_curves[key], envelope=True),
                              Series(plot, self.running_curves[key]))
                        for key, plot in (("mean", self.mean_plot), ("var", self.var_plot))}
         self._dots = {}   # key -> (x, y) of the population points in the backdrop
@@ -92,6 +96,10 @@ class RunningStatsPanel(Panel):
 
     def plot_widgets(self) -> list:
         return [self.mean_plot, self.var_plot]
+
+    def _on_log_steps_toggled(self, checked: bool) -> None:
+        set_log_steps(self.plot_widgets(), checked)
+        self._refit_and_redraw()
 
     def sticky_ranges(self) -> list:
         return list(self.ranges.values())
@@ -129,8 +137,9 @@ class RunningStatsPanel(Panel):
         h = frame.history
         steps = h.steps["step"]
         ev_steps = h.evals["step"]
-        x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
-        ev_key = (len(ev_steps), int(ev_steps[-1]) if len(ev_steps) else None, i, unit)
+        log_x = self.log_steps.isChecked()
+        x_span = step_span(steps, log_x)
+        ev_key = (len(ev_steps), int(ev_steps[-1]) if len(ev_steps) else None, i, unit, log_x)
         what = "z" if cfg.bn_placement == "before" else "g(z)"
         for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
             sticky = self.ranges[key]
@@ -146,8 +155,11 @@ class RunningStatsPanel(Panel):
                     running_series.clear()
                     self._bounds[key] = ()
                 else:
-                    batch_series.set_data(steps, batch[:, unit], pts, window, key=(i, unit))
-                    running_series.set_data(steps, running[:, unit], pts, window, key=(i, unit))
+                    pick = lambda a: a[:, unit]  # noqa: E731
+                    batch_series.set_data(steps, batch[:, unit], pts, window, key=(i, unit),
+                                          **history_rows(h.steps, f"L{i}.batch_{key}", pick))
+                    running_series.set_data(steps, running[:, unit], pts, window, key=(i, unit),
+                                            **history_rows(h.steps, f"L{i}.running_{key}"))
                     self._bounds[key] = tuple(filter(None, [batch_series.bounds(),
                                                             running_series.bounds()]))
             if self._changed(f"population_{key}", ev_key):
@@ -158,8 +170,12 @@ class RunningStatsPanel(Panel):
                     self._pop_bounds[key] = ()
                 else:
                     y = finite_or_nan(pop[:, unit])
-                    ok = np.isfinite(y)  # scatter points: drop NaN rather than draw nothing
-                    self._set_population(key, ev_steps[ok].astype(np.float64), y[ok])
+                    x = ev_steps.astype(np.float64)
+                    if log_x:
+                        with np.errstate(divide="ignore"):
+                            x = np.log10(x)
+                    ok = np.isfinite(y) & np.isfinite(x)  # scatter: drop NaN, not draw nothing
+                    self._set_population(key, x[ok], y[ok])
                     self._pop_bounds[key] = (y[ok],)
             if changed:
                 sticky.update(x=x_span, y=finite_bounds(*self._bounds[key], *self._pop_bounds[key]))

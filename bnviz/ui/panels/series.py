@@ -1,6 +1,6 @@
 """Long, growing series drawn cheaply: ``Series``, ``BandSeries``, ``LiveCurve``.
 
-A series is downsampled to about two points per pixel (``downsample``);
+A series is downsampled by step to about two points per pixel (``downsample``);
 all but its newest blocks are painted once, chunk by chunk, into the
 plot's Backdrop, so a frame draws and repaints only a short live tail,
 a ``LiveCurve`` that Qt paints without calling Python.
@@ -12,12 +12,12 @@ import weakref
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
+from ...engine.history import series_kind
 from .backdrop import Mark, backdrop
-from .downsampling import (band_path, block_length, downsample, finite_bounds, finite_or_nan,
-                           reduce_band, reduce_blocks)
+from .downsampling import band_path, bucket_width, finite_bounds, reduce_band, reduce_steps
 
 SETTLE_BLOCKS = 16      # blocks of a series moved into the backdrop at a time
 MIN_SETTLE_ROWS = 256   # shorter series stay live entirely (cheap enough)
@@ -186,28 +186,30 @@ class LiveCurve(QGraphicsPathItem):
 
 
 class _Settling:
-    """Which rows of a growing series are settled into the backdrop: rows
-    [0, end), a multiple of the chunk, advanced chunk by chunk and reset
-    when anything else changed (block length, run, selection, thinning)."""
+    """Which steps of a growing series are settled into the backdrop: those
+    up to ``boundary``, a multiple of the chunk (SETTLE_BLOCKS buckets),
+    advanced chunk by chunk and reset when anything else changed (bucket
+    width, run, selection). Kept in steps, not rows: the history merges
+    rows, but a bucket drawn from merged rows is the bucket drawn before."""
 
     def __init__(self):
         self.key = None
-        self.end = 0
-        self.end_x = None
+        self.boundary = 0
 
-    def plan(self, x, max_points: int, window, key) -> tuple[int, int, int]:
-        """(block length, rows settled before, rows to settle now); before
-        is -1 when the settled part must be redrawn from scratch."""
+    def plan(self, x, max_points: int, window, key, first=None) -> tuple[int, int, int]:
+        """(bucket width, rows settled before, rows settled now); before is
+        -1 when the settled part must be redrawn from scratch."""
         n = len(x)
-        k = block_length(n, max(1, max_points // 2))
+        k = bucket_width(x, max(1, max_points // 2), first)
         chunk = k * SETTLE_BLOCKS
-        end = ((n - 1) // chunk) * chunk if window is None and n > MIN_SETTLE_ROWS else 0
-        key = (k, float(x[0]) if n else None, key)
-        same = (key == self.key and self.end <= end
-                and (self.end == 0 or float(x[self.end - 1]) == self.end_x))
-        before = self.end if same else -1
-        self.key, self.end = key, end
-        self.end_x = float(x[end - 1]) if end else None
+        settle = window is None and n > MIN_SETTLE_ROWS
+        boundary = ((int(x[-1]) - 1) // chunk) * chunk if settle else 0
+        key = (k, int((first if first is not None else x)[0]) if n else None, key)
+        same = key == self.key and self.boundary <= boundary
+        before = int(np.searchsorted(x, self.boundary, "right")) if same and self.boundary else (
+            0 if same else -1)
+        self.key, self.boundary = key, boundary
+        end = int(np.searchsorted(x, boundary, "right")) if boundary else 0
         return k, before, end
 
 
@@ -215,17 +217,33 @@ def _join(*arrays) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays])
 
 
+def _rows(merged: dict, a, b) -> dict:
+    """The history's per-row arrays among ``merged`` (first, count, lo, hi), rows a:b."""
+    return {k: (v[a:b] if isinstance(v, np.ndarray) else v) for k, v in merged.items()}
+
+
 class Series:
     """A long, growing series (x increasing) drawn by a ``LiveCurve`` and the
-    plot's Backdrop: ``set_data`` downsamples it, settles all but its newest
-    blocks into the backdrop, chunk by chunk, and gives the curve only the
-    rest, so a frame draws and repaints only a short tail. On a log y axis
-    it plots log10(y)."""
+    plot's Backdrop: ``set_data`` downsamples it by step, settles all but
+    its newest buckets into the backdrop, chunk by chunk, and gives the
+    curve only the rest, so a frame draws and repaints only a short tail.
+    With ``envelope`` it also fills the min/max band of every bucket that
+    merges several steps (a light band around the mean line). On a log y
+    axis it plots log10(y); on a log x axis, log10 of the step."""
 
-    def __init__(self, plot: pg.PlotWidget, item: LiveCurve):
+    def __init__(self, plot: pg.PlotWidget, item: LiveCurve, envelope: bool = False):
         self.item = item
         item.series = self
-        self._axis = plot.getPlotItem().getAxis("left")
+        plot_item = plot.getPlotItem()
+        self._axis, self._x_axis = plot_item.getAxis("left"), plot_item.getAxis("bottom")
+        self.band = None
+        if envelope:   # first, so the backdrop paints the band beneath the line
+            fill = QGraphicsPathItem()
+            fill.setParentItem(item)   # shown and hidden with the curve; owned by Qt
+            fill.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
+            fill.setPen(QPen(Qt.PenStyle.NoPen))
+            fill.setBrush(pg.mkBrush(light(item.opts["pen"].color())))
+            self.band = BandSeries(plot, fill)
         self.backdrop = backdrop(plot)
         self.backdrop.add_owner(self, item)
         item.on_visible_changed(self.backdrop.invalidate)
@@ -234,37 +252,57 @@ class Series:
         self._settled_bounds = None
         self._live = (np.empty(0), np.empty(0))
 
-    def set_data(self, x, y, max_points: int, window=None, key=None) -> None:
+    def set_data(self, x, y, max_points: int, window=None, key=None, *, first=None, count=None,
+                 lo=None, hi=None, mode: str = "mean") -> None:
         """Show (x, y) at about ``max_points`` points (``downsample``), only
         rows inside ``window`` if given (then nothing is settled). ``key``:
-        anything else that changes what is shown (e.g. the chosen unit)."""
+        anything else that changes what is shown (e.g. the chosen unit).
+        ``first``, ``count``, ``lo``, ``hi``: a history's merged rows (their
+        first step, step count and envelope); ``mode``: "mean" for a noisy
+        series, "last" for state (see ``reduce_steps``)."""
         x, y = np.asarray(x), np.asarray(y)
-        log = bool(self._axis.logMode)
+        log, log_x = bool(self._axis.logMode), bool(self._x_axis.logMode)
+        if log_x and window is not None:   # the view's range is in log10 of the step
+            window = (10.0 ** window[0], 10.0 ** window[1])
         if log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 y = np.log10(y)
+                lo = None if lo is None else np.log10(lo)
+                hi = None if hi is None else np.log10(hi)
+        merged = {k: v for k, v in (("first", first), ("count", count), ("lo", lo), ("hi", hi))
+                  if v is not None}
+        arrays = {k: np.asarray(v) for k, v in merged.items()}
+        if self.band is not None:
+            self.band.set_data(x, lo if lo is not None else y, hi if hi is not None else y,
+                               2 * max_points, window, key=(key, log), first=first, log_x=log_x)
         n = len(x)
-        k, before, end = self._settling.plan(x, max_points, window, (key, log))
+        k, before, end = self._settling.plan(x, max_points, window, (key, log, log_x), first)
+
+        def reduce(a, b):
+            xs, ys, _, _ = reduce_steps(x[a:b], y[a:b], k, mode=mode, **_rows(arrays, a, b))
+            return (_log10(xs) if log_x else xs), ys
+        if window is not None and n:
+            i0 = max(int(np.searchsorted(x, window[0], "left")) - 1, 0)
+            i1 = min(int(np.searchsorted(x, window[1], "right")) + 1, n)
+        else:
+            i0, i1 = 0, n
         if end == 0:
             self._set_settled([])
         elif before <= 0:
-            self._set_settled([reduce_blocks(x[:end], y[:end], k)])
+            self._set_settled([reduce(0, end)])
         elif before < end:
-            cx, cy = reduce_blocks(x[before:end], y[before:end], k)
+            cx, cy = reduce(before, end)
             lx, ly = self._settled[-1][0][-1:], self._settled[-1][1][-1:]
             self._settled.append((cx, cy))
             self._settled_bounds = finite_bounds(cy, *filter(None, [self._settled_bounds]))
             # Starting from the last settled point, so the line is unbroken.
             self.backdrop.add_marks(self, [self._mark(_join(lx, cx), _join(ly, cy))])
         if end == 0:
-            self._live = downsample(x, y, max_points, window)
+            self._live = reduce(i0, i1)
         else:
             sx, sy = self._settled[-1]
-            if n > end:
-                lx, ly = reduce_blocks(x[end:], y[end:], k)
-                self._live = (_join(sx[-1:], lx, x[-1:]), _join(sy[-1:], ly, finite_or_nan(y[-1:])))
-            else:
-                self._live = (sx[-1:], sy[-1:])
+            lx, ly = reduce(end, n) if n > end else (np.empty(0), np.empty(0))
+            self._live = (_join(sx[-1:], lx), _join(sy[-1:], ly))
         self.item.setData(*self._live)
 
     def clear(self) -> None:
@@ -272,6 +310,8 @@ class Series:
         self._set_settled([])
         self._live = (np.empty(0), np.empty(0))
         self.item.setData([], [])
+        if self.band is not None:
+            self.band.clear()
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """All points drawn, settled and live, in order."""
@@ -281,8 +321,11 @@ class Series:
                 _join(*(y for _, y in self._settled), self._live[1][1:]))
 
     def bounds(self) -> tuple[float, float] | None:
-        """(min, max) of the finite y drawn (log10 on a log axis), or None."""
-        return finite_bounds(*filter(None, [self.item.y_bounds, self._settled_bounds]))
+        """(min, max) of the finite y drawn (log10 on a log axis), the
+        envelope included, or None."""
+        own = finite_bounds(*filter(None, [self.item.y_bounds, self._settled_bounds]))
+        band = self.band.bounds() if self.band is not None else None
+        return finite_bounds(*filter(None, [own, band]))
 
     # ---------------------------------------------------------- internal
     def _set_settled(self, parts) -> None:
@@ -294,6 +337,34 @@ class Series:
 
     def _mark(self, x, y) -> Mark:
         return Mark(x, y, pen=pg.mkPen(self.item.opts["pen"]))
+
+
+def history_rows(view, key: str, pick=None) -> dict:
+    """The keywords ``Series.set_data`` takes for series ``key`` of a history
+    store ``view`` (a StoreView): each row's first step and step count, the
+    envelope of a noisy series, and how buckets merge ("mean", or "last" for
+    state). ``pick``: applied to the envelope's arrays, as to the values
+    (e.g. ``lambda a: a[:, unit]``)."""
+    kind = series_kind(key)
+    out = {"first": view["step_first"], "count": view["step_count"],
+           "mode": "last" if kind == "last" else "mean"}
+    if kind == "mean" and f"{key}.min" in view:
+        lo, hi = view[f"{key}.min"], view[f"{key}.max"]
+        out["lo"], out["hi"] = (lo, hi) if pick is None else (pick(lo), pick(hi))
+    return out
+
+
+def light(color, share: float = 0.78) -> QColor:
+    """An opaque tint of ``color`` (translucent fills draw ten times slower)."""
+    c = QColor(color)
+    return QColor(*(round(v + (255 - v) * share) for v in (c.red(), c.green(), c.blue())))
+
+
+def _log10(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(x)
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 class BandSeries:
@@ -308,24 +379,37 @@ class BandSeries:
         self.backdrop.add_owner(self, item)
         self._settling = _Settling()
         self._last = None   # the last settled (x, lo, hi), where the live part starts
+        self._bounds = self._live_bounds = None
 
-    def set_data(self, x, lo, hi, max_points: int, window=None, key=None) -> None:
+    def set_data(self, x, lo, hi, max_points: int, window=None, key=None, first=None,
+                 log_x: bool = False) -> None:
+        """The band from ``lo`` to ``hi`` at about ``max_points / 2`` points
+        an edge, by step (``reduce_band``); ``first``: merged rows' first steps."""
         x = np.asarray(x)
         lo, hi = np.asarray(lo), np.asarray(hi)
+        first = None if first is None else np.asarray(first)
         if window is not None and len(x):
             i0, i1 = np.searchsorted(x, window)
             rows = slice(max(int(i0) - 1, 0), int(i1) + 1)
             x, lo, hi = x[rows], lo[rows], hi[rows]
+            first = None if first is None else first[rows]
         n = len(x)
         # Half the points of a curve: a fill's outline has two edges.
-        k, before, end = self._settling.plan(x, max_points // 2, window, key)
+        k, before, end = self._settling.plan(x, max_points // 2, window, (key, log_x), first)
+
+        def reduce(a, b):
+            bx, blo, bhi = reduce_band(x[a:b], lo[a:b], hi[a:b], k,
+                                       None if first is None else first[a:b])
+            return (_log10(bx) if log_x else bx), blo, bhi
         if end == 0:
             if self._last is not None:
                 self.backdrop.set_marks(self, [])
             self._last = None
+            self._bounds = None
         elif before < end:
             start = max(before, 0)
-            bx, blo, bhi = reduce_band(x[start:end], lo[start:end], hi[start:end], k)
+            bx, blo, bhi = reduce(start, end)
+            self._bounds = finite_bounds(blo, bhi, *filter(None, [self._bounds if before > 0 else None]))
             if before > 0 and self._last is not None:   # joined to the settled part
                 bx, blo, bhi = (_join(self._last[0], bx), _join(self._last[1], blo),
                                 _join(self._last[2], bhi))
@@ -336,16 +420,20 @@ class BandSeries:
                 self.backdrop.add_marks(self, [mark])
             if len(bx):
                 self._last = (bx[-1:], blo[-1:], bhi[-1:])
-        bx, blo, bhi = reduce_band(x[end:], lo[end:], hi[end:], k)
-        if n and k > 1 and np.isfinite(lo[-1]) and np.isfinite(hi[-1]):   # up to the newest row
-            bx, blo, bhi = _join(bx, x[-1:]), _join(blo, lo[-1:]), _join(bhi, hi[-1:])
+        bx, blo, bhi = reduce(end, n)
+        self._live_bounds = finite_bounds(blo, bhi)
         if end and self._last is not None:
             bx, blo, bhi = (_join(self._last[0], bx), _join(self._last[1], blo),
                             _join(self._last[2], bhi))
         self.item.setPath(band_path(bx, blo, bhi))
 
+    def bounds(self) -> tuple[float, float] | None:
+        """(min, max) of the band drawn, or None."""
+        return finite_bounds(*filter(None, [self._bounds, self._live_bounds]))
+
     def clear(self) -> None:
         self._settling = _Settling()
         self._last = None
+        self._bounds = self._live_bounds = None
         self.backdrop.set_marks(self, [])
         self.item.setPath(QPainterPath())

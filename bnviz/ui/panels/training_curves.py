@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QSplitter, QVBoxLayout
 
 from .base import AFTER, BEFORE, MIN_SETTLE_ROWS, POPULATION, RUNNING, Panel, Series, \
-    StickyRange, add_curve, make_plot, set_title
+    StickyRange, add_curve, history_rows, log_steps_check, make_plot, set_log_steps, set_title, \
+    step_span
 
 # Accuracy markers only while they are at least this many pixels apart.
 MARKER_SPACING = 6
@@ -28,7 +29,8 @@ class TrainingCurvesPanel(Panel):
     object_name = "training_curves_panel"
     help_text = (
         "Top: the mini-batch loss L = −(1/B) Σ<sub>i</sub> log p(y<sub>i</sub> | x<sub>i</sub>) at "
-        "every step. Bottom: test accuracy with BN normalising by its running averages (what "
+        "every step; where a point stands for several steps (a long run, or a narrow plot) the "
+        "line is their mean and the light band their min to max. Bottom: test accuracy with BN normalising by its running averages (what "
         "eval mode does), by the exact population statistics of the training set (precise BN), "
         "and by each test mini-batch's own mean and variance. The updates follow PyTorch's "
         "torch.optim formulas, or Keras's with the Formulas setting (Keras places Adam's and "
@@ -39,10 +41,11 @@ class TrainingCurvesPanel(Panel):
         super().__init__(parent)
         self.log_check = QCheckBox("Log scale loss")
         self.log_check.setToolTip("Plot the loss on a logarithmic axis")
-        controls = self.control_row(self.log_check)
+        self.log_steps = log_steps_check(self._on_log_steps_toggled)
+        controls = self.control_row(self.log_check, self.log_steps)
         self.loss_plot = make_plot("Mini-batch loss", "step", "cross-entropy loss", legend=False)
         self.loss_curve = add_curve(self.loss_plot, "batch loss", AFTER, width=1)
-        self.loss_series = Series(self.loss_plot, self.loss_curve)
+        self.loss_series = Series(self.loss_plot, self.loss_curve, envelope=True)
         self.loss_range = StickyRange(self.loss_plot, steps_x=True, on_user_range=self.redraw)
         self.accuracy_plot = make_plot("Test accuracy, by the statistics BN normalises with",
                                        "step", "accuracy")
@@ -70,6 +73,13 @@ class TrainingCurvesPanel(Panel):
     def plot_widgets(self) -> list:
         return [self.loss_plot, self.accuracy_plot]
 
+    def _on_log_steps_toggled(self, checked: bool) -> None:
+        set_log_steps(self.plot_widgets(), checked)
+        self._refit_and_redraw()
+
+    def sticky_ranges(self) -> list:
+        return [self.loss_range, self.accuracy_range]
+
     def _on_log_check_toggled(self, checked: bool) -> None:
         self.loss_plot.getPlotItem().setLogMode(y=checked)
         self.loss_range.refit(1)   # the y axis is now in log10 units
@@ -79,14 +89,15 @@ class TrainingCurvesPanel(Panel):
         h = frame.history
         steps = h.steps["step"]
         n = len(steps)
-        x_span = (float(steps[0]), float(steps[-1])) if n else None
+        x_span = step_span(steps, self.log_steps.isChecked())
         log = self.log_check.isChecked()
         pts, window = self.loss_range.points(), self.loss_range.window()
         if self._changed("loss", (n, x_span, log, pts, window)):
             loss = h.steps["loss"]
             if log:
                 loss = np.where(loss > 0, loss, np.nan)  # log10 of 0 would be -inf
-            self.loss_series.set_data(steps, loss, pts, window)   # log10 on a log axis
+            self.loss_series.set_data(steps, loss, pts, window,   # log10 on a log axis
+                                      **history_rows(h.steps, "loss"))
             self.loss_range.update(x=x_span, y=self.loss_series.bounds())
         # Both plots share the step axis of the whole history.
         self.accuracy_range.update(x=x_span)
@@ -96,7 +107,8 @@ class TrainingCurvesPanel(Panel):
                                       pts, window)):
             self._show_markers(len(ev_steps), pts)
             for key, _, _ in ACCURACY_SERIES:
-                self.accuracy_series[key].set_data(ev_steps, h.evals[key], pts, window)
+                self.accuracy_series[key].set_data(ev_steps, h.evals[key], pts, window,
+                                                   **history_rows(h.evals, key))
         set_title(self.loss_plot, f"Mini-batch loss (step {frame.step})", live=True)
 
     def _show_markers(self, n: int, pts: int) -> None:
