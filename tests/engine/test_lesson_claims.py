@@ -122,6 +122,8 @@ def test_optimizer_rates_are_the_sweeps(sweep):
     assert best_rates(sweep) == OPTIMIZER_RATES
     assert [(c.optimizer, c.lr) for c in les.configs] == list(OPTIMIZER_RATES.items())
     assert all(differences(OPTIMIZER_BASE, c).keys() <= {"optimizer", "lr"} for c in les.configs)
+    # "The updates follow PyTorch's formulas (torch.optim)"
+    assert all(c.optimizer_formulas == "pytorch" for c in les.configs)
     # The rates the text names, and the sweep it describes.
     assert SWEEP_RATES == (1e-3, 1e-2, 0.1, 1.0, 10.0) and SWEEP_STEPS == 200
     assert ("SGD 1, momentum 0.1, RMSProp 0.01, Adam 0.01, gradient descent 1"
