@@ -108,12 +108,12 @@ have=$(cat "$stamp" 2>/dev/null || true)
 if { [ "$have" = "$want" ] || [ "$have" = "$want[test]" ]; } && .venv/bin/python -c "$check" 2>/dev/null; then
     say "bnviz$extra is installed in .venv"
 else
-    say "installing bnviz$extra and its dependencies into .venv"
+    say "installing bnviz$extra and its dependencies into .venv (about 150 MB to download: Qt, NumPy, SciPy)"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --editable ".$extra"
     echo "$want" > "$stamp"
 fi
 if [ -z "$extra" ]; then
-    say "done: .venv/bin/bnviz opens the app (.venv/bin/bnviz --help for more)"
+    say "done in ${SECONDS} s: .venv/bin/bnviz opens the app (.venv/bin/bnviz --help for more)"
 else
-    say "done: .venv/bin/python -m pytest runs the tests"
+    say "done in ${SECONDS} s: .venv/bin/python -m pytest runs the tests"
 fi

@@ -11,7 +11,12 @@ def main(argv=None) -> int:
     # fight the GUI thread for the other core. Set before NumPy loads.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from .cli import parse
+    try:
+        from .cli import parse
+    except ImportError as exc:   # run from a checkout without its dependencies installed
+        print(f"bnviz: error: {exc.name or exc} is not installed: run ./install.sh in the checkout "
+              "(then .venv/bin/bnviz), or pip install bnviz's dependencies", file=sys.stderr)
+        return 2
     args, config = parse(argv)
     if args.install_desktop_entry or args.remove_desktop_entry:
         from . import desktop

@@ -267,7 +267,8 @@ def test_wheel_carries_resources_and_runs_from_a_fresh_venv(tmp_path):
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
         assert all(any(n.endswith(f"/resources/{r}") for n in names) for r in resources), names
-        tar.extractall(tmp_path / "unpacked", filter="data")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}   # 3.11.4 and newer
+        tar.extractall(tmp_path / "unpacked", **safe)
     unpacked = next((tmp_path / "unpacked").iterdir())
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "--no-index", "-q", "-w", str(dist), str(unpacked)],
