@@ -43,9 +43,14 @@ def test_gamma_beta_help_output_mean_and_spread_and_undoing():
 def test_gradients_help_a_kept_bias_stays_at_zero_in_float32():
     """'a kept bias stays at zero up to rounding', also in float32 (measured 7e-9)."""
     tr = Trainer(SMALL.replace(keep_bias=True))
-    tr.advance(200)
+    norms = []
+    for _ in range(200):
+        tr.advance(1)
+        norms += [np.linalg.norm(L.linear.db) for L in tr.model.layers]
     for L in tr.model.layers:
         assert np.abs(L.linear.b).max() < 1e-6
+    # README: about 1e-8 in float32 (measured median 1.1e-8, max 3.4e-8)
+    assert 1e-9 < np.median(norms) < 1e-7 and max(norms) < 1e-6, (np.median(norms), max(norms))
 
 
 def test_test_time_help_ema_gap_formula():
