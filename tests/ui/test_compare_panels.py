@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from bnviz.engine.compare import Comparison
 from bnviz.engine.config import RunConfig
@@ -58,19 +59,38 @@ def test_compare_panel_overlays_both_runs_and_shows_their_bands(qtbot, pair):
     panel = shown(qtbot, ComparePanel, frame)
     assert panel.is_comparing()
     legend = [label.text for _, label in panel.accuracy_plot.getPlotItem().legend.items]
-    assert legend == ["A: with BN", "B: no BN"]
+    assert legend == ["A: with BN", "B: no BN", "A: population statistics"]
     for run, series in zip(cmp.runs, panel.acc_series):
         x, y = series.data()
         ev = run.history.snapshot().evals
         np.testing.assert_array_equal(x, ev["step"])
         np.testing.assert_allclose(y, ev["test_accuracy"])
-    # (b, c): the last hidden layer and unit 0 of each run, the median curve.
-    assert panel.selector.layer() == 1
-    for run, band in zip(cmp.runs, panel.bands):
-        s = run.history.snapshot()
-        x, y = band.series[1].data()
-        np.testing.assert_array_equal(x, s.summaries["step"])
-        np.testing.assert_allclose(y, s.summaries["L1.act_in_unit_pct"][:, 1, 0], rtol=1e-6)
+    # Fig. 1 (a) with population statistics: dashed, for the BN run only.
+    x, y = panel.pop_series[0].data()
+    ev = cmp.a.history.snapshot().evals
+    np.testing.assert_array_equal(x, ev["step"])
+    np.testing.assert_allclose(y, ev["test_accuracy_population"])
+    assert panel.pop_series[0].item.opts["pen"].style() == Qt.PenStyle.DashLine
+    assert not panel.pop_series[1].item.isVisible()
+    # A's running / population accuracy in the title (a live title: set a moment later)
+    qtbot.waitUntil(lambda: "/" in panel.accuracy_plot.getPlotItem().titleLabel.text, timeout=2000)
+    # (b, c): the last hidden layer and unit 0 of each run, the median curve, over the probe.
+    assert panel.selector.layer() == 1 and panel.source_combo.currentData() == "probe"
+    for source, key in (("probe", "L1.act_in_unit_probe_pct"), ("batch", "L1.act_in_unit_pct")):
+        panel.source_combo.setCurrentIndex(panel.source_combo.findData(source))
+        for run, band, plot in zip(cmp.runs, panel.bands, panel.band_plots):
+            s = run.history.snapshot()
+            x, y = band.series[1].data()
+            np.testing.assert_array_equal(x, s.summaries["step"])
+            np.testing.assert_allclose(y, s.summaries[key][:, 1, 0], rtol=1e-6)
+            title = plot.getPlotItem().titleLabel.text
+            assert ("over the probe of 360 test examples" if source == "probe"
+                    else "over each step's training mini-batch") in title
+        if source == "probe":
+            titles = [plot.getPlotItem().titleLabel.text for plot in panel.band_plots]
+            assert "normalised by its own batch statistics" in titles[0]
+            assert "statistics" not in titles[1]   # no BN in B
+    panel.source_combo.setCurrentIndex(0)
     # One value axis for both band plots.
     ya = panel.band_plots[0].getPlotItem().getViewBox().viewRange()[1]
     yb = panel.band_plots[1].getPlotItem().getViewBox().viewRange()[1]
@@ -88,7 +108,7 @@ def test_compare_panel_choice_of_second_run_and_unit(qtbot):
     panel.selector.set_selection(0, 5)
     x, y = panel.bands[1].series[1].data()
     s = cmp.runs[2].history.snapshot()
-    np.testing.assert_allclose(y, s.summaries["L0.act_in_unit_pct"][:, 1, 5], rtol=1e-6)
+    np.testing.assert_allclose(y, s.summaries["L0.act_in_unit_probe_pct"][:, 1, 5], rtol=1e-6)
     assert "C: lr 0.3" in panel.band_plots[1].getPlotItem().titleLabel.text
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QSpinBox, QToolButton, QToolTip
 
 from bnviz.engine.config import RunConfig
-from bnviz.engine.frame import Frame, boundary_grid
+from bnviz.engine.frame import Frame, boundary_grid, frame_of
 from bnviz.engine.history import HistorySnapshot
 from bnviz.engine.trainer import Trainer
 from bnviz.ui.panels import (ALL_PANELS, DecisionBoundaryPanel, DistributionsPanel,
@@ -31,7 +31,7 @@ def make_frame(cfg: RunConfig, steps: int = 20, chunks: int = 4) -> Frame:
     return Frame(run_id=1, config=tr.config, record=rec, history=tr.history.snapshot(),
                  evaluation=tr.last_evaluation, boundary=boundary_grid(tr),
                  steps_per_second=0.0, n_classes=tr.data.n_classes,
-                 steps_per_epoch=tr.steps_per_epoch)
+                 steps_per_epoch=tr.steps_per_epoch, n_test=len(tr.y_test))
 
 
 @pytest.fixture(scope="module")
@@ -167,9 +167,20 @@ def test_distributions_histograms_and_bands(qtbot, frame):
     for key in ("before", "normalized", "after"):
         x, y = panel.hist_curves[key].getOriginalDataset()
         assert len(x) == len(y) + 1 and y.sum() == b * d
+    # The bands over the probe by default, the training mini-batch the other choice.
+    assert panel.source_combo.currentData() == "probe" and panel.source_combo.toolTip()
+    np.testing.assert_allclose(ydata(panel.band_curves["pre"][0]),
+                               frame.history.layer(i, "pre_probe_pct")[:, 0])
+    np.testing.assert_allclose(ydata(panel.band_curves["act_in"][2]),
+                               frame.history.layer(i, "act_in_probe_pct")[:, 2])
+    title = panel.band_plot.getPlotItem().titleLabel.text
+    assert "over the probe of 40 test examples, normalised by its own batch statistics" in title
+    assert [n for _, n in panel._band_names] == ["z, before BN (probe)", "activation input, after BN (probe)"]
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("batch"))
     np.testing.assert_allclose(ydata(panel.band_curves["pre"][0]), frame.history.layer(i, "pre_pct")[:, 0])
     np.testing.assert_allclose(ydata(panel.band_curves["act_in"][2]),
                                frame.history.layer(i, "act_in_pct")[:, 2])
+    assert "over each step's training mini-batch" in panel.band_plot.getPlotItem().titleLabel.text
     assert panel.nonfinite_label.text() == ""
 
     panel.selector.set_selection(0, 3)  # switching the layer updates the curves
@@ -180,9 +191,39 @@ def test_distributions_histograms_and_bands(qtbot, frame):
     assert ydata(panel.hist_curves["after"]).sum() == b
     np.testing.assert_allclose(ydata(panel.band_curves["pre"][0]),
                                frame.history.layer(0, "pre_unit_pct")[:, 0, 3])
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("probe"))
+    np.testing.assert_allclose(ydata(panel.band_curves["act_in"][1]),
+                               frame.history.layer(0, "act_in_unit_probe_pct")[:, 1, 3])
     panel.clear()
     assert all(n_points(ydata(c)) == 0 for c in panel.hist_curves.values())
     assert n_points(ydata(panel.band_curves["pre"][1])) == 0
+
+
+def test_distributions_x_hat_of_a_batch_of_2_on_its_own_bins(qtbot):
+    """The small_batches lesson's point: with two examples x_hat is about -1
+    or +1, drawn as two spikes, not one block beside the wide z."""
+    from bnviz.engine.lessons import lesson
+    tr = Trainer(lesson("small_batches").configs[0])   # batch 2
+    tr.step(300)
+    frame = frame_of(tr, 1, boundary=None)
+    panel = shown(qtbot, DistributionsPanel)
+    panel.set_frame(frame)
+    x_hat = frame.record.layers[panel.selector.layer()].normalized
+    assert np.mean(np.abs(np.abs(x_hat) - 1) < 0.01) > 0.95   # measured 0.97 at step 300
+    for unit_only in (False, True):
+        panel.unit_only_check.setChecked(unit_only)
+        edges, counts = panel.hist_curves["normalized"].getOriginalDataset()
+        assert counts.sum() == (x_hat[:, 0].size if unit_only else x_hat.size)
+        minus, plus = (int(np.searchsorted(edges, v, side="right")) - 1 for v in (-1.0, 1.0))
+        near = [int(np.searchsorted(edges, v, side="right")) - 1 for v in (-0.99, 0.99)]
+        # -1 and +1 in bins of their own, with empty bins between them
+        assert plus - minus >= 3 and counts[minus + 1:plus - 1].sum() <= 0.05 * counts.sum()
+        spikes = counts[min(minus, near[0]):max(minus, near[0]) + 1].sum() \
+            + counts[min(plus, near[1]):max(plus, near[1]) + 1].sum()
+        assert spikes >= 0.95 * counts.sum(), (edges, counts)
+        if not unit_only:   # z of all units is binned across its own, wider range: coarser bins
+            z_edges, _ = panel.hist_curves["before"].getOriginalDataset()
+            assert np.diff(z_edges)[0] > 2 * np.diff(edges)[0]
 
 
 def test_distributions_without_bn_and_bn_after(qtbot, mixed_frame):
@@ -518,7 +559,7 @@ def test_long_series_are_downsampled_with_real_values(qtbot, long_frame):
     panel.set_frame(long_frame)
     i = panel.selector.layer()
     pts = panel.band_range.points()
-    ex, ey = downsample(h.summaries["step"], h.layer(i, "pre_pct")[:, 1], pts)
+    ex, ey = downsample(h.summaries["step"], h.layer(i, "pre_probe_pct")[:, 1], pts)
     np.testing.assert_allclose(ydata(panel.band_curves["pre"][1]), ey)
 
     for cls in ALL_PANELS:   # and poisoned, long: nothing raises, no Inf drawn

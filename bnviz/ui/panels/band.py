@@ -1,11 +1,51 @@
 """Band: a 15th/50th/85th percentile band drawn on a plot (thin outer
-curves, a thick median and a translucent fill between them)."""
+curves, a thick median and a translucent fill between them), and the
+choice of the values a band is taken over (its source)."""
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGraphicsPathItem
+from PySide6.QtWidgets import QComboBox, QGraphicsPathItem
+
+from bnviz.engine.probe import PROBE_SIZE
 
 from .base import BandSeries, Series, add_curve
+
+# Whose values the percentiles are taken over; the probe first (the default).
+SOURCES = (("probe", "probe: held-out examples"), ("batch", "training mini-batch"))
+SOURCE_TIP = ("Whose values the percentiles are taken over: a fixed probe of held-out test "
+              "examples, the same at every step, so the band moves only as the weights change; "
+              "or each step's training mini-batch, whose band also moves with which examples "
+              "were drawn")
+PROBE_STATISTICS = {"batch": "normalised by its own batch statistics",
+                    "running": "with running statistics", "population": "with population statistics"}
+
+
+def source_combo() -> QComboBox:
+    """A combo box choosing the band source (``currentData()``: "probe" or "batch")."""
+    combo = QComboBox()
+    for key, name in SOURCES:
+        combo.addItem(name, key)
+    combo.setToolTip(SOURCE_TIP)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    return combo
+
+
+def pct_key(quantity: str, per_unit: bool, source: str) -> str:
+    """The summary series of ``quantity`` ("pre", "act_in") from ``source``:
+    ``act_in_unit_probe_pct``, ``pre_pct``, ..."""
+    return f"{quantity}{'_unit' if per_unit else ''}{'_probe' if source == 'probe' else ''}_pct"
+
+
+def source_text(config, source: str, n_test: int = 0) -> str:
+    """What a band from ``source`` is taken over, for a title: "the probe of
+    360 test examples, normalised by its own batch statistics", or "each
+    step's training mini-batch"."""
+    if source == "batch":
+        return "each step's training mini-batch"
+    text = f"the probe of {min(n_test, PROBE_SIZE)} test examples" if n_test else "the probe of test examples"
+    if any(config.bn_layers()):
+        text += ", " + PROBE_STATISTICS[config.probe_statistics]
+    return text
 
 
 class Band:

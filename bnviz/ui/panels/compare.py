@@ -13,9 +13,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QSplitter, QStackedLayout,
                                QVBoxLayout, QWidget)
 
-from .band import Band
+from .band import Band, pct_key, source_combo, source_text
 from .base import Panel, Series, StickyRange, add_curve, finite_bounds, make_plot, message_label, \
     set_legend, set_title
+from .bins import Bins
 from .selectors import LayerUnitSelector
 
 # One colour per run, A first (the same in every plot of the panel).
@@ -27,6 +28,14 @@ VIEWS = (("bands", "percentiles over training"), ("histograms", "values at this 
 OFF_MESSAGE = ("Compare mode is off.\n\nRun › Compare with… trains a second run beside this one "
                "(by default: the same network without batch norm), and the Lessons menu opens "
                "guided comparisons.")
+
+
+def _accuracies(r) -> str:
+    """A run's last test accuracy, with population statistics beside it under BN."""
+    ev = r.evaluation
+    if not any(r.config.bn_layers()):
+        return f"{ev.test_accuracy:.1%}"
+    return f"{ev.test_accuracy:.1%} / {ev.test_accuracy_population:.1%}"
 
 
 def trailing_mean(y: np.ndarray, n: int) -> np.ndarray:
@@ -47,10 +56,11 @@ class ComparePanel(Panel):
     object_name = "compare_panel"
     help_text = (
         "Runs trained in lockstep: the same initial weights and the same mini-batches, "
-        "differing only in the settings chosen for each. Top: test accuracy (running "
-        "statistics) and mini-batch loss of every run. Bottom: the 15th, 50th and 85th "
-        "percentiles of one unit's input to its activation over training, in run A and in "
-        "another run, on one value axis: Ioffe &amp; Szegedy's Fig. 1(b, c).")
+        "differing only in the settings chosen for each. Top: test accuracy of every run with "
+        "running statistics (solid) and, with BN, population statistics (dashed), and the "
+        "mini-batch loss. Bottom: the 15th, 50th and 85th percentiles of one unit's input to its "
+        "activation over training, over a fixed probe of test examples or each training "
+        "mini-batch, in run A and another run on one value axis: Ioffe &amp; Szegedy's Fig. 1(b, c).")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -64,6 +74,7 @@ class ComparePanel(Panel):
             self.view_combo.addItem(name, key)
         self.view_combo.setToolTip("Lower plots: one unit's 15th/50th/85th percentiles over training, "
                                    "or the histogram of the whole layer's values at this step")
+        self.source_combo = source_combo()
         self.other_combo = QComboBox()
         self.other_combo.setToolTip("The run shown beside run A in the lower plots")
         self.other_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -74,17 +85,23 @@ class ComparePanel(Panel):
         self.gap_label.setToolTip("The largest difference between the mini-batch losses of A and "
                                   "the run beside it, over every step kept")
         controls = self.control_row(self.selector, self.quantity_combo, self.view_combo,
-                                    QLabel("beside A:"), self.other_combo, self.smooth_check,
-                                    right=[self.gap_label])
+                                    self.source_combo, QLabel("beside A:"), self.other_combo,
+                                    self.smooth_check, right=[self.gap_label])
 
         self.accuracy_plot = make_plot("(a) Test accuracy", "step", "accuracy")
         self.accuracy_range = StickyRange(self.accuracy_plot, steps_x=True, fixed_y=(-0.1, 1.1),
                                           on_user_range=self.redraw)
         self.loss_plot = make_plot("Mini-batch loss", "step", "cross-entropy loss")
         self.loss_range = StickyRange(self.loss_plot, steps_x=True, on_user_range=self.redraw)
-        self.acc_series, self.loss_series = [], []
+        self.acc_series, self.loss_series, self.pop_series = [], [], []
         for color in RUN_COLORS:
             self.acc_series.append(Series(self.accuracy_plot, add_curve(self.accuracy_plot, "", color, 2)))
+            # Fig. 1 (a)'s inference network uses population statistics: dashed, BN runs only.
+            pop = add_curve(self.accuracy_plot, "", color, 1)
+            # Width 1: a stroked path, whose dashes run on across its points.
+            pop.opts["pen"] = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+            pop.setPen(pop.opts["pen"])
+            self.pop_series.append(Series(self.accuracy_plot, pop))
             self.loss_series.append(Series(self.loss_plot, add_curve(self.loss_plot, "", color, 1)))
         self.band_plots, self.bands, self.band_ranges, self.hists = [], [], [], []
         for j in range(2):
@@ -129,6 +146,8 @@ class ComparePanel(Panel):
         self.quantity_combo.currentIndexChanged.connect(self._refit_and_redraw)
         self.other_combo.currentIndexChanged.connect(self._refit_and_redraw)
         self.view_combo.currentIndexChanged.connect(self._on_view_combo_changed)
+        self.source_combo.currentIndexChanged.connect(self._refit_and_redraw)
+        self.hist_bins = Bins()
         self.smooth_check.toggled.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
@@ -147,7 +166,7 @@ class ComparePanel(Panel):
             self.stack.setCurrentIndex(0)
             return
         self.stack.setCurrentIndex(1)
-        labels = [r.label for r in runs]
+        labels = [(r.label, any(r.config.bn_layers())) for r in runs]
         if labels != self._legend_labels:
             self._set_runs(labels)
         cfg = frame.config
@@ -160,11 +179,20 @@ class ComparePanel(Panel):
             self._draw_histograms((frame, other))
         self._draw_gap(frame, other)
 
-    def _set_runs(self, labels) -> None:
-        self._legend_labels = labels
+    def _set_runs(self, runs) -> None:
+        """Legends and the run chooser for runs [(label, has BN), ...]."""
+        self._legend_labels = runs
+        labels = [label for label, _ in runs]
         n = len(labels)
-        for plot, series in ((self.accuracy_plot, self.acc_series), (self.loss_plot, self.loss_series)):
-            set_legend(plot, [(s.item, name) for s, name in zip(series, labels)])
+        population = [(s.item, f"{label.split(':')[0]}: population statistics")
+                      for s, (label, bn) in zip(self.pop_series, runs) if bn]
+        set_legend(self.accuracy_plot, [(s.item, name) for s, name in zip(self.acc_series, labels)]
+                   + population)
+        set_legend(self.loss_plot, [(s.item, name) for s, name in zip(self.loss_series, labels)])
+        for j, s in enumerate(self.pop_series):
+            if j >= n or not runs[j][1]:
+                s.clear()   # without BN the population accuracy is the running one
+        for series in (self.acc_series, self.loss_series):
             for s in series[n:]:
                 s.clear()
         blocked = self.other_combo.blockSignals(True)
@@ -194,31 +222,37 @@ class ComparePanel(Panel):
         pts, window = self.accuracy_range.points(), self.accuracy_range.window()
         key = tuple(len(r.history.evals["step"]) for r in runs)
         if self._changed("accuracy", (key, pts, window)):
-            for r, series in zip(runs, self.acc_series):
-                series.set_data(r.history.evals["step"], r.history.evals["test_accuracy"], pts, window)
-        acc = [r.evaluation.test_accuracy for r in runs if r.evaluation is not None]
-        text = ", ".join(f"{r.label.split(':')[0]} {a:.1%}" for r, a in zip(runs, acc))
-        set_title(self.accuracy_plot, f"(a) Test accuracy ({text})" if acc else "(a) Test accuracy",
+            for r, series, pop in zip(runs, self.acc_series, self.pop_series):
+                evals = r.history.evals
+                series.set_data(evals["step"], evals["test_accuracy"], pts, window)
+                if any(r.config.bn_layers()):
+                    pop.set_data(evals["step"], evals["test_accuracy_population"], pts, window)
+        text = ", ".join(f"{r.label.split(':')[0]} {_accuracies(r)}" for r in runs if r.evaluation)
+        set_title(self.accuracy_plot, f"(a) Test accuracy ({text})" if text else "(a) Test accuracy",
                   live=True)
 
     def _draw_bands(self, pair) -> None:
         i, unit = self.selector.layer(), self.selector.unit()
         quantity = self.quantity_combo.currentData()
+        source = self.source_combo.currentData()
         name = self.quantity_combo.currentText()
         bounds = []
         for j, (r, band, plot, sticky) in enumerate(zip(pair, self.bands, self.band_plots,
                                                         self.band_ranges)):
             h = r.history
             steps = h.summaries["step"]
-            pct = h.layer(i, f"{quantity}_unit_pct") if i < len(r.config.hidden) else None
+            pct = h.layer(i, pct_key(quantity, True, source)) if i < len(r.config.hidden) else None
             letter = "bc"[j]
-            set_title(plot, f"({letter}) {r.label}: layer {i + 1}, unit {unit}, {name}")
+            set_title(plot, f"({letter}) {r.label}: layer {i + 1}, unit {unit}, {name}<br>"
+                            f"over {source_text(r.config, source, r.n_test)}")
             pts, window = sticky.points(), sticky.window()
             if pct is None or len(steps) == 0 or unit >= pct.shape[2]:
                 band.clear()
                 continue
-            if self._changed(f"band{j}", (len(steps), steps[-1], i, unit, quantity, r.label, pts, window)):
-                band.set_data(steps, pct[:, :, unit], pts, window, key=(i, unit, quantity, r.label))
+            if self._changed(f"band{j}", (len(steps), steps[-1], i, unit, quantity, source, r.label,
+                                          pts, window)):
+                band.set_data(steps, pct[:, :, unit], pts, window,
+                              key=(i, unit, quantity, source, r.label))
             bounds.extend(band.bounds())
             sticky.update(x=(float(steps[0]), float(steps[-1])))
         y = finite_bounds(*bounds)
@@ -243,16 +277,16 @@ class ComparePanel(Panel):
         lo_hi = finite_bounds(*values)
         if lo_hi is None:
             return
-        lo, hi = lo_hi if lo_hi[1] > lo_hi[0] else (lo_hi[0] - 0.5, lo_hi[1] + 0.5)
-        edges = np.linspace(lo, hi, int(np.clip(np.sqrt(max(v.size for v in values)), 10, 60)) + 1)
+        edges = self.hist_bins.edges(*lo_hi, max(v.size for v in values))
+        lo, hi = edges[0], edges[-1]
         top = 1.0
         for j, (v, hist, plot, r) in enumerate(zip(values, self.hists, self.band_plots, pair)):
             counts, _ = np.histogram(v, bins=edges)
             hist.setData(edges, counts.astype(np.float64))
             top = max(top, float(counts.max(initial=0)))
             name = self.quantity_combo.currentText()
-            set_title(plot, f"({'bc'[j]}) {r.label}: layer {i + 1}, {name}, step {records[j].step}",
-                      live=True)
+            set_title(plot, f"({'bc'[j]}) {r.label}: layer {i + 1}, {name}, step {records[j].step}"
+                            "<br>in the training mini-batch", live=True)
         for plot in self.band_plots:
             plot.getPlotItem().getViewBox().setRange(xRange=(lo, hi), yRange=(0, top * 1.05), padding=0)
 
@@ -286,7 +320,7 @@ class ComparePanel(Panel):
         self.gap_label.setText(f"max |loss A − loss {b.label.split(':')[0]}| = {gap:.2g}")
 
     def _clear(self) -> None:
-        for s in (*self.acc_series, *self.loss_series):
+        for s in (*self.acc_series, *self.pop_series, *self.loss_series):
             s.clear()
         for band in self.bands:
             band.clear()

@@ -7,9 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QSplitter, QVBoxLayout
 
-from .band import Band
+from .band import Band, pct_key, source_combo, source_text
 from .base import AFTER, BEFORE, NORMALIZED, Panel, StickyRange, add_curve, finite_bounds, \
     make_plot, set_legend, set_title
+from .bins import Bins
 from .selectors import LayerUnitSelector
 
 HIST_KEYS = ("before", "normalized", "after")
@@ -25,11 +26,12 @@ def _hist_sources(L):
             ("after", L.bn_out, "γ·x_hat + β (after BN)")]
 
 
-def _band_names(has_bn: bool, placement: str) -> dict[str, str]:
+def _band_names(has_bn: bool, placement: str, source: str) -> dict[str, str]:
+    where = " (probe)" if source == "probe" else " (mini-batch)"
     if has_bn and placement == "before":
-        return {"pre": "z, before BN", "act_in": "activation input, after BN"}
+        return {"pre": "z, before BN" + where, "act_in": "activation input, after BN" + where}
     why = "BN comes after it" if has_bn else "no BN"
-    return {"pre": f"z = activation input ({why})"}
+    return {"pre": f"z = activation input ({why})" + where}
 
 
 class DistributionsPanel(Panel):
@@ -39,10 +41,12 @@ class DistributionsPanel(Panel):
     title = "Distributions"
     object_name = "distributions_panel"
     help_text = (
-        "Histograms of one layer's values at this step: before BN, normalised "
-        "x̂ = (x − μ<sub>B</sub>) / √(σ²<sub>B</sub> + ε), and after BN, y = γ·x̂ + β. Below, the "
-        "15th, 50th and 85th percentiles of the same values over training (the BN paper's "
-        "Fig. 1b, c): steady, narrow bands mean the next layer sees a stable input distribution.")
+        "Top: histograms of one layer's values in this step's mini-batch, each on bins of its "
+        "own: before BN, normalised x̂ = (x − μ<sub>B</sub>) / √(σ²<sub>B</sub> + ε) (a batch of "
+        "2 gives only ±1) and after BN, y = γ·x̂ + β. Below: the 15th, 50th and 85th "
+        "percentiles over training of z and of the activation's input (the BN paper's "
+        "Fig. 1b, c), over a fixed probe of test examples or each training mini-batch. With BN "
+        "in training mode the activation input's band is β + γ times x̂'s percentiles.")
     split_wide = 1.6
 
     def __init__(self, parent=None):
@@ -54,7 +58,9 @@ class DistributionsPanel(Panel):
         self.nonfinite_label = QLabel("")
         self.nonfinite_label.setStyleSheet("color: #b30000;")
         self.nonfinite_label.setToolTip("NaN or Inf values are left out of the histogram")
-        controls = self.control_row(self.selector, self.unit_only_check, right=[self.nonfinite_label])
+        self.source_combo = source_combo()
+        controls = self.control_row(self.selector, self.unit_only_check, QLabel("bands over:"),
+                                    self.source_combo, right=[self.nonfinite_label])
 
         self.hist_plot = make_plot("Values at this step", "value", "count")
         # The values' extremes jitter from step to step: the value axis is
@@ -85,9 +91,12 @@ class DistributionsPanel(Panel):
         layout.addLayout(controls)
         layout.addWidget(self.splitter, 1)
         self._hist_names = self._band_names = None
-        self._hist_view, self._hist_bins = None, 0   # the view the bins were fitted to
+        # Each histogram on bins of its own, fixed to the view: values spanning
+        # little of it (x̂ of a batch of 2 is ±1 beside a wide z) keep their detail.
+        self.hist_bins = {key: Bins() for key in HIST_KEYS}
         self.selector.selection_changed.connect(self._refit_and_redraw)
         self.unit_only_check.toggled.connect(self._refit_and_redraw)
+        self.source_combo.currentIndexChanged.connect(self._refit_and_redraw)
 
     def plot_widgets(self) -> list:
         return [self.hist_plot, self.band_plot]
@@ -126,39 +135,32 @@ class DistributionsPanel(Panel):
                 v = v[ok]
             values.append((key, v))
         finite = [v for _, v in values if v.size]
+        edges = {}
         if finite:
             lo = min(float(v.min()) for v in finite)
             hi = max(float(v.max()) for v in finite)
             if hi - lo < 1e-12:
                 lo, hi = lo - 0.5, hi + 0.5
-            n_bins = int(np.clip(np.sqrt(max(v.size for v in finite)), 10, 80))
             self.hist_range.update(x=(lo, hi))
             view = self.hist_range.target[0] if self.hist_range.follow[0] else None
-            if view is not None and view[0] <= lo and hi <= view[1]:
-                # Bins fixed to the view, so they stay put while the data's
-                # extremes jitter; as many as give the data n_bins when the
-                # view was fitted to it.
-                if (view, n_bins) != self._hist_view:
-                    self._hist_view = (view, n_bins)
-                    ratio = (view[1] - view[0]) / (hi - lo)
-                    self._hist_bins = int(np.clip(round(n_bins * ratio), n_bins, 4 * n_bins))
-                edges = np.linspace(view[0], view[1], self._hist_bins + 1)
-            else:
-                edges = np.linspace(lo, hi, n_bins + 1)
+            for key, v in values:
+                if v.size:
+                    edges[key] = self.hist_bins[key].edges(float(v.min()), float(v.max()), v.size, view)
         top = 0.0
         for key, v in values:
             if v.size:
+                edges_k = edges[key]
                 # Equal bins given as a count and range: NumPy's fast path (no sort).
-                counts, _ = np.histogram(v, bins=len(edges) - 1, range=(edges[0], edges[-1]))
+                counts, _ = np.histogram(v, bins=len(edges_k) - 1, range=(edges_k[0], edges_k[-1]))
                 top = max(top, float(counts.max()))
                 used = np.flatnonzero(counts)   # the empty bins either side left out
                 a, b = used[0], used[-1] + 1
-                self.hist_curves[key].setData(edges[a:b + 1], counts[a:b].astype(np.float64))
+                self.hist_curves[key].setData(edges_k[a:b + 1], counts[a:b].astype(np.float64))
             else:
                 self.hist_curves[key].setData([], [])
         if finite:
             self.hist_range.update(y=(0.0, top))
-        set_title(self.hist_plot, f"Values at step {rec.step} ({where})", live=True)
+        set_title(self.hist_plot, f"Values at step {rec.step}, training mini-batch ({where})", live=True)
         self.nonfinite_label.setText(
             "" if n_bad == 0 else f"{n_bad} non-finite value{'s' if n_bad != 1 else ''} not shown")
 
@@ -167,7 +169,8 @@ class DistributionsPanel(Panel):
         if i >= len(cfg.hidden):
             self._clear_bands()
             return
-        names = _band_names(cfg.bn_layers()[i], cfg.bn_placement)
+        source = self.source_combo.currentData()
+        names = _band_names(cfg.bn_layers()[i], cfg.bn_placement, source)
         entries = [(self.band_curves[k][1], n) for k, n in names.items()]
         if entries != self._band_names:
             set_legend(self.band_plot, entries)
@@ -178,19 +181,20 @@ class DistributionsPanel(Panel):
         steps = h.summaries["step"]
         pts, window = self.band_range.points(), self.band_range.window()
         x_span = (float(steps[0]), float(steps[-1])) if len(steps) else None
-        if self._changed("bands", (len(steps), x_span, i, unit, tuple(names), pts, window)):
+        if self._changed("bands", (len(steps), x_span, i, unit, tuple(names.values()), pts, window)):
             edges = []
             for key in names:
-                pct = h.layer(i, f"{key}_pct" if unit is None else f"{key}_unit_pct")
+                pct = h.layer(i, pct_key(key, unit is not None, source))
                 if pct is None or len(steps) == 0:
                     self._clear_bands(key)
                     continue
                 if unit is not None:
                     pct = pct[:, :, unit]
-                self.bands[key].set_data(steps, pct, pts, window, key=(i, unit))
+                self.bands[key].set_data(steps, pct, pts, window, key=(i, unit, source))
                 edges.extend(self.bands[key].bounds())
             self.band_range.update(x=x_span, y=finite_bounds(*edges))
-        set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where})")
+        set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where}), "
+                                  f"over {source_text(cfg, source, frame.n_test)}")
 
     def _clear_histograms(self) -> None:
         for c in self.hist_curves.values():
@@ -206,5 +210,7 @@ class DistributionsPanel(Panel):
         self._clear_bands()
         self.hist_range.reset()
         self.band_range.reset()
+        for bins in self.hist_bins.values():
+            bins.reset()
         set_title(self.hist_plot, "Values at this step")
         set_title(self.band_plot, "15th, 50th, 85th percentiles over training")
