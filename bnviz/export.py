@@ -23,6 +23,10 @@ from .engine.fileio import write_atomic
 
 FORMATS = ("png", "svg")
 STORES = ("steps", "summaries", "evals")
+# Which steps a row stands for (rows of a long run merge several steps):
+# ``step`` is its last, ``step_first`` its first, ``step_count`` how many.
+COVER = ("step_first", "step_count")
+STORE_PREFIX = {"summaries": "summary_", "evals": "eval_"}
 PERCENTILES = ("p15", "p50", "p85")   # the rows of a summary's (3, ...) series
 
 
@@ -213,6 +217,8 @@ def csv_columns(history, per_unit: bool = False) -> list[tuple[str, str, np.ndar
             if key == "step":
                 continue
             arr = np.asarray(arr)
+            if key in COVER and store_name != "steps":
+                key = f"{STORE_PREFIX[store_name]}{key}"   # every store's rows say what they cover
             if (arr.ndim == 1 or (store_name == "summaries" and arr.ndim == 2)) == per_unit:
                 continue   # the other file's column
             if arr.ndim == 1:

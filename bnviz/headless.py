@@ -150,7 +150,7 @@ def run(args, config) -> int:
         prepare_folder(folder)   # before training: an unwritable folder fails now
         if args.session:   # continue a saved session exactly where it stopped
             loaded, labels = load_runs(args.session)
-            runs, labels = Comparison._from_runs(loaded), tuple(labels)
+            runs, labels = Comparison.from_runs(loaded), tuple(labels)
             configs = tuple(t.config for t in loaded)
         else:
             configs, labels = runs_from_args(args, config)

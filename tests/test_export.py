@@ -280,3 +280,26 @@ def test_export_failure_is_shown(curves, tmp_path, monkeypatch):
                         staticmethod(lambda parent, title, text: shown.append(text)))
     menu_actions(panel.accuracy_plot)["Export PNG…"].trigger()
     assert len(shown) == 1 and str(blocker / "x.png") in shown[0]
+
+
+def test_exports_say_which_steps_each_row_covers():
+    """A long run's merged rows carry their cover and envelope into CSV and NPZ."""
+    import io as _io
+
+    from bnviz.engine import RunConfig, Trainer
+    tr = Trainer(RunConfig(dataset="moons", n_samples=200, hidden=(4,), batch_size=16, seed=1),
+                 history_budget=1, summary_every=10)
+    tr.advance(3000)
+    tr.evaluate()
+    h = tr.history.snapshot()
+    assert h.steps["step_count"].max() > 1   # merged rows
+    text = export.csv_bytes(h).decode()
+    header = text.splitlines()[0].split(",")
+    for name in ("step_first", "step_count", "loss.min", "loss.max", "summary_step_count",
+                 "eval_step_count"):
+        assert name in header, name
+    assert len(set(header)) == len(header)
+    with np.load(_io.BytesIO(export.npz_bytes(h))) as z:
+        assert int(z["steps/step_count"].sum()) == 3000
+        np.testing.assert_array_equal(z["steps/step_first"][1:], z["steps/step"][:-1] + 1)
+        assert np.all(z["steps/loss.min"] <= z["steps/loss"]) and np.all(z["steps/loss"] <= z["steps/loss.max"])

@@ -50,11 +50,11 @@ class Comparison:
         configs = tuple(configs)
         if not configs:
             raise ValueError("a comparison needs at least one run")
-        return cls._from_runs(_trainers(configs, summary_every))
+        return cls.from_runs(_trainers(configs, summary_every))
 
     @classmethod
-    def _from_runs(cls, runs: list[Trainer]) -> "Comparison":
-        """A comparison of existing trainers (a loaded session)."""
+    def from_runs(cls, runs: list[Trainer]) -> "Comparison":
+        """A comparison of existing trainers (e.g. a loaded session's)."""
         cmp = cls.__new__(cls)
         cmp._adopt(runs)
         return cmp
@@ -66,21 +66,6 @@ class Comparison:
         self.shares_batches = tuple(
             i == 0 or (same_data(first.config, t.config) and t.batch_size == first.batch_size)
             for i, t in enumerate(self.runs))
-
-    def save(self, path, labels: list[str] | None = None) -> None:
-        """Save every run to one session file (labels default to A, B, ...)."""
-        from .session import save_runs
-        save_runs(path, self.runs, labels or [run_letter(i) for i in range(len(self.runs))])
-
-    @classmethod
-    def load(cls, path) -> "Comparison":
-        """The comparison saved by ``save``; the runs continue in lockstep
-        exactly as before. Raises SessionError for any unusable file."""
-        from .session import SessionError, load_runs
-        runs, _ = load_runs(path)
-        if len(runs) < 2:
-            raise SessionError(f"{path}: holds a single run, not a comparison")
-        return cls._from_runs(runs)
 
     @property
     def a(self) -> Trainer:

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .state import StateError, nest, part
 from .store import SeriesStore, StoreView
+
+
+def _as_state(store_state: dict) -> dict:
+    return {"meta": store_state["counters"], "arrays": store_state["arrays"]}
 
 DEFAULT_BUDGET_BYTES = 96 * 2**20
 
@@ -140,6 +145,19 @@ class History:
                                          **{k: np.float64 for k in EVAL_FLOAT64},
                                          **{f"L{i}.ema_gap_{s}": np.float64
                                             for i in range(len(self.widths)) for s in ("mean", "var")}})
+
+    def state_dict(self) -> dict:
+        """Each store's state under its name (see ``SeriesStore.state_dict``)."""
+        return nest({}, {}, **{name: _as_state(store.state_dict())
+                               for name, store in self.stores().items()})
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, store in self.stores().items():
+            sub = part(state, name)
+            try:
+                store.load_state_dict({"counters": sub["meta"], "arrays": sub["arrays"]})
+            except ValueError as exc:
+                raise StateError(f"{name}: {exc}") from None
 
     def stores(self) -> dict[str, SeriesStore]:
         """The three stores by name (what a session saves)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import BatchNorm, Linear, make_activation
+from .state import StateError, array, count
 
 
 def init_weights(rng: np.random.Generator, fan_in: int, fan_out: int, scheme: str,
@@ -56,6 +57,52 @@ class HiddenLayer:
         if training and update_stats:
             self.pre, self.act_in, self.bn_in, self.bn_out, self.out = z, act_in, bn_in, bn_out, a
         return a
+
+    # The last forward's arrays; the others are aliases of these, fixed by
+    # where batch norm sits (see forward).
+    FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
+    ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
+               "after": {"act_in": "pre", "bn_out": "out"}}
+    BN_ARRAYS = ("batch_mean", "batch_var", "gamma_used", "beta_used", "_inv_std")
+
+    def _aliases(self) -> dict:
+        return self.ALIASES[self.placement if self.bn is not None else None]
+
+    def saved_arrays(self) -> dict[str, np.ndarray]:
+        """BN running statistics, and the last training forward's distinct arrays."""
+        out = {}
+        aliases = self._aliases()
+        for attr in self.FORWARD:
+            if attr not in aliases and getattr(self, attr) is not None:
+                out[attr] = getattr(self, attr)
+        bn = self.bn
+        if bn is not None:
+            out["running_mean"], out["running_var"] = bn.running_mean, bn.running_var
+            for attr in self.BN_ARRAYS + ("x_hat",):
+                if getattr(bn, attr) is not None:
+                    out[attr] = getattr(bn, attr)
+        return out
+
+    def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
+        """Take ``saved_arrays()``'s (keyed ``p`` + name), rebuilding the
+        aliases as forward() makes them."""
+        width, dt, bn = self.linear.W.shape[1], self.linear.W.dtype, self.bn
+        if bn is not None:
+            bn.running_mean[...] = array(arrays, p + "running_mean", (width,), dt)
+            bn.running_var[...] = array(arrays, p + "running_var", (width,), dt)
+        if batch_rows is None:
+            return
+        aliases = self._aliases()
+        for attr in self.FORWARD:
+            if attr in aliases or (attr in ("bn_in", "bn_out") and bn is None):
+                continue
+            setattr(self, attr, array(arrays, p + attr, (batch_rows, width), dt))
+        for attr, source in aliases.items():
+            setattr(self, attr, getattr(self, source))
+        if bn is not None:
+            for attr in self.BN_ARRAYS:
+                setattr(bn, attr, array(arrays, p + attr, (width,), dt))
+            bn.x_hat = array(arrays, p + "x_hat", (batch_rows, width), dt)
 
     def backward(self, da: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.bn is None:
@@ -125,6 +172,34 @@ class MLP:
         out.append(("head.W", self.head.W, self.head.dW))
         out.append(("head.b", self.head.b, self.head.db))
         return out
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """Parameters and gradients (``param/<name>``, ``grad/<name>``), each
+        BN layer's running statistics and batch count, and what the last
+        training forward saw (``layer<k>/<array>``, which records read)."""
+        arrays = {}
+        for name, param, grad in self.named_parameters():
+            arrays[f"param/{name}"], arrays[f"grad/{name}"] = param, grad
+        for k, layer in enumerate(self.layers, start=1):
+            arrays.update({f"layer{k}/{attr}": a for attr, a in layer.saved_arrays().items()})
+        return {"meta": {"num_batches_tracked": [bn.num_batches_tracked for bn in self.batchnorms()]},
+                "arrays": arrays}
+
+    def load_state_dict(self, state: dict, batch_rows: int | None) -> None:
+        """Take ``state_dict()``'s; ``batch_rows``: the rows of the last
+        training batch, or None before the first step (no forward saved)."""
+        meta, arrays = state["meta"], state["arrays"]
+        counts = meta.get("num_batches_tracked")
+        if not isinstance(counts, list) or len(counts) != len(self.batchnorms()):
+            raise StateError("'num_batches_tracked' needs one count per batch-norm layer")
+        for name, param, grad in self.named_parameters():
+            param[...] = array(arrays, f"param/{name}", param.shape, param.dtype)
+            grad[...] = array(arrays, f"grad/{name}", grad.shape, grad.dtype)
+        for bn, c in zip(self.batchnorms(), counts):
+            bn.num_batches_tracked = count({"num_batches_tracked": c}, "num_batches_tracked")
+        for k, layer in enumerate(self.layers, start=1):
+            layer.load_arrays(arrays, f"layer{k}/", batch_rows)
 
     def batchnorms(self) -> list[BatchNorm]:
         return [layer.bn for layer in self.layers if layer.bn is not None]

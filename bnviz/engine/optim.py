@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from .state import StateError, array, count
+
 
 class Optimizer:
     name = "sgd"
@@ -38,6 +40,36 @@ class Optimizer:
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         self.t += 1
         self._update(params, grads)
+
+    def hyperparameters(self) -> dict[str, float]:
+        """The float settings (lr, momentum, betas, eps...) by attribute name."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, float)}
+
+    def state_dict(self, names: list[str]) -> dict:
+        """Step count, settings and slot arrays (``slot/name``, one per
+        parameter, named by ``names``)."""
+        meta = {"name": self.name, "t": self.t, "hyper": self.hyperparameters(),
+                "slots": sorted(self.state)}
+        arrays = {f"{slot}/{n}": a for slot, arrs in self.state.items() for n, a in zip(names, arrs)}
+        return {"meta": meta, "arrays": arrays}
+
+    def load_state_dict(self, state: dict, params: list[tuple[str, np.ndarray]]) -> None:
+        """Take ``state_dict()``'s; the settings must be this optimizer's own
+        (they come from the run's config), the slots those of its kind."""
+        meta, arrays = state["meta"], state["arrays"]
+        if meta.get("name") != self.name:
+            raise StateError(f"optimizer {meta.get('name')!r} does not match the config's {self.name!r}")
+        t = count(meta, "t")
+        hyper = meta.get("hyper")
+        if not isinstance(hyper, dict) or hyper != self.hyperparameters():
+            raise StateError(f"optimizer settings {hyper!r} differ from the config's "
+                             f"{self.hyperparameters()!r}")
+        slots = meta.get("slots")
+        if slots != (sorted(self.slots) if t else []):
+            raise StateError(f"optimizer slots {slots!r} do not fit {self.name!r} at step {t}")
+        loaded = {slot: [array(arrays, f"{slot}/{n}", p.shape, p.dtype) for n, p in params]
+                  for slot in slots}
+        self.t, self.state = t, loaded
 
     def _slots(self, key: str, params: list[np.ndarray]) -> list[np.ndarray]:
         """Per-parameter state arrays, created as zeros on first use."""

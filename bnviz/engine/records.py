@@ -5,10 +5,13 @@ updating its parameters in place while another thread reads the record.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from .state import StateError, array
 
 PERCENTILES = (15.0, 50.0, 85.0)
 
@@ -111,6 +114,54 @@ class Evaluation:
                 out[f"L{i}.ema_gap_mean"] = gm
                 out[f"L{i}.ema_gap_var"] = gv
         return out
+
+
+def evaluation_state(ev: Evaluation) -> dict:
+    """An Evaluation as a state (see ``state``): scalars and per-layer
+    numbers in ``meta``, per-layer arrays as ``<field>/<layer>``."""
+    scalars, per_layer, layer_scalars, arrays = {}, {}, {}, {}
+    for f in dataclasses.fields(ev):
+        v = getattr(ev, f.name)
+        if isinstance(v, tuple) and all(a is None or isinstance(a, float) for a in v):
+            layer_scalars[f.name] = list(v)   # one number (or None) per hidden layer
+        elif isinstance(v, tuple):            # one array (or None) per hidden layer
+            per_layer[f.name] = [a is not None for a in v]
+            arrays.update({f"{f.name}/{k}": a for k, a in enumerate(v) if a is not None})
+        else:
+            scalars[f.name] = v
+    return {"meta": {"scalars": scalars, "per_layer": per_layer, "layer_scalars": layer_scalars},
+            "arrays": arrays}
+
+
+def evaluation_from_state(state: dict, widths, dtype) -> Evaluation:
+    """The Evaluation ``evaluation_state`` wrote, for hidden layers of ``widths``."""
+    meta, arrays = state["meta"], state["arrays"]
+    scalars, per_layer = meta.get("scalars"), meta.get("per_layer")
+    layer_scalars = meta.get("layer_scalars", {})
+    if not all(isinstance(x, dict) for x in (scalars, per_layer, layer_scalars)):
+        raise StateError("evaluation: expected scalars, per_layer and layer_scalars")
+    fields = dict(scalars)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in fields.values()):
+        raise StateError("evaluation figures must be numbers")
+    for name, present in per_layer.items():
+        if not isinstance(present, list) or len(present) != len(widths):
+            raise StateError(f"evaluation field {name!r} needs one entry per hidden layer")
+        values = []
+        for k, (has, w) in enumerate(zip(present, widths)):
+            a = array(arrays, f"{name}/{k}", (w,), dtype) if has else None
+            if a is not None:
+                a.flags.writeable = False
+            values.append(a)
+        fields[name] = tuple(values)
+    for name, values in layer_scalars.items():
+        if not isinstance(values, list) or len(values) != len(widths) or not all(
+                v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise StateError(f"evaluation field {name!r} needs one number per hidden layer")
+        fields[name] = tuple(None if v is None else float(v) for v in values)
+    try:
+        return Evaluation(**fields)
+    except TypeError as exc:
+        raise StateError(f"evaluation does not fit this bnviz ({exc})") from None
 
 
 @lru_cache(maxsize=64)

@@ -1,21 +1,22 @@
 """Sessions: one or more runs in one ``.npz`` file, continued bit-identically.
 
+A one-way codec: it asks each run for its ``Trainer.state_dict()`` and
+writes it, then reads it back and hands it to ``load_state_dict()`` of a
+Trainer rebuilt from the run's config; what a state holds and how it is
+checked is each component's own business (see ``state``).
+
 Top-level keys: ``format`` ("bnviz_session"), ``version``, ``bnviz_version``,
 ``labels`` (JSON list, one label per run). Per run, under ``run{i}/``:
-``config`` (TOML), ``data_sha256``, ``state`` (JSON: counters, last loss and
-accuracy, batch-generator state, optimizer hyper-parameters, BN batch counts,
-history row counts, last evaluation's scalars), ``order``, ``labels``,
-``param/<name>``, ``grad/<name>``, ``opt/<slot>/<name>``, ``layer{k}/<array>``
-(BN statistics and the last forward's values, which ``record()`` reads),
-``eval/<field>/<k>`` and ``history/<store>/<column>``.
+``config`` (TOML), ``data_sha256``, ``state`` (JSON: the state's ``meta``),
+and ``array/<name>`` for each of the state's arrays.
 
 Text is stored in 0-d unicode arrays and the file is read with
 ``allow_pickle=False``: nothing in a session is ever executed. The data set is
 not stored; it is rebuilt from the config and checked against its hash.
-What a run's keys hold, and how they are checked, is in ``session_state``.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -26,12 +27,15 @@ import numpy as np
 
 import bnviz
 
+from .compare import Comparison, run_letter, same_data
+from .config import ConfigError, RunConfig
+from .data import DatasetError
 from .fileio import write_atomic
-from .session_state import load_run, run_arrays
+from .state import StateError
 from .trainer import Trainer
 
 FORMAT = "bnviz_session"
-VERSION = 2
+VERSION = 2   # 2: histories at one resolution (SeriesStore), components' own states
 
 
 class SessionError(ValueError):
@@ -47,7 +51,7 @@ def save_runs(path, trainers: list[Trainer], labels: list[str]) -> None:
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION),
               "bnviz_version": np.array(bnviz.__version__), "labels": np.array(json.dumps(list(labels)))}
     for i, tr in enumerate(trainers):
-        arrays.update(run_arrays(tr, f"run{i}/"))
+        arrays.update(_run_arrays(tr, f"run{i}/"))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     try:
@@ -77,8 +81,90 @@ def load_runs(path) -> tuple[list[Trainer], list[str]]:
         r.fail("labels: expected a non-empty list of strings")
     runs: list[Trainer] = []
     for i in range(len(labels)):
-        runs.append(load_run(r, f"run{i}/", runs[0] if runs else None))
+        runs.append(_load_run(r, f"run{i}/", runs[0] if runs else None))
     return runs, labels
+
+
+def save_trainer(path, trainer: Trainer) -> None:
+    """Save one run (``load_trainer`` continues it bit-identically)."""
+    save_runs(path, [trainer], [""])
+
+
+def load_trainer(path) -> Trainer:
+    """The run saved by ``save_trainer``; SessionError for any unusable file."""
+    runs, _ = load_runs(path)
+    if len(runs) != 1:
+        raise SessionError(f"{path}: holds {len(runs)} runs; open it as a comparison")
+    return runs[0]
+
+
+def save_comparison(path, comparison: Comparison, labels: list[str] | None = None) -> None:
+    """Save every run of a comparison (labels default to A, B, ...)."""
+    save_runs(path, comparison.runs, labels or [run_letter(i) for i in range(len(comparison.runs))])
+
+
+def load_comparison(path) -> Comparison:
+    """The comparison saved by ``save_comparison``: its runs continue in
+    lockstep exactly as before. SessionError for any unusable file."""
+    runs, _ = load_runs(path)
+    if len(runs) < 2:
+        raise SessionError(f"{path}: holds a single run, not a comparison")
+    return Comparison.from_runs(runs)
+
+
+# ---------------------------------------------------------------- one run
+def data_fingerprint(tr: Trainer) -> str:
+    """SHA-256 of the train/test arrays, their shapes and dtypes."""
+    h = hashlib.sha256()
+    for a in (tr.x_train, tr.y_train, tr.x_test, tr.y_test):
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _text(s: str) -> np.ndarray:
+    return np.array(s, dtype=np.str_)
+
+
+def _run_arrays(tr: Trainer, p: str) -> dict[str, np.ndarray]:
+    state = tr.state_dict()
+    out = {p + "config": _text(tr.config.to_toml()), p + "data_sha256": _text(data_fingerprint(tr)),
+           p + "state": _text(json.dumps(state["meta"], allow_nan=True))}
+    out.update({f"{p}array/{k}": a for k, a in state["arrays"].items()})
+    return out
+
+
+def _load_run(r: _Reader, p: str, first: Trainer | None) -> Trainer:
+    try:
+        config = RunConfig.from_toml(r.text(p + "config"))
+    except ConfigError as exc:
+        r.fail(f"{p}config: invalid setting {exc.field!r}: {exc.message}")
+    meta = r.json_of(r.text(p + "state"), p + "state")
+    if not isinstance(meta, dict):
+        r.fail(f"{p}state: expected a JSON object")
+    every = meta.get("summary_every")
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every < 2**31:
+        r.fail(f"{p}state: summary_every is missing or out of range ({every!r})")
+    # As Comparison does: runs on A's data share its arrays.
+    shared = first.data if first is not None and same_data(first.config, config) else None
+    try:
+        tr = Trainer(config, dataset=shared, summary_every=every)
+    except ConfigError as exc:
+        r.fail(f"{p}config: invalid setting {exc.field!r}: {exc.message}")
+    except DatasetError as exc:
+        r.fail(f"the data of {p[:-1]} cannot be loaded: {exc}")
+    except ValueError as exc:
+        r.fail(f"{p[:-1]} cannot be rebuilt from its config: {exc}")
+    if data_fingerprint(tr) != r.text(p + "data_sha256"):
+        r.fail(f"the data of {p[:-1]} ({config.data_path or config.dataset}) changed since the "
+               "session was saved; the run cannot be continued on different data")
+    prefix = p + "array/"
+    arrays = {k[len(prefix):]: a for k, a in r.arrays.items() if k.startswith(prefix)}
+    try:
+        tr.load_state_dict({"meta": meta, "arrays": arrays})
+    except StateError as exc:
+        r.fail(f"{p[:-1]}: {exc}")
+    return tr
 
 
 def _read_all(path) -> dict[str, np.ndarray]:
@@ -131,18 +217,3 @@ class _Reader:
             return json.loads(text)
         except (ValueError, RecursionError):
             self.fail(f"{key}: not valid JSON")
-
-    def array(self, key: str, shape: tuple, dtype) -> np.ndarray:
-        a = self.get(key)
-        if a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
-            self.fail(f"{key}: expected {np.dtype(dtype)} of shape {tuple(shape)}, "
-                      f"got {a.dtype} of shape {a.shape}")
-        return np.array(a)  # a private, writable copy
-
-    def number(self, v, what: str, kind=int, lo=0):
-        """``v`` checked to be an int >= lo (or, for kind float, any number)."""
-        ok = not isinstance(v, bool) and isinstance(v, int if kind is int else (int, float))
-        if not ok or (kind is int and v < lo):
-            self.fail(f"state: {what} is missing or invalid ({v!r})")
-        return v if kind is int else float(v)
-

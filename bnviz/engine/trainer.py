@@ -17,7 +17,8 @@ from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
 from .probe import probe_rows, probe_stats
 from .recorder import Recorder, _norm
-from .records import Evaluation, StepRecord
+from .records import Evaluation, StepRecord, evaluation_from_state, evaluation_state
+from .state import StateError, array, count, nest, number, part
 from .stats import evaluate_model, population_statistics
 
 # Settings that may change between steps without rebuilding the network.
@@ -236,18 +237,78 @@ class Trainer:
         self.history.append_eval(ev)
         return ev.as_dict()
 
-    # -------------------------------------------------------------- sessions
-    def save(self, path) -> None:
-        """Save the whole run to one session file (see ``session``), so that
-        ``Trainer.load`` continues it bit-identically."""
-        from .session import save_runs
-        save_runs(path, [self], [""])
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """Everything that decides how the run goes on (see ``state``): the
+        counters, the batch order and generator, the last step's loss and
+        labels, population statistics, the last evaluation, and the model's,
+        optimizer's and history's own states. The config and the data are
+        not in it: a Trainer is built from them, then given this state."""
+        meta = {"summary_every": self.summary_every, "step_count": self.step_count,
+                "epoch": self.epoch, "cursor": self._cursor, "last_loss": self.last_loss,
+                "last_accuracy": self.last_accuracy, "rng": self._batch_rng.bit_generator.state,
+                "population_step": self.population_step,
+                "population": None if self.population is None else [st is not None for st in self.population]}
+        arrays = {"order": self._order}
+        if self.last_labels is not None:
+            arrays["labels"] = self.last_labels
+        for k, st in enumerate(self.population or ()):
+            if st is not None:
+                arrays[f"population/{k}/mean"], arrays[f"population/{k}/var"] = st
+        names = [n for n, _, _ in self.model.named_parameters()]
+        parts = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(names),
+                 "history": self.history.state_dict()}
+        if self.last_evaluation is not None:
+            parts["evaluation"] = evaluation_state(self.last_evaluation)
+        return nest(meta, arrays, **parts)
 
-    @classmethod
-    def load(cls, path) -> Trainer:
-        """The run saved by ``save``; raises SessionError for any unusable file."""
-        from .session import SessionError, load_runs
-        runs, _ = load_runs(path)
-        if len(runs) != 1:
-            raise SessionError(f"{path}: holds {len(runs)} runs; open it as a comparison")
-        return runs[0]
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state_dict()``'s state, on this trainer's config and
+        data. StateError names the first value that does not fit; call it on
+        a fresh Trainer, which is then to be dropped if it fails."""
+        meta, arrays = state["meta"], state["arrays"]
+        n_train = len(self.y_train)
+        if count(meta, "summary_every", lo=1) != self.summary_every:
+            raise StateError(f"summary_every {meta['summary_every']} differs from this trainer's")
+        stepped = count(meta, "step_count")
+        order = arrays.get("order")
+        size = n_train if isinstance(order, np.ndarray) and order.size == n_train else 0
+        order = array(arrays, "order", (size,), np.int64)
+        if size and not np.array_equal(np.sort(order), np.arange(n_train)):
+            raise StateError("order: not a permutation of the training set")
+        cursor = count(meta, "cursor", hi=order.size + 1)
+        rng = np.random.default_rng([self.config.seed, 3])
+        try:
+            rng.bit_generator.state = meta.get("rng")
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise StateError(f"invalid random generator state ({exc})") from None
+        labels = array(arrays, "labels", (self.batch_size,), np.int64) if stepped else None
+        if labels is not None and not np.all((labels >= 0) & (labels < self.data.n_classes)):
+            raise StateError("labels: a class outside the data's")
+        params = [(n, p) for n, p, _ in self.model.named_parameters()]
+        widths = [L.linear.W.shape[1] for L in self.model.layers]
+        loads = {"model": lambda st: self.model.load_state_dict(st, self.batch_size if stepped else None),
+                 "optimizer": lambda st: self.optimizer.load_state_dict(st, params),
+                 "history": self.history.load_state_dict}
+        if "evaluation" in meta:
+            loads["evaluation"] = lambda st: setattr(
+                self, "last_evaluation", evaluation_from_state(st, widths, self.dtype))
+        else:
+            self.last_evaluation = None
+        for name, load in loads.items():
+            try:
+                load(part(state, name))
+            except StateError as exc:
+                raise StateError(f"{name}: {exc}") from None
+        present = meta.get("population")
+        if present is not None and (not isinstance(present, list) or len(present) != len(widths)):
+            raise StateError("'population' needs one entry per hidden layer")
+        self.population = None if present is None else [
+            (array(arrays, f"population/{k}/mean", (w,), self.dtype),
+             array(arrays, f"population/{k}/var", (w,), self.dtype)) if has else None
+            for k, (has, w) in enumerate(zip(present, widths))]
+        self.population_step = count(meta, "population_step", lo=-1)
+        self.step_count, self.epoch = stepped, count(meta, "epoch")
+        self.last_loss, self.last_accuracy = number(meta, "last_loss"), number(meta, "last_accuracy")
+        self._order, self._cursor, self._batch_rng, self.last_labels = order, cursor, rng, labels
+        self._norms = None

@@ -146,7 +146,7 @@ class TrainingWorker(QObject):
         except (SessionError, OSError) as exc:
             self.failed.emit(str(exc))
             return
-        self._install(Comparison._from_runs(runs), tuple(labels), run_id)
+        self._install(Comparison.from_runs(runs), tuple(labels), run_id)
 
     def _install(self, runs: Comparison, labels: tuple[str, ...], run_id: int) -> None:
         self._set_playing(False)

@@ -10,7 +10,8 @@ from bnviz.engine import fileio
 from bnviz.engine.compare import Comparison
 from bnviz.engine.config import RunConfig
 from bnviz.engine.records import LayerRecord, StepRecord
-from bnviz.engine.session import SessionError, load_runs, save_runs
+from bnviz.engine.session import (SessionError, load_comparison, load_runs, load_trainer, save_comparison,
+                                  save_runs, save_trainer)
 from bnviz.engine.trainer import Trainer
 
 MOONS = RunConfig(dataset="moons", n_samples=300, hidden=(8, 6), activation="relu", batchnorm=True,
@@ -84,8 +85,8 @@ def test_saved_run_continues_bit_identically(tmp_path, name):
     first_part(tr, k)
     before = tr.record()
     path = tmp_path / "run.npz"
-    tr.save(path)
-    loaded = Trainer.load(path)
+    save_trainer(path, tr)
+    loaded = load_trainer(path)
     assert loaded.config == tr.config and loaded.summary_every == every
     assert_records_equal(loaded.record(), before)
     assert_history_equal(loaded, tr)
@@ -104,14 +105,14 @@ def test_saved_run_continues_bit_identically(tmp_path, name):
 
 def test_unstepped_run_and_live_settings(tmp_path):
     cfg = CONFIGS["adam-float32-mixed-bn-cumulative-summary3"][0]
-    Trainer(cfg).save(tmp_path / "fresh.npz")
-    assert_records_equal(Trainer.load(tmp_path / "fresh.npz").step(9), Trainer(cfg).step(9))
+    save_trainer(tmp_path / "fresh.npz", Trainer(cfg))
+    assert_records_equal(load_trainer(tmp_path / "fresh.npz").step(9), Trainer(cfg).step(9))
     ref, tr = Trainer(cfg), Trainer(cfg)
     for t in (ref, tr):
         t.advance(5)
         t.set_live(cfg.replace(lr=0.002, adam_beta1=0.8, bn_momentum=0.3))
-    tr.save(tmp_path / "live.npz")
-    loaded = Trainer.load(tmp_path / "live.npz")
+    save_trainer(tmp_path / "live.npz", tr)
+    loaded = load_trainer(tmp_path / "live.npz")
     assert loaded.config.lr == 0.002 and loaded.optimizer.beta1 == 0.8
     assert_records_equal(loaded.step(6), ref.step(6))
 
@@ -122,8 +123,8 @@ def test_thinned_history_continues_identically(tmp_path):
     ref.advance(300)
     tr.advance(300)
     assert tr.history.steps.stride > 1  # the 256-row store has merged already
-    tr.save(tmp_path / "s.npz")
-    loaded = Trainer.load(tmp_path / "s.npz")
+    save_trainer(tmp_path / "s.npz", tr)
+    loaded = load_trainer(tmp_path / "s.npz")
     assert_history_equal(loaded, tr)
     ref.advance(230)
     loaded.advance(230)  # thins again on the way
@@ -138,8 +139,8 @@ def test_comparison_continues_in_lockstep(tmp_path, b_batch):
     ref.advance(12)
     cmp.advance(12)
     before = [t.record() for t in cmp.runs]
-    cmp.save(tmp_path / "cmp.npz")
-    loaded = Comparison.load(tmp_path / "cmp.npz")
+    save_comparison(tmp_path / "cmp.npz", cmp)
+    loaded = load_comparison(tmp_path / "cmp.npz")
     assert loaded.shares_batches == cmp.shares_batches == (True, b_batch == 32)
     assert loaded.b.data is loaded.a.data  # one data set, as a new Comparison has
     for t, rec in zip(loaded.runs, before):
@@ -157,10 +158,10 @@ def test_run_count_and_labels(tmp_path):
     runs, labels = load_runs(tmp_path / "two.npz")
     assert labels == ["with BN", "seed 4"] and runs[1].config.seed == 4
     with pytest.raises(SessionError, match="2 runs"):
-        Trainer.load(tmp_path / "two.npz")
-    t.save(tmp_path / "one.npz")
+        load_trainer(tmp_path / "two.npz")
+    save_trainer(tmp_path / "one.npz", t)
     with pytest.raises(SessionError, match="single run"):
-        Comparison.load(tmp_path / "one.npz")
+        load_comparison(tmp_path / "one.npz")
 
 
 # ------------------------------------------------------------- failed saves
@@ -168,7 +169,7 @@ def test_run_count_and_labels(tmp_path):
 def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "run.npz"
     tr = Trainer(MOONS)
-    tr.save(path)
+    save_trainer(path, tr)
     old = path.read_bytes()
     tr.advance(3)
 
@@ -176,12 +177,12 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(fileio.os, "replace", fail)  # after the temporary file is written
     with pytest.raises(SessionError, match="No space left"):
-        tr.save(path)
+        save_trainer(path, tr)
     assert path.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]
     monkeypatch.undo()
     with pytest.raises(SessionError, match="cannot save"):
-        tr.save(tmp_path)  # a folder: the rename fails
+        save_trainer(tmp_path, tr)  # a folder: the rename fails
     assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]
 
 
@@ -194,7 +195,7 @@ def good(tmp_path_factory):
     tr = Trainer(MOONS.replace(optimizer="adam", lr=0.01))
     tr.advance(4)
     tr.evaluate()
-    tr.save(path)
+    save_trainer(path, tr)
     with np.load(path) as z:
         return path, {k: z[k] for k in z.files}
 
@@ -215,7 +216,7 @@ def rewrite(tmp_path, arrays, **changes) -> str:
 
 def load_error(path) -> str:
     with pytest.raises(SessionError) as info:
-        Trainer.load(path)
+        load_trainer(path)
     assert str(path) in str(info.value)
     return str(info.value)
 
@@ -246,14 +247,15 @@ def test_wrong_tag_and_version(tmp_path, good):
 
 def test_missing_and_misshapen_arrays(tmp_path, good):
     arrays = good[1]
-    msg = load_error(rewrite(tmp_path, arrays, **{"run0__param__layer1.W": None}))
-    assert "missing array 'run0/param/layer1.W'" in msg
-    msg = load_error(rewrite(tmp_path, arrays, **{"run0__param__layer1.W": np.zeros((3, 3))}))
-    assert "run0/param/layer1.W" in msg and "shape (2, 8)" in msg
-    msg = load_error(rewrite(tmp_path, arrays, **{"run0__opt__m__head.b": np.zeros(2, np.float32)}))
-    assert "run0/opt/m/head.b" in msg and "float64" in msg
-    msg = load_error(rewrite(tmp_path, arrays, **{"run0__history__steps__recent/mean/float32": np.zeros(2, np.float32)}))
-    assert "history/steps" in msg and "'recent/mean/float32'" in msg
+    msg = load_error(rewrite(tmp_path, arrays, **{"run0__array__model__param__layer1.W": None}))
+    assert "run0: model: missing array 'param/layer1.W'" in msg
+    msg = load_error(rewrite(tmp_path, arrays, **{"run0__array__model__param__layer1.W": np.zeros((3, 3))}))
+    assert "param/layer1.W" in msg and "shape (2, 8)" in msg
+    msg = load_error(rewrite(tmp_path, arrays, **{"run0__array__optimizer__m__head.b": np.zeros(2, np.float32)}))
+    assert "optimizer: m/head.b" in msg and "float64" in msg
+    key = "run0__array__history__steps__recent__mean__float32"
+    msg = load_error(rewrite(tmp_path, arrays, **{key: np.zeros(2, np.float32)}))
+    assert "history: steps:" in msg and "'recent/mean/float32'" in msg
 
 
 def test_invalid_config_names_the_field(tmp_path, good):
@@ -277,7 +279,7 @@ class Trap:
 def test_object_array_is_refused_without_unpickling(tmp_path, good):
     trap = np.empty(1, dtype=object)
     trap[0] = Trap()
-    assert "object array" in load_error(rewrite(tmp_path, good[1], run0__order=trap))
+    assert "object array" in load_error(rewrite(tmp_path, good[1], run0__array__order=trap))
     assert not UNPICKLED
 
 
@@ -289,8 +291,8 @@ def test_changed_data_file_is_refused(tmp_path):
     cfg = MOONS.replace(dataset="file", data_path=str(csv), batch_size=16)
     tr = Trainer(cfg)
     tr.advance(5)
-    tr.save(tmp_path / "s.npz")
-    assert_records_equal(Trainer.load(tmp_path / "s.npz").step(3), tr.step(3))
+    save_trainer(tmp_path / "s.npz", tr)
+    assert_records_equal(load_trainer(tmp_path / "s.npz").step(3), tr.step(3))
     csv.write_text("x1,x2,label\n" + "\n".join(rows[:-1] + ["0.5,0.25,1"]) + "\n")
     assert "changed since the session was saved" in load_error(tmp_path / "s.npz")
     csv.unlink()

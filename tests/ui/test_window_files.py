@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from bnviz.engine.session import load_trainer
 from bnviz.engine.trainer import Trainer
 from bnviz.ui.export_dialog import ExportDialog
 from bnviz.ui.file_actions import file_kind
@@ -46,7 +47,7 @@ def test_save_and_open_session(qtbot, window, monkeypatch, tmp_path):
     with qtbot.waitSignal(window.worker.session_saved, timeout=5000):
         window.act_save_session.trigger()
     assert file_kind(str(path)) == "session" and window.recent_files()[0] == str(path)
-    saved = Trainer.load(path)
+    saved = load_trainer(path)
     assert saved.step_count == 12
     _steps(qtbot, window, 5)
     run = window._frame.run_id
