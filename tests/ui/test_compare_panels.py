@@ -45,7 +45,7 @@ def test_trailing_mean_matches_its_formula():
     y = np.array([1.0, 3.0, 5.0, np.nan, 7.0])
     out = trailing_mean(y, 2)
     np.testing.assert_allclose(out[:3], [1.0, 2.0, 4.0])
-    assert np.isnan(out[3]) and out[4] == 3.5   # the NaN counts as 0 beside a value
+    assert np.isnan(out[3]) and out[4] == 7.0   # a NaN is left out of its neighbour's mean
 
 
 def test_compare_panel_says_when_compare_mode_is_off(qtbot):

@@ -621,3 +621,21 @@ def test_short_plots_fold_their_legend_unless_it_is_the_only_key(qtbot):
         assert legend.isVisible() is not folded
         assert (legend.maximumHeight() == 0) is folded
         assert plots[1].getPlotItem().legend.isVisible()   # the only key to the colours: kept
+
+
+def test_trailing_mean_by_step_weighs_merged_rows():
+    from bnviz.ui.panels.downsampling import trailing_mean
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=4000)
+    steps = np.arange(1, 4001)
+    want = trailing_mean(y, 25)
+    np.testing.assert_allclose(trailing_mean(y, 25, steps, np.ones(4000)), want)
+    # The first 3000 steps merged in rows of 8: a row's mean of the last 24
+    # steps (3 rows, the window's steps are whole rows) equals every step's.
+    first3k = y[:3000].reshape(-1, 8)
+    my = np.r_[first3k.mean(axis=1), y[3000:]]
+    mstep = np.r_[np.arange(8, 3001, 8), np.arange(3001, 4001)]
+    mcount = np.r_[np.full(375, 8), np.ones(1000)]
+    got = trailing_mean(my, 24, mstep, mcount)
+    np.testing.assert_allclose(got[:375][3:], trailing_mean(y, 24)[7:3000:8][3:], rtol=1e-10)
+    np.testing.assert_allclose(got[-900:], trailing_mean(y, 24)[-900:], rtol=1e-10)

@@ -14,9 +14,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QSplitter, QStacked
                                QVBoxLayout, QWidget)
 
 from .band import Band, pct_key, source_combo, source_text
-from .base import Panel, Series, StickyRange, add_curve, finite_bounds, make_plot, message_label, \
-    set_legend, set_title
+from .base import Panel, Series, StickyRange, add_curve, finite_bounds, history_rows, make_plot, \
+    message_label, set_legend, set_title
 from .bins import Bins
+from .downsampling import trailing_mean
 from .selectors import LayerUnitSelector
 
 # One colour per run, A first (the same in every plot of the panel).
@@ -36,19 +37,6 @@ def _accuracies(r) -> str:
     if not any(r.config.bn_layers()):
         return f"{ev.test_accuracy:.1%}"
     return f"{ev.test_accuracy:.1%} / {ev.test_accuracy_population:.1%}"
-
-
-def trailing_mean(y: np.ndarray, n: int) -> np.ndarray:
-    """Mean of the last ``n`` values at each point (fewer at the start)."""
-    y = np.asarray(y, dtype=np.float64)
-    if len(y) == 0:
-        return y
-    c = np.cumsum(np.concatenate(([0.0], np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0))))
-    idx = np.arange(1, len(y) + 1)
-    lo = np.maximum(idx - n, 0)
-    out = (c[idx] - c[lo]) / (idx - lo)
-    out[~np.isfinite(y)] = np.nan
-    return out
 
 
 class ComparePanel(Panel):
@@ -213,9 +201,10 @@ class ComparePanel(Panel):
         key = tuple((len(r.history), r.step) for r in runs)
         if self._changed("loss", (key, x_span, smooth, pts, window)):
             for r, series in zip(runs, self.loss_series):
-                loss = r.history.steps["loss"]
-                y = trailing_mean(loss, SMOOTH_STEPS) if smooth else loss
-                series.set_data(r.history.steps["step"], y, pts, window, key=smooth)
+                st = r.history.steps
+                loss = st["loss"]
+                y = trailing_mean(loss, SMOOTH_STEPS, st["step"], st["step_count"]) if smooth else loss
+                series.set_data(st["step"], y, pts, window, key=smooth, **history_rows(st, "loss"))
             self.loss_range.update(x=x_span, y=finite_bounds(
                 *(s.bounds() or () for s in self.loss_series[:len(runs)])))
         self.accuracy_range.update(x=x_span)
@@ -308,15 +297,20 @@ class ComparePanel(Panel):
         b.setYLink(a if axis == "y" else None)
 
     def _draw_gap(self, a, b) -> None:
-        la, lb = a.history.steps["loss"], b.history.steps["loss"]
-        n = min(len(la), len(lb))
-        if not self._changed("gap", (n, a.step, b.label)):
+        sa, sb = a.history.steps, b.history.steps
+        if not self._changed("gap", (len(sa["step"]), len(sb["step"]), a.step, b.label)):
             return   # a pass over every kept step: once per new step, not per frame
-        if n == 0:
+        # Rows that cover the same steps in both runs (their histories may
+        # merge at different times: rows of different widths fill differently).
+        j = np.searchsorted(sb["step"], sa["step"])
+        j_ok = np.minimum(j, max(len(sb["step"]) - 1, 0))
+        same = ((j < len(sb["step"])) & (sb["step"][j_ok] == sa["step"])
+                & (sb["step_first"][j_ok] == sa["step_first"])) if len(sb["step"]) else j < 0
+        if not same.any():
             self.gap_label.setText("")
             return
         with np.errstate(invalid="ignore"):
-            gap = float(np.nanmax(np.abs(la[:n].astype(np.float64) - lb[:n])))
+            gap = float(np.nanmax(np.abs(sa["loss"][same].astype(np.float64) - sb["loss"][j_ok[same]])))
         self.gap_label.setText(f"max |loss A − loss {b.label.split(':')[0]}| = {gap:.2g}")
 
     def _clear(self) -> None:

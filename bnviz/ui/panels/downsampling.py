@@ -141,6 +141,31 @@ def reduce_band(x, lo, hi, k: int, first=None) -> tuple[np.ndarray, np.ndarray, 
     return xs[ok], blo[ok], bhi[ok]
 
 
+def trailing_mean(y, n: int, steps=None, count=None) -> np.ndarray:
+    """At each row, the mean over the last ``n`` steps up to it (fewer at the
+    start): by step, so a history's merged rows (``steps`` their last step,
+    ``count`` how many they merge, their values means) weigh what they hold;
+    without ``steps``, over the last ``n`` rows. Rows whose value is not
+    finite stay NaN; they are left out of their neighbours' means."""
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) == 0:
+        return y
+    ok = np.isfinite(y)
+    w = np.where(ok, 1.0 if count is None else np.asarray(count, dtype=np.float64), 0.0)
+    c = np.cumsum(np.concatenate(([0.0], np.where(ok, y, 0.0) * w)))
+    cw = np.cumsum(np.concatenate(([0.0], w)))
+    idx = np.arange(1, len(y) + 1)
+    if steps is None:
+        lo = np.maximum(idx - n, 0)
+    else:   # the first row whose last step is inside the window (the row itself at least)
+        steps = np.asarray(steps)
+        lo = np.minimum(np.searchsorted(steps, steps - n, "right"), idx - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (c[idx] - c[lo]) / (cw[idx] - cw[lo])
+    out[~ok] = np.nan
+    return out
+
+
 def band_path(x, lo, hi) -> QPainterPath:
     """The closed polygon around a band: ``hi`` forward, ``lo`` back."""
     if len(x) == 0:

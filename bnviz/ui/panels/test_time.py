@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout
 
 from .base import BEFORE, NORMALIZED, POPULATION, RUNNING, Panel, Series, StickyRange, add_curve, \
     finite_bounds, make_plot, set_legend, set_title
-from .compare import MAX_RUNS, RUN_COLORS, trailing_mean
+from .compare import MAX_RUNS, RUN_COLORS
+from .downsampling import trailing_mean
 from .example_view import ExampleView
 from .lab_controls import MOMENTUM_PRESETS, LabControls  # noqa: F401 (presets: part of the API)
 from .selectors import LayerUnitSelector
@@ -153,8 +154,10 @@ class TestTimePanel(Panel):
             for key, series in self.accuracy_series.items():
                 series.set_data(ev["step"], ev[key] if key in ev else np.full(n, np.nan), pts, window,
                                 key=run.label)
-            self.train_series.set_data(st["step"], trailing_mean(st["batch_accuracy"], SMOOTH_STEPS),
-                                       pts, window, key=run.label)
+            self.train_series.set_data(st["step"], trailing_mean(st["batch_accuracy"], SMOOTH_STEPS,
+                                                                 st["step"], st["step_count"]),
+                                       pts, window, key=run.label, count=st["step_count"],
+                                       first=st["step_first"])
         k = run.evaluation.eval_batch_size if run.evaluation is not None else 0
         who = f"{run.label.split(':')[0]}: " if compare else ""
         set_title(self.accuracy_plot, f"{who}Test accuracy by the statistics used"
