@@ -639,3 +639,25 @@ def test_trailing_mean_by_step_weighs_merged_rows():
     got = trailing_mean(my, 24, mstep, mcount)
     np.testing.assert_allclose(got[:375][3:], trailing_mean(y, 24)[7:3000:8][3:], rtol=1e-10)
     np.testing.assert_allclose(got[-900:], trailing_mean(y, 24)[-900:], rtol=1e-10)
+
+
+def test_a_settled_line_after_a_band_is_not_filled(qtbot):
+    """The backdrop draws a band (a brush) and then a polyline: the line
+    must not take the band's brush (it once filled the chord of a falling
+    loss curve, a large false triangle)."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from bnviz.ui.panels.backdrop import Mark
+    from bnviz.ui.panels.downsampling import band_path
+    img = QImage(100, 100, QImage.Format.Format_RGB32)
+    img.fill(QColor("white"))
+    painter = QPainter(img)
+    band = Mark(path=band_path(np.array([0.0, 10.0]), np.array([0.0, 0.0]), np.array([5.0, 5.0])),
+                brush=pg.mkBrush("#cccccc"))
+    line = Mark(np.array([10.0, 10.0, 90.0]), np.array([10.0, 90.0, 90.0]), pen=pg.mkPen("#000", width=1))
+    band.draw(painter)
+    line.draw(painter)
+    painter.end()
+    assert img.pixelColor(30, 70) == QColor("white")   # between the L and its chord
+    assert img.pixelColor(3, 3) != QColor("white")     # the band itself is drawn

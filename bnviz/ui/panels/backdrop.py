@@ -120,6 +120,8 @@ class Mark:
             if self.path is None:
                 self.path = pg.arrayToQPath(self.x, self.y, connect="finite")
             painter.setPen(self.pen)
+            # A band drawn before leaves its brush: a polyline would be filled.
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self.path)
 
 
