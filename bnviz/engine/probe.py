@@ -67,7 +67,7 @@ def probe_percentiles(model, x: np.ndarray, stats=None) -> list[tuple[np.ndarray
         return (v - mean) * scale + bn.beta
 
     pres: list[np.ndarray] = []
-    _, outs = walk(model, x, normalize, pres)
+    _, outs = walk(model, x, normalize, pres, head=False)
     out = []
     for layer, z, bn_out, affine in zip(model.layers, pres, outs, affines):
         if layer.bn is not None and layer.placement == "before":

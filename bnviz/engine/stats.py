@@ -19,19 +19,26 @@ from .losses import softmax_cross_entropy
 from .records import Evaluation, frozen_copy
 
 
-def walk(model, x: np.ndarray, normalize, pres: list | None = None) -> tuple[np.ndarray, list]:
+def walk(model, x: np.ndarray, normalize, pres: list | None = None,
+         head: bool = True) -> tuple[np.ndarray | None, list]:
     """Inference-mode forward of x (N, n_in) in which every BN layer's output
     is ``normalize(i, bn, bn_in)`` for hidden layer i: the one walk behind
     every way of evaluating below. Writes nothing in the model. Returns
     (logits (N, K), per layer the BN output (N, D) or None); each layer's
-    ``z = W a_prev (+ b)`` (N, D) is appended to ``pres`` if given."""
+    ``z = W a_prev (+ b)`` (N, D) is appended to ``pres`` if given. With
+    ``head=False`` the walk stops after the last hidden layer's BN, and the
+    logits are None."""
     a = x
     bn_outs = []
+    last = len(model.layers) - 1
     for i, layer in enumerate(model.layers):
         z = layer.linear.forward(a, training=False)  # training=False: no cache written
         if pres is not None:
             pres.append(z)
         bn = layer.bn
+        if not head and i == last and (bn is None or layer.placement == "before"):
+            bn_outs.append(None if bn is None else normalize(i, bn, z))
+            return None, bn_outs   # the last activation only feeds the head
         if bn is None:
             a, out = layer.act.forward(z, training=False), None
         elif layer.placement == "before":
@@ -40,7 +47,7 @@ def walk(model, x: np.ndarray, normalize, pres: list | None = None) -> tuple[np.
         else:
             a = out = normalize(i, bn, layer.act.forward(z, training=False))
         bn_outs.append(out)
-    return model.head.forward(a, training=False), bn_outs
+    return (model.head.forward(a, training=False) if head else None), bn_outs
 
 
 def population_statistics(model, x_train: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:

@@ -168,7 +168,7 @@ def test_population_probe_shares_the_evaluations_statistics():
     assert tr.population_step == 16 and tr.population is not first
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 4095, 4096, 4097, 36000])
+@pytest.mark.parametrize("n", [1, 2, 7, 11_999, 12_000, 12_001, 36000])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_flat_percentiles_equal_numpy(n, dtype):
     from bnviz.engine.records import flat_percentiles
@@ -177,3 +177,19 @@ def test_flat_percentiles_equal_numpy(n, dtype):
     v[::3] = v[0]   # ties
     np.testing.assert_allclose(flat_percentiles(v), np.percentile(v, Q), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(flat_percentiles(v.reshape(-1, 1)), np.percentile(v, Q), rtol=1e-6, atol=1e-7)
+
+
+def test_probe_series_are_exported():
+    import io
+
+    from bnviz.export import csv_bytes, npz_bytes
+    tr = Trainer(CFG, summary_every=2)
+    tr.step(6)
+    snap = tr.history.snapshot()
+    header = csv_bytes(snap).decode().splitlines()[0].split(",")
+    assert {"L1.act_in_probe_pct.p15", "L1.act_in_probe_pct.p85", "L0.pre_probe_pct.p50"} <= set(header)
+    unit_header = csv_bytes(snap, per_unit=True).decode().splitlines()[0].split(",")
+    assert "L1.act_in_unit_probe_pct.p50[6]" in unit_header
+    with np.load(io.BytesIO(npz_bytes(snap))) as z:
+        np.testing.assert_array_equal(z["summaries/L1.act_in_unit_probe_pct"],
+                                      snap.summaries["L1.act_in_unit_probe_pct"])
