@@ -146,7 +146,9 @@ def fit_legend(plot: pg.PlotWidget) -> None:
         leg.setVisible(show)
         leg.setMaximumHeight(16777215 if show else 0)   # Qt's "no maximum"
         plot.getPlotItem().layout.invalidate()
-    widest = max(s.boundingRect().width() + l.boundingRect().width() + 20 for s, l in leg.items)
+    # The text's own width: a label laid out in one column is stretched to the
+    # legend's width, which would keep the legend in one column for ever.
+    widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 20 for s, l in leg.items)
     cols = int(max(1, min(len(leg.items), (plot.width() - 20) // max(widest, 1))))
     if cols != leg.columnCount:
         leg.setColumnCount(cols)

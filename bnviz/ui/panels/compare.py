@@ -36,7 +36,7 @@ def _accuracies(r) -> str:
     ev = r.evaluation
     if not any(r.config.bn_layers()):
         return f"{ev.test_accuracy:.1%}"
-    return f"{ev.test_accuracy:.1%} / {ev.test_accuracy_population:.1%}"
+    return f"{ev.test_accuracy:.1%} (population statistics {ev.test_accuracy_population:.1%})"
 
 
 class ComparePanel(Panel):
@@ -217,7 +217,7 @@ class ComparePanel(Panel):
                 if any(r.config.bn_layers()):
                     pop.set_data(evals["step"], evals["test_accuracy_population"], pts, window)
         text = ", ".join(f"{r.label.split(':')[0]} {_accuracies(r)}" for r in runs if r.evaluation)
-        set_title(self.accuracy_plot, f"(a) Test accuracy ({text})" if text else "(a) Test accuracy",
+        set_title(self.accuracy_plot, f"(a) Test accuracy: {text}" if text else "(a) Test accuracy",
                   live=True)
 
     def _draw_bands(self, pair) -> None:

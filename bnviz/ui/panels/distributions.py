@@ -193,7 +193,7 @@ class DistributionsPanel(Panel):
                 self.bands[key].set_data(steps, pct, pts, window, key=(i, unit, source))
                 edges.extend(self.bands[key].bounds())
             self.band_range.update(x=x_span, y=finite_bounds(*edges))
-        set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where}), "
+        set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where})<br>"
                                   f"over {source_text(cfg, source, frame.n_test)}")
 
     def _clear_histograms(self) -> None:
