@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import column_ones
 from .records import layer_percentiles
 from .stats import walk
 
@@ -57,14 +58,19 @@ def probe_percentiles(model, x: np.ndarray, stats=None) -> list[tuple[np.ndarray
     affines = [None] * len(model.layers)
 
     def normalize(i, bn, v):
-        if stats is None:
-            mean = v.mean(axis=0)
-            var = ((v - mean) ** 2).mean(axis=0)
+        if stats is None:   # column sums as one product with ones, as BatchNorm does
+            ones, inv_n = column_ones(v.shape[0], v.dtype), 1.0 / v.shape[0]
+            mean = (ones @ v) * inv_n
+            centered = v - mean
+            var = (ones @ (centered * centered)) * inv_n
         else:
             mean, var = stats[i]
+            centered = v - mean
         scale = bn.gamma / np.sqrt(var + bn.eps)
         affines[i] = (mean, scale, bn.beta)
-        return (v - mean) * scale + bn.beta
+        centered *= scale
+        centered += bn.beta
+        return centered
 
     pres: list[np.ndarray] = []
     _, outs = walk(model, x, normalize, pres, head=False)
