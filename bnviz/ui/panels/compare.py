@@ -213,9 +213,10 @@ class ComparePanel(Panel):
         if self._changed("accuracy", (key, pts, window)):
             for r, series, pop in zip(runs, self.acc_series, self.pop_series):
                 evals = r.history.evals
-                series.set_data(evals["step"], evals["test_accuracy"], pts, window)
+                steps = evals["step"]
+                series.set_data(steps, evals["test_accuracy"], pts, window)
                 if any(r.config.bn_layers()):
-                    pop.set_data(evals["step"], evals["test_accuracy_population"], pts, window)
+                    pop.set_data(steps, evals["test_accuracy_population"], pts, window)
         text = ", ".join(f"{r.label.split(':')[0]} {_accuracies(r)}" for r in runs if r.evaluation)
         set_title(self.accuracy_plot, f"(a) Test accuracy: {text}" if text else "(a) Test accuracy",
                   live=True)
