@@ -31,14 +31,6 @@ OFF_MESSAGE = ("Compare mode is off.\n\nRun › Compare with… trains a second 
                "guided comparisons.")
 
 
-def _accuracies(r) -> str:
-    """A run's last test accuracy, with population statistics beside it under BN."""
-    ev = r.evaluation
-    if not any(r.config.bn_layers()):
-        return f"{ev.test_accuracy:.1%}"
-    return f"{ev.test_accuracy:.1%} (population statistics {ev.test_accuracy_population:.1%})"
-
-
 class ComparePanel(Panel):
     title = "Compare runs"
     object_name = "compare_panel"
@@ -172,10 +164,13 @@ class ComparePanel(Panel):
         self._legend_labels = runs
         labels = [label for label, _ in runs]
         n = len(labels)
-        population = [(s.item, f"{label.split(':')[0]}: population statistics")
-                      for s, (label, bn) in zip(self.pop_series, runs) if bn]
+        # One key for every dashed curve (a legend row per run would crowd the plot).
+        population = [(s.item, "population statistics")
+                      for s, (_, bn) in zip(self.pop_series, runs) if bn][:1]
         set_legend(self.accuracy_plot, [(s.item, name) for s, name in zip(self.acc_series, labels)]
                    + population)
+        for s, (_, bn) in zip(self.pop_series, runs):
+            s.item.setVisible(bn)   # set_legend hides the dashed curves it does not list
         set_legend(self.loss_plot, [(s.item, name) for s, name in zip(self.loss_series, labels)])
         for j, s in enumerate(self.pop_series):
             if j >= n or not runs[j][1]:
@@ -217,8 +212,10 @@ class ComparePanel(Panel):
                 series.set_data(steps, evals["test_accuracy"], pts, window)
                 if any(r.config.bn_layers()):
                     pop.set_data(steps, evals["test_accuracy_population"], pts, window)
-        text = ", ".join(f"{r.label.split(':')[0]} {_accuracies(r)}" for r in runs if r.evaluation)
-        set_title(self.accuracy_plot, f"(a) Test accuracy: {text}" if text else "(a) Test accuracy",
+        # Running statistics only: a title wider than the plot would widen it past its view.
+        text = ", ".join(f"{r.label.split(':')[0]} {r.evaluation.test_accuracy:.1%}"
+                         for r in runs if r.evaluation)
+        set_title(self.accuracy_plot, f"(a) Test accuracy ({text})" if text else "(a) Test accuracy",
                   live=True)
 
     def _draw_bands(self, pair) -> None:
