@@ -193,3 +193,22 @@ def test_probe_series_are_exported():
     with np.load(io.BytesIO(npz_bytes(snap))) as z:
         np.testing.assert_array_equal(z["summaries/L1.act_in_unit_probe_pct"],
                                       snap.summaries["L1.act_in_unit_probe_pct"])
+
+
+def test_a_units_band_is_beta_plus_gamma_times_its_x_hat_percentiles():
+    """The Distributions '?': with BN before the activation, normalised by the
+    batch's own statistics (the mini-batch, or the probe in "batch" mode), a
+    unit's band is beta + gamma * the percentiles of its x_hat."""
+    tr = Trainer(CFG.replace(dtype="float64"))
+    tr.step(4)
+    rec = tr.record()
+    L, bn = rec.layers[0], tr.model.layers[0].bn
+    s = tr.history.snapshot().summaries
+    # the mini-batch: the record's x_hat, gamma and beta of that forward
+    np.testing.assert_allclose(s["L0.act_in_unit_pct"][-1],
+                               L.beta + L.gamma * np.percentile(L.normalized, Q, axis=0), rtol=1e-10)
+    # the probe: its own x_hat with the current gamma and beta
+    z = tr.probe_x @ tr.model.layers[0].linear.W
+    x_hat = (z - z.mean(axis=0)) / np.sqrt(z.var(axis=0) + bn.eps)
+    np.testing.assert_allclose(s["L0.act_in_unit_probe_pct"][-1],
+                               bn.beta + bn.gamma * np.percentile(x_hat, Q, axis=0), rtol=1e-10)

@@ -43,10 +43,11 @@ class DistributionsPanel(Panel):
     help_text = (
         "Top: histograms of one layer's values in this step's mini-batch, each on bins of its "
         "own: before BN, normalised x̂ = (x − μ<sub>B</sub>) / √(σ²<sub>B</sub> + ε) (a batch of "
-        "2 gives only ±1) and after BN, y = γ·x̂ + β. Below: the 15th, 50th and 85th "
+        "2 gives x̂ ≈ ±1) and after BN, y = γ·x̂ + β. Below: the 15th, 50th and 85th "
         "percentiles over training of z and of the activation's input (the BN paper's "
         "Fig. 1b, c), over a fixed probe of test examples or each training mini-batch. With BN "
-        "in training mode the activation input's band is β + γ times x̂'s percentiles.")
+        "before the activation, normalised by the batch's own statistics, one unit's band is "
+        "β + γ times the percentiles of its x̂.")
     split_wide = 1.6
 
     def __init__(self, parent=None):
