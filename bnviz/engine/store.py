@@ -31,6 +31,7 @@ NumPy calls per block, not per column.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -126,18 +127,31 @@ class SeriesStore:
         self._next: dict | None = None   # while the stride doubles: the new older part
         self._n_next = 0
         self._merged = 0       # older rows already merged into _next
+        self._spare_chunks: list = []    # dropped chunks, reused once no snapshot holds them
+        self._spare_level: dict | None = None   # the older part before the last doubling
 
     def _level(self) -> dict[str, np.ndarray]:
         # np.empty: pages are touched, and paid for, only as rows are written.
         rows = self.capacity + self.chunk_rows + 4
         lay = self.layout
-        return {b: np.empty((rows, w), lay.block_dtype[b]) for b, w in lay.old_widths.items()}
+        level = {b: np.empty((rows, w), lay.block_dtype[b]) for b, w in lay.old_widths.items()}
+        _note_alone(level)
+        return level
 
     def _new_chunk(self) -> tuple[dict, dict]:
+        """A chunk for recent rows: a dropped one that nothing else holds any
+        more (no snapshot), or a new one. Reusing memory matters: a first
+        write to a fresh page costs tens of microseconds on a virtual machine."""
+        while self._spare_chunks:
+            blocks, views = self._spare_chunks.pop()
+            if _alone(blocks):
+                return blocks, views
+            _ALONE.pop(id(blocks), None)
         lay, n = self.layout, self.chunk_rows
         blocks = {b: np.empty((n, w), lay.block_dtype[b]) for b, w in lay.raw_widths.items()}
         views = {k: blocks[b][:, off:off + size].reshape(n, *shape)
                  for k, (b, off, size, shape) in lay.raw.items()}
+        _note_alone(blocks)
         return blocks, views
 
     def __len__(self) -> int:
@@ -205,6 +219,10 @@ class SeriesStore:
         self._start, self._fold = int(bounds[j]), int(bounds[j + 1])
         keep = (self._start - self._chunk0) // self.chunk_rows
         if keep:   # chunks wholly before the open bucket are no longer shown
+            self._spare_chunks.extend(self._chunks[:keep])
+            for blocks, _ in self._spare_chunks[:-8]:
+                _ALONE.pop(id(blocks), None)
+            del self._spare_chunks[:-8]
             del self._chunks[:keep]
             self._chunk0 += keep * self.chunk_rows
 
@@ -255,7 +273,10 @@ class SeriesStore:
     # ------------------------------------------------------ doubling stride
     def _begin_doubling(self) -> None:
         self._pending = False
-        self._next, self._n_next, self._merged = self._level(), 0, 0
+        spare, self._spare_level = self._spare_level, None
+        if spare is None or not _alone(spare):
+            spare = self._level()
+        self._next, self._n_next, self._merged = spare, 0, 0
         self._double_some()
 
     def _double_some(self) -> None:
@@ -277,6 +298,7 @@ class SeriesStore:
                 col[n:n + len(starts)] = merged[b]
             self._n_next, self._merged = n + len(starts), t1
         if t1 == n_old:
+            self._spare_level = self._old
             self._old, self._n_old, self._next = self._next, self._n_next, None
             self._n_next = self._merged = 0
             self.stride = stride2
@@ -446,6 +468,26 @@ def _per_segment(ufunc, v: np.ndarray, starts, counts, dtype=None) -> np.ndarray
         last = ufunc.reduce(v[b:], axis=0, dtype=dtype)
         return np.concatenate([first[None], middle, last[None]])
     return np.stack([ufunc.reduce(v[a:a + c], axis=0, dtype=dtype) for a, c in zip(starts, counts)])
+
+
+# References to a chunk's or level's arrays while the store alone holds them,
+# by id(blocks); a snapshot (its parts, or an array taken from it) adds some.
+_ALONE: dict[int, tuple] = {}
+
+
+def _ref_counts(blocks: dict) -> tuple:
+    return sys.getrefcount(blocks), tuple(sys.getrefcount(a) for a in blocks.values())
+
+
+def _note_alone(blocks: dict) -> None:
+    """Call with ``blocks`` held by one local name only (just made)."""
+    _ALONE[id(blocks)] = _ref_counts(blocks)
+
+
+def _alone(blocks: dict) -> bool:
+    """Whether ``blocks`` (held by the caller's one local name) is referred
+    to by nothing but the store: no snapshot can see it change."""
+    return _ALONE.get(id(blocks)) == _ref_counts(blocks)
 
 
 def _take(segs: dict, j: int, k: int | None) -> dict:
