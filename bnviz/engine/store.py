@@ -420,7 +420,8 @@ class StoreView(Mapping):
             return hit
         if key not in self._layout.old:
             raise KeyError(key)
-        pieces = [self._piece(arrays, key, lo, hi, raw) for arrays, lo, hi, raw in self.parts]
+        parts = [p for p in self.parts if p[2] > p[1]] or self.parts[:1]   # empty parts add nothing
+        pieces = [self._piece(arrays, key, lo, hi, raw) for arrays, lo, hi, raw in parts]
         # One piece is a fresh view of the store's array, read-only here only.
         out = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         out.flags.writeable = False
