@@ -14,7 +14,7 @@ from bnviz.engine.frame import Frame, boundary_grid, frame_of
 from bnviz.engine.history import HistorySnapshot
 from bnviz.engine.trainer import Trainer
 from bnviz.ui.panels import (ALL_PANELS, DecisionBoundaryPanel, DistributionsPanel,
-                             GammaBetaPanel, LayerUnitSelector, RunningStatsPanel,
+                             GammaBetaPanel, GradientsPanel, LayerUnitSelector, RunningStatsPanel,
                              TrainingCurvesPanel)
 from bnviz.ui.panels.base import Series, StickyRange, add_curve, backdrop, downsample, make_plot
 from bnviz.ui.panels.ranges import nice_ceil, sticky_range
@@ -661,3 +661,20 @@ def test_a_settled_line_after_a_band_is_not_filled(qtbot):
     painter.end()
     assert img.pixelColor(30, 70) == QColor("white")   # between the L and its chord
     assert img.pixelColor(3, 3) != QColor("white")     # the band itself is drawn
+
+
+@pytest.mark.parametrize("cls", [TrainingCurvesPanel, RunningStatsPanel, GammaBetaPanel, GradientsPanel])
+def test_log_steps_draws_log10_of_the_step(qtbot, long_frame, cls):
+    panel = shown(qtbot, cls)
+    panel.set_frame(long_frame)
+    curve = {TrainingCurvesPanel: lambda p: p.loss_curve,
+             RunningStatsPanel: lambda p: p.batch_curves["mean"],
+             GammaBetaPanel: lambda p: p.unit_curves["gamma"],
+             GradientsPanel: lambda p: p.curves["grad_norm_W"]}[cls](panel)
+    linear = curve.getOriginalDataset()[0]
+    panel.log_steps.setChecked(True)
+    logx = curve.getOriginalDataset()[0]
+    assert np.nanmax(logx) == pytest.approx(np.log10(linear.max()), abs=0.01)
+    assert np.nanmin(logx) < 1.0 < np.nanmax(logx)   # the first steps spread over a decade
+    panel.log_steps.setChecked(False)
+    np.testing.assert_allclose(curve.getOriginalDataset()[0], linear)
