@@ -41,6 +41,7 @@ CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
 MAX_LAYERS = 16
 MAX_WIDTH = 4096
+MAX_TOML_CHARS = 1 << 20   # a config is a few hundred characters
 
 
 class ConfigError(ValueError):
@@ -132,8 +133,11 @@ class RunConfig:
     def validate(self) -> "RunConfig":
         """Raise ConfigError naming the first bad field; return self if valid."""
         _choice(self, "dataset", DATASETS)
+        if not isinstance(self.data_path, str):
+            raise ConfigError("data_path", f"must be text (the path of a .csv or .npz file), "
+                                           f"got {_show(self.data_path)}")
         if self.dataset == "file":
-            if not isinstance(self.data_path, str) or not self.data_path:
+            if not self.data_path:
                 raise ConfigError("data_path", "dataset 'file' needs the path of a .csv or .npz file")
             if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
                 raise ConfigError("data_path", "must end in .csv or .npz")
@@ -202,7 +206,7 @@ class RunConfig:
         kwargs = {}
         for key, value in data.items():
             if key not in known:
-                raise ConfigError(key, f"unknown setting (known: {', '.join(known)})")
+                raise ConfigError(str(key)[:60], f"unknown setting (known: {', '.join(known)})")
             if key == "bn_momentum" and value == CUMULATIVE:
                 value = None
             kwargs[key] = value
@@ -214,9 +218,16 @@ class RunConfig:
 
     @classmethod
     def from_toml(cls, text: str) -> "RunConfig":
+        if len(text) > MAX_TOML_CHARS:
+            raise ConfigError("toml", f"{len(text):,} characters, more than a config may hold "
+                                      f"({MAX_TOML_CHARS:,})")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("toml", f"not valid TOML: {exc}") from None
+        except RecursionError:   # tomllib recurses once per level of nested arrays or tables
+            raise ConfigError("toml", "not valid TOML for bnviz: arrays or tables nested too deeply") from None
+        except ValueError as exc:   # e.g. an integer of more digits than Python converts
             raise ConfigError("toml", f"not valid TOML: {exc}") from None
         if "run" in data:
             extra = set(data) - {"run"}
@@ -227,11 +238,20 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
+        """The config of a TOML file; ConfigError names the file and the problem."""
         try:
+            if Path(path).stat().st_size > 4 * MAX_TOML_CHARS:
+                raise ConfigError("file", f"{path} is too large for a config "
+                                          f"({Path(path).stat().st_size:,} bytes)")
             text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
             raise ConfigError("file", f"cannot read {path}: {exc}") from None
-        return cls.from_toml(text)
+        try:
+            return cls.from_toml(text)
+        except ConfigError as exc:
+            raise ConfigError(exc.field, f"{exc.message} (in {Path(path).name})") from None
 
     def save(self, path: str | Path) -> None:
         from .fileio import write_atomic
@@ -247,10 +267,22 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _show(v) -> str:
+    """A value as a message shows it: its repr, cut short (a value from a
+    file may be nested deeply or be very long)."""
+    import reprlib
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother, short.maxlong = 3, 60, 60, 60
+    try:
+        return short.repr(v)
+    except (RecursionError, ValueError):
+        return f"a {type(v).__name__}"
+
+
 def _choice(cfg, name, allowed):
     v = getattr(cfg, name)
-    if v not in allowed:
-        raise ConfigError(name, f"{v!r} is not one of {', '.join(allowed)}")
+    if not isinstance(v, str) or v not in allowed:
+        raise ConfigError(name, f"{_show(v)} is not one of {', '.join(allowed)}")
 
 
 def _bool(cfg, name):
@@ -261,7 +293,7 @@ def _bool(cfg, name):
 def _int(cfg, name, lo, hi, hint=""):
     v = getattr(cfg, name)
     if not _is_int(v) or not lo <= v <= hi:
-        raise ConfigError(name, f"must be an integer from {lo} to {hi}{hint}, got {v!r}")
+        raise ConfigError(name, f"must be an integer from {lo} to {hi}{hint}, got {_show(v)}")
 
 
 def _float(cfg, name, lo, hi, low_open=False, high_open=False, hint=""):
@@ -272,7 +304,7 @@ def _float(cfg, name, lo, hi, low_open=False, high_open=False, hint=""):
     if not ok:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        raise ConfigError(name, f"must be a number in {left}{lo}, {hi}{right}{hint}, got {v!r}")
+        raise ConfigError(name, f"must be a number in {left}{lo}, {hi}{right}{hint}, got {_show(v)}")
 
 
 # ------------------------------------------------------------------ presets

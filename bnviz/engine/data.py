@@ -12,17 +12,20 @@ from __future__ import annotations
 import csv
 import math
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .npzfile import NpzError, TooLarge, data_limit, human_bytes, read_npz
 # scikit-learn is imported where it is used: it takes over a second to load,
 # and the window should not wait for it before it appears.
 
 DATASETS = ("moons", "circles", "spiral", "xor", "blobs", "digits", "file")
 LABEL_COLUMNS = ("label", "y", "target", "class")
 MIN_EXAMPLES = 10
+MAX_CLASSES = 1000   # the head has one output per class
+CSV_BYTES_PER_LIMIT = 8   # a CSV is parsed in memory: its text may be 1/8 of the data limit
 _CHUNK = 8192  # rows per block when standardising, bounds float64 temporaries
 
 
@@ -85,18 +88,26 @@ def load_dataset(name: str, *, n_samples: int = 600, noise: float = 0.15,
         class_names = tuple(str(c) for c in range(int(parts[0][1].max()) + 1))
     # A file may fix the split (x_train/x_test); otherwise split here.
     (x_tr, y_tr), (x_te, y_te) = parts if len(parts) == 2 else _split(*parts[0], test_fraction, seed, name)
-    mean, std = _moments(x_tr)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = _moments(x_tr)
+        x_train, x_test = _standardise(x_tr, mean, std, dtype), _standardise(x_te, mean, std, dtype)
+        x_test_raw = np.ascontiguousarray(x_te, dtype=dtype)
+    for values in (mean, std, x_train, x_test, x_test_raw):
+        if not np.isfinite(values).all():
+            big = max(float(np.abs(x_tr).max()), float(np.abs(x_te).max()) if x_te.size else 0.0)
+            raise DatasetError(f"{name}: features too large to standardise in {dtype} (largest "
+                               f"magnitude {big:.3g}); rescale them, e.g. divide by a power of ten")
     return Dataset(
         name=name,
-        x_train=_frozen(_standardise(x_tr, mean, std, dtype)),
+        x_train=_frozen(x_train),
         y_train=_frozen(np.ascontiguousarray(y_tr, dtype=np.int64)),
-        x_test=_frozen(_standardise(x_te, mean, std, dtype)),
+        x_test=_frozen(x_test),
         y_test=_frozen(np.ascontiguousarray(y_te, dtype=np.int64)),
         n_classes=len(class_names),
         image_shape=image_shape,
         feature_mean=_frozen(mean),
         feature_std=_frozen(std),
-        x_test_raw=_frozen(np.ascontiguousarray(x_te, dtype=dtype)),
+        x_test_raw=_frozen(x_test_raw),
         class_names=class_names,
     )
 
@@ -148,8 +159,16 @@ def _load_file(path: str):
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".npz"):
         raise DatasetError(f"{fname}: unsupported file type {p.suffix!r}; expected .csv or .npz")
-    if p.stat().st_size == 0:
+    size = p.stat().st_size
+    if size == 0:
         raise DatasetError(f"{fname}: the file is empty")
+    limit = data_limit()
+    if suffix == ".csv" and size > limit // CSV_BYTES_PER_LIMIT:
+        raise DatasetError(f"{fname}: too large to load: a CSV of {human_bytes(size)}, more than "
+                           f"the {human_bytes(limit // CSV_BYTES_PER_LIMIT)} of CSV text bnviz "
+                           f"parses (1/{CSV_BYTES_PER_LIMIT} of the data limit of "
+                           f"{human_bytes(limit)}, set BNVIZ_MAX_DATA_MB to raise it); "
+                           "save it as .npz, which may hold up to the limit")
     if suffix == ".csv":
         x, labels = _read_csv(p, fname)
         tags, xs, ys = ["features"], [x], [labels]
@@ -178,25 +197,28 @@ def _load_file(path: str):
     total = sum(len(y) for y in ys)
     if total < MIN_EXAMPLES:
         raise DatasetError(f"{fname}: only {total} examples, need at least {MIN_EXAMPLES}")
+    if len(names) > MAX_CLASSES:
+        raise DatasetError(f"{fname}: {len(names)} different labels; bnviz trains at most "
+                           f"{MAX_CLASSES} classes")
     if len(names) < 2:
         raise DatasetError(f"{fname}: only one class ({names[0]}) in the labels; need at least 2 classes")
     return [(x, y) for (x, _), y in zip(checked, ys)], checked[0][1], names
 
 
 def _read_npz(p: Path, fname: str) -> dict[str, np.ndarray]:
-    """Load every array of an .npz without pickle (object arrays are refused)."""
-    # Checked first: np.load would take random bytes for a pickle and a lone
-    # .npy for an array, and neither is an archive of named arrays.
+    """Every array of an .npz, each member's header checked against the size
+    limit before its data is read; nothing is unpickled (see ``npzfile``)."""
+    # Checked first: a lone .npy or random bytes are not an archive of named arrays.
     if not zipfile.is_zipfile(p):
         raise DatasetError(f"{fname}: not a readable .npz archive (not a zip file)")
     try:
-        with np.load(p, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
-        # allow_pickle=False refuses object arrays with a ValueError about pickles.
-        why = "it holds object arrays, which need pickle and are not loaded for safety" \
-            if "pickle" in str(exc).lower() else f"{type(exc).__name__}: {exc}"
-        raise DatasetError(f"{fname}: not a readable .npz archive ({why})") from None
+        return read_npz(p, kinds="biufUS")
+    except TooLarge as exc:
+        raise DatasetError(f"{fname}: too large to load: {exc}") from None
+    except NpzError as exc:
+        raise DatasetError(f"{fname}: not a readable .npz archive: {exc}") from None
+    except OSError as exc:
+        raise DatasetError(f"{fname}: cannot read the file ({exc.strerror or exc})") from None
 
 
 def _read_csv(p: Path, fname: str) -> tuple[np.ndarray, list[str]]:
@@ -270,13 +292,21 @@ def _encode_labels(ys: list, fname: str) -> tuple[list[np.ndarray], tuple[str, .
     for a in arrays:
         if a.ndim != 1:
             raise DatasetError(f"{fname}: labels must be 1-D, got shape {a.shape}")
+    for a in arrays:
+        if a.dtype.kind not in "biufUS":
+            raise DatasetError(f"{fname}: labels have unsupported type {a.dtype}")
+    if len({a.dtype.kind in "US" for a in arrays}) > 1:
+        raise DatasetError(f"{fname}: the labels of one part are text, of the other numbers")
     flat = np.concatenate(arrays)
     if flat.dtype.kind in "US":
         if any(_to_float(v) is None for v in flat):  # genuine string labels: sort as text
             uniq = sorted(set(str(v) for v in flat))
             index = {u: i for i, u in enumerate(uniq)}
             return [np.array([index[str(v)] for v in a], dtype=np.int64) for a in arrays], tuple(uniq)
-        arrays = [a.astype(np.float64) for a in arrays]  # numbers written as text
+        try:
+            arrays = [a.astype(np.float64) for a in arrays]  # numbers written as text
+        except (ValueError, OverflowError):
+            raise DatasetError(f"{fname}: labels written as numbers that cannot be read as such") from None
         flat = np.concatenate(arrays)
     if flat.dtype.kind not in "biuf":
         raise DatasetError(f"{fname}: labels have unsupported type {flat.dtype}")
@@ -285,6 +315,8 @@ def _encode_labels(ys: list, fname: str) -> tuple[list[np.ndarray], tuple[str, .
         raise DatasetError(f"{fname}: labels must be integers, found {float(bad[0])}")
     if flat.size and flat.min() < 0:
         raise DatasetError(f"{fname}: labels must not be negative, found {flat.min().item()}")
+    if flat.size and (flat.max() >= 2.0**63 if flat.dtype.kind == "f" else flat.max() > 2**63 - 1):
+        raise DatasetError(f"{fname}: labels must be below 2**63 (int64), found {flat.max().item()}")
     uniq = np.unique(flat.astype(np.int64))  # numeric sort, so 10 comes after 9
     return ([np.searchsorted(uniq, a.astype(np.int64)).astype(np.int64) for a in arrays],
             tuple(str(u) for u in uniq))

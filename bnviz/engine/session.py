@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from .compare import Comparison, run_letter, same_data
 from .config import ConfigError, RunConfig
 from .data import DatasetError
 from .fileio import write_atomic
+from .npzfile import NpzError, TooLarge, read_npz
 from .state import StateError
 from .trainer import Trainer
 
@@ -58,6 +58,26 @@ def save_runs(path, trainers: list[Trainer], labels: list[str]) -> None:
         write_atomic(path, buf.getvalue())
     except OSError as exc:
         raise SessionError(f"{path}: cannot save the session ({exc.strerror or exc})") from exc
+
+
+def check_save_path(path) -> None:
+    """SessionError unless a session could be saved at ``path`` now: not a
+    folder, in a folder that exists and takes a new file (tried by creating
+    and removing one), so a run does not train for nothing."""
+    import os
+    import tempfile
+    p = Path(path)
+    if p.is_dir():
+        raise SessionError(f"{path}: cannot save the session there (it is a folder)")
+    folder = p.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except (OSError, ValueError) as exc:
+        reason = "no such folder" if isinstance(exc, FileNotFoundError) else \
+            getattr(exc, "strerror", None) or str(exc)
+        raise SessionError(f"{path}: cannot save the session there ({reason})") from None
 
 
 # ------------------------------------------------------------------ loading
@@ -168,26 +188,27 @@ def _load_run(r: _Reader, p: str, first: Trainer | None) -> Trainer:
 
 
 def _read_all(path) -> dict[str, np.ndarray]:
+    """Every array of the file, each member's declared size checked against
+    the limit before it is read (see ``npzfile``); nothing is unpickled."""
     try:
-        if Path(path).is_file() and Path(path).stat().st_size == 0:
+        p = Path(path)
+        if p.is_file() and p.stat().st_size == 0:
             raise SessionError(f"{path}: the file is empty")
-        z = np.load(Path(path), allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise SessionError(f"{path}: not a bnviz session (a single array, not an .npz archive)")
-        with z:
-            return {k: z[k] for k in z.files}
+        if not zipfile.is_zipfile(p):
+            with p.open("rb") as fh:
+                zip_start = fh.read(4) == b"PK\x03\x04"
+            raise SessionError(f"{path}: not a readable session file, truncated or corrupt" if zip_start
+                               else f"{path}: not a bnviz session (not an .npz archive)")
+        return read_npz(p, kinds="biufU")
     except FileNotFoundError:
         raise SessionError(f"{path}: file not found") from None
-    except ValueError as exc:
-        if isinstance(exc, SessionError):
-            raise
-        if "Object arrays" in str(exc):
+    except TooLarge as exc:
+        raise SessionError(f"{path}: too large to load: {exc}") from None
+    except NpzError as exc:
+        if "object arrays" in str(exc):
             raise SessionError(f"{path}: holds an object array, which is never loaded "
                                "(unpickling could run code)") from None
-        # np.load calls anything that is neither .npy nor zip "pickled" data.
-        raise SessionError(f"{path}: not a bnviz session (not an .npz archive)") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
-        raise SessionError(f"{path}: not a readable session file, truncated or corrupt ({exc})") from None
+        raise SessionError(f"{path}: not a readable session file: {exc}") from None
     except OSError as exc:
         raise SessionError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
