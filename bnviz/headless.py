@@ -12,6 +12,7 @@ import sys
 import time
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+EXIT_BUG = 70   # EX_SOFTWARE: an exception bnviz does not expect, that is a bug
 PANEL_SIZE = (900, 600)   # legible figures: about a slide's width
 SUMMARY_EVERY = 8         # percentile summaries every 8th step, as the window does
 DEFAULT_EXPORT_DIR = "bnviz-export"
@@ -129,7 +130,40 @@ def build_panels(frame, inspection=None, like=(), shown=None):
 
 
 def run(args, config) -> int:
-    """Train and export as ``args`` say; returns the exit status."""
+    """Train and export as ``args`` say; returns the exit status. An
+    exception nobody expected is one line too (status 70), its traceback
+    written to a file to report."""
+    try:
+        return _run(args, config)
+    except KeyboardInterrupt:
+        print("bnviz: interrupted", file=sys.stderr)
+        return 130
+    except (MemoryError, RecursionError) as exc:   # input too large or too deep for this machine
+        return fail(f"out of resources ({type(exc).__name__}); the input is too large or "
+                    "nested too deeply")
+    except Exception as exc:   # noqa: BLE001: a bug, reported rather than a traceback
+        where = _write_traceback()
+        print(f"bnviz: error: internal error ({type(exc).__name__}: {str(exc)[:200]}); please report "
+              f"this, with the traceback written to {where}", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _write_traceback() -> str:
+    """The current exception's traceback in a new file; its path."""
+    import tempfile
+    import traceback
+    try:
+        fd, path = tempfile.mkstemp(prefix="bnviz-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"bnviz {sys.argv!r}\n")
+            traceback.print_exc(file=fh)
+        return path
+    except OSError:
+        traceback.print_exc()
+        return "stderr (above): no file could be written"
+
+
+def _run(args, config) -> int:
     import numpy as np
 
     from .cli import runs_from_args
@@ -137,7 +171,7 @@ def run(args, config) -> int:
     from .engine.config import ConfigError
     from .engine.data import DatasetError
     from .engine.frame import frame_of
-    from .engine.session import SessionError, load_runs, save_runs
+    from .engine.session import SessionError, check_save_path, load_runs, save_runs
     from .export import ExportError, export_all, prepare_folder
     from .qt_check import QtUnavailable, require_offscreen
 
@@ -148,6 +182,8 @@ def run(args, config) -> int:
         return fail(str(exc))
     try:
         prepare_folder(folder)   # before training: an unwritable folder fails now
+        if args.save_session:
+            check_save_path(args.save_session)   # and so does a session that could not be saved
         if args.session:   # continue a saved session exactly where it stopped
             loaded, labels = load_runs(args.session)
             runs, labels = Comparison.from_runs(loaded), tuple(labels)
