@@ -103,6 +103,14 @@ EVAL_FLOAT64 = ("test_loss", "test_accuracy", "test_accuracy_population", "test_
                 "test_accuracy_single")
 
 
+def column(view, key: str, index) -> np.ndarray:
+    """``view[key][:, *index]``, through ``StoreView.column`` where there is one
+    (it copies only the selected values), for any mapping of arrays else."""
+    if isinstance(view, StoreView):
+        return view.column(key, index)
+    return np.asarray(view[key])[(slice(None), *index)]
+
+
 @dataclass(frozen=True)
 class HistorySnapshot:
     """Read-only views of the three stores at one moment. Each maps a name
@@ -120,6 +128,16 @@ class HistorySnapshot:
         if key in self.steps:
             return self.steps[key]
         return self.summaries.get(key)
+
+    def unit(self, i: int, name: str, unit: int) -> np.ndarray | None:
+        """Unit ``unit`` of layer i's per-unit series ``name``: (n,), or (n, 3)
+        for percentile summaries; joins only that unit's values."""
+        key = f"L{i}.{name}"
+        view = self.steps if key in self.steps else self.summaries if key in self.summaries else None
+        if view is None:
+            return None
+        index = (slice(None), unit) if name.endswith("_pct") else (unit,)
+        return column(view, key, index)
 
     def __len__(self) -> int:
         return len(self.steps["step"])

@@ -428,6 +428,29 @@ class StoreView(Mapping):
         self._cache[key] = out
         return out
 
+    def column(self, key: str, index) -> np.ndarray:
+        """``self[key][(slice(None), *index)]`` (e.g. one unit of a per-unit
+        series) without joining the whole of ``key``: only the selected
+        values of each part are copied."""
+        index = tuple(index) if isinstance(index, tuple) else (index,)
+        # Slices are not hashable before Python 3.12.
+        cache_key = (key, tuple((i.start, i.stop, i.step) if isinstance(i, slice) else i for i in index))
+        hit = self._cache.get(cache_key)
+        if hit is not None:
+            return hit
+        if key not in self._layout.old:
+            raise KeyError(key)
+        whole = self._cache.get(key)
+        if whole is not None:
+            out = whole[(slice(None), *index)]
+        else:
+            parts = [p for p in self.parts if p[2] > p[1]] or self.parts[:1]
+            out = np.concatenate([self._piece(a, key, lo, hi, raw)[(slice(None), *index)]
+                                  for a, lo, hi, raw in parts])
+        out.flags.writeable = False
+        self._cache[cache_key] = out
+        return out
+
     def _piece(self, arrays, key: str, lo: int, hi: int, raw: bool) -> np.ndarray:
         """Rows [lo, hi) of ``key`` from one part; a recorded (raw) row
         covers its own step only, and is its own envelope."""

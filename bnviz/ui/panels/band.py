@@ -69,10 +69,15 @@ class Band:
         self.series = tuple(Series(plot, c) for c in self.curves)
         self.fill_series = BandSeries(plot, self.fill)
 
-    def set_data(self, steps, pct, max_points: int, window=None, key=None) -> None:
+    def set_data(self, steps, pct, max_points: int, window=None, key=None, first=None,
+                 count=None) -> None:
+        """``first``, ``count``: the history's cover of each row (merged
+        summaries), so the band is downsampled in whole buckets of steps."""
         for q, series in enumerate(self.series):
-            series.set_data(steps, pct[:, q], max_points, window, key=key)
-        self.fill_series.set_data(steps, pct[:, 0], pct[:, 2], max_points, window, key=key)
+            series.set_data(steps, pct[:, q], max_points, window, key=key, first=first, count=count)
+        # max_points * 2: the fill in the curves' buckets (BandSeries halves it).
+        self.fill_series.set_data(steps, pct[:, 0], pct[:, 2], 2 * max_points, window, key=key,
+                                  first=first)
 
     def bounds(self) -> list:
         """(lo, hi) of the outer curves, for fitting the axis."""

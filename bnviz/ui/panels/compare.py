@@ -238,8 +238,9 @@ class ComparePanel(Panel):
                 continue
             if self._changed(f"band{j}", (len(steps), steps[-1], i, unit, quantity, source, r.label,
                                           pts, window)):
-                band.set_data(steps, pct[:, :, unit], pts, window,
-                              key=(i, unit, quantity, source, r.label))
+                band.set_data(steps, h.unit(i, pct_key(quantity, True, source), unit), pts, window,
+                              key=(i, unit, quantity, source, r.label),
+                              first=h.summaries["step_first"], count=h.summaries["step_count"])
             bounds.extend(band.bounds())
             sticky.update(x=(float(steps[0]), float(steps[-1])))
         y = finite_bounds(*bounds)

@@ -185,13 +185,14 @@ class DistributionsPanel(Panel):
         if self._changed("bands", (len(steps), x_span, i, unit, tuple(names.values()), pts, window)):
             edges = []
             for key in names:
-                pct = h.layer(i, pct_key(key, unit is not None, source))
+                name = pct_key(key, unit is not None, source)
+                pct = h.layer(i, name) if unit is None else h.unit(i, name, unit)
                 if pct is None or len(steps) == 0:
                     self._clear_bands(key)
                     continue
-                if unit is not None:
-                    pct = pct[:, :, unit]
-                self.bands[key].set_data(steps, pct, pts, window, key=(i, unit, source))
+                self.bands[key].set_data(steps, pct, pts, window, key=(i, unit, source),
+                                         first=h.summaries["step_first"],
+                                         count=h.summaries["step_count"])
                 edges.extend(self.bands[key].bounds())
             self.band_range.update(x=x_span, y=finite_bounds(*edges))
         set_title(self.band_plot, f"15th, 50th, 85th percentiles over training ({where})<br>"

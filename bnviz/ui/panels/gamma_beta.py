@@ -161,7 +161,8 @@ class GammaBetaPanel(Panel):
                 continue
             rows = history_rows(h.steps, f"L{i}.{key}")
             bx, by = self._draw_background(key, i, steps, values, pts, window, rows["first"], log_x)
-            self.unit_series[key].set_data(steps, values[:, unit], pts, window, key=(i, unit), **rows)
+            self.unit_series[key].set_data(steps, h.unit(i, key, unit), pts, window, key=(i, unit),
+                                           **rows)
             bounds = filter(None, [self._bounds_settled[key], self.unit_series[key].bounds()])
             sticky.update(x=x_span, y=finite_bounds(by, *bounds))
         set_title(self.gamma_plot, f"γ (scale), layer {i + 1}")

@@ -79,7 +79,8 @@ class GradientsPanel(Panel):
         if self._changed("norms", (len(steps), x_span, i, pts, window)):
             for key in present:
                 name = f"L{i}.{key}"
-                rows = history_rows(h.steps, name, lambda a: np.maximum(a.astype(np.float64), LOG_FLOOR))
+                rows = history_rows(h.steps, name,
+                                    pick=lambda a: np.maximum(a.astype(np.float64), LOG_FLOOR))
                 y = np.maximum(h.steps[name].astype(np.float64), LOG_FLOOR)
                 self.series[key].set_data(steps, y, pts, window, key=i, **rows)
             for key in set(self.series) - set(present):

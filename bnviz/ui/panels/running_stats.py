@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (QGraphicsItem, QLabel, QVBoxLayout)
 
+from ...engine.history import column
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
     backdrop, finite_bounds, finite_or_nan, history_rows, log_steps_check, make_plot, \
     set_legend, set_log_steps, set_title, step_span
@@ -147,29 +148,29 @@ class RunningStatsPanel(Panel):
             changed = False
             if self._changed(key, (len(steps), x_span, i, unit, pts, window)):
                 changed = True
-                batch = h.layer(i, f"batch_{key}")
-                running = h.layer(i, f"running_{key}")
+                batch = h.unit(i, f"batch_{key}", unit)
+                running = h.unit(i, f"running_{key}", unit)
                 batch_series, running_series = self.series[key]
                 if batch is None or len(steps) == 0:
                     batch_series.clear()
                     running_series.clear()
                     self._bounds[key] = ()
                 else:
-                    pick = lambda a: a[:, unit]  # noqa: E731
-                    batch_series.set_data(steps, batch[:, unit], pts, window, key=(i, unit),
-                                          **history_rows(h.steps, f"L{i}.batch_{key}", pick))
-                    running_series.set_data(steps, running[:, unit], pts, window, key=(i, unit),
+                    batch_series.set_data(steps, batch, pts, window, key=(i, unit),
+                                          **history_rows(h.steps, f"L{i}.batch_{key}", unit))
+                    running_series.set_data(steps, running, pts, window, key=(i, unit),
                                             **history_rows(h.steps, f"L{i}.running_{key}"))
                     self._bounds[key] = tuple(filter(None, [batch_series.bounds(),
                                                             running_series.bounds()]))
             if self._changed(f"population_{key}", ev_key):
                 changed = True
-                pop = h.evals.get(f"L{i}.population_{key}")
+                name = f"L{i}.population_{key}"
+                pop = column(h.evals, name, (unit,)) if name in h.evals else None
                 if pop is None or len(ev_steps) == 0:
                     self._set_population(key, np.empty(0), np.empty(0))
                     self._pop_bounds[key] = ()
                 else:
-                    y = finite_or_nan(pop[:, unit])
+                    y = finite_or_nan(pop)
                     x = ev_steps.astype(np.float64)
                     if log_x:
                         with np.errstate(divide="ignore"):

@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
-from ...engine.history import series_kind
+from ...engine.history import column, series_kind
 from .backdrop import Mark, backdrop
 from .downsampling import band_path, bucket_width, finite_bounds, reduce_band, reduce_steps
 
@@ -339,17 +339,20 @@ class Series:
         return Mark(x, y, pen=pg.mkPen(self.item.opts["pen"]))
 
 
-def history_rows(view, key: str, pick=None) -> dict:
+def history_rows(view, key: str, unit: int | None = None, pick=None) -> dict:
     """The keywords ``Series.set_data`` takes for series ``key`` of a history
     store ``view`` (a StoreView): each row's first step and step count, the
     envelope of a noisy series, and how buckets merge ("mean", or "last" for
-    state). ``pick``: applied to the envelope's arrays, as to the values
-    (e.g. ``lambda a: a[:, unit]``)."""
+    state). ``unit``: the envelope of that unit of a per-unit series;
+    ``pick``: applied to the envelope's arrays, as to the values."""
     kind = series_kind(key)
     out = {"first": view["step_first"], "count": view["step_count"],
            "mode": "last" if kind == "last" else "mean"}
     if kind == "mean" and f"{key}.min" in view:
-        lo, hi = view[f"{key}.min"], view[f"{key}.max"]
+        if unit is None:
+            lo, hi = view[f"{key}.min"], view[f"{key}.max"]
+        else:
+            lo, hi = column(view, f"{key}.min", (unit,)), column(view, f"{key}.max", (unit,))
         out["lo"], out["hi"] = (lo, hi) if pick is None else (pick(lo), pick(hi))
     return out
 
