@@ -24,14 +24,16 @@ from hypothesis import strategies as st
 
 from bnviz.engine.config import PRESETS, RunConfig
 
-settings.register_profile(
-    "ci", max_examples=25, deadline=None, derandomize=True, print_blob=True,
+settings.register_profile(   # reproducible: the same examples every run, none saved
+    "ci", max_examples=25, deadline=None, derandomize=True, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile(
-    "long", max_examples=2000, deadline=None, print_blob=True,
+settings.register_profile(   # random examples; failures kept in .hypothesis/ to replay
+    "long", max_examples=5000, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PROFILE = os.environ.get("BNVIZ_FUZZ", "").strip() or "ci"
 settings.load_profile(PROFILE)
+# Examples that start a bnviz process (a second or two each).
+COMMAND_EXAMPLES = 3 if PROFILE == "ci" else 100
 
 SECONDS = 5.0   # the most a loader may take to accept or refuse a small file
 

@@ -19,7 +19,7 @@ from bnviz import app
 from bnviz.engine.session import save_runs
 from bnviz.engine.trainer import Trainer
 from bnviz.headless import EXIT_BUG
-from fuzzing import SMALL, config_texts, npz_files, session_files
+from fuzzing import COMMAND_EXAMPLES, SMALL, config_texts, npz_files, session_files
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def assert_one_line_or_success(proc):
         assert len(errors) == 1 and "out of resources" not in errors[0], proc.stderr
 
 
-@settings(max_examples=3)   # each example starts Python, NumPy and Qt
+@settings(max_examples=COMMAND_EXAMPLES)   # each example starts Python, NumPy and Qt
 @given(st.data())
 def test_fuzz_headless_command(tmp_path_factory, session, data):
     tmp = tmp_path_factory.mktemp("cli")
