@@ -15,7 +15,8 @@ writes config, data, figures and a manifest into ./spiral-run):
   bnviz --headless --preset "Spiral with BN" --steps 2000 --export spiral-run
 
 Exit status with --headless: 0 done; 2 bad input (config, preset, session, steps,
-data file, export folder); 3 training diverged (files still written).
+data file, export folder, session path); 3 training diverged (files still written);
+70 a bug in bnviz (please report it: the message names the traceback's file).
 
 Presets: """
 

@@ -2,7 +2,7 @@
 
 ``bnviz --headless --steps N [--config FILE | --preset NAME] [--export DIR]``.
 Exit status: 0 done, 2 bad input, 3 training diverged (what was trained
-up to then is still exported).
+up to then is still exported), 70 a bug (one line, the traceback in a file).
 """
 from __future__ import annotations
 
