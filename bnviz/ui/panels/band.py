@@ -11,7 +11,7 @@ from bnviz.engine.probe import PROBE_SIZE
 from .base import BandSeries, Series, add_curve
 
 # Whose values the percentiles are taken over; the probe first (the default).
-SOURCES = (("probe", "held-out probe"), ("batch", "training mini-batch"))
+SOURCES = (("probe", "over probe"), ("batch", "over batch"))   # short: the band titles say more
 SOURCE_TIP = ("Whose values the percentiles are taken over: a fixed probe of held-out test "
               "examples, the same at every step, so the band moves only as the weights change; "
               "or each step's training mini-batch, whose band also moves with which examples "

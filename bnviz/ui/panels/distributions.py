@@ -53,15 +53,15 @@ class DistributionsPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selector = LayerUnitSelector(with_unit=True)
-        self.unit_only_check = QCheckBox("Chosen unit only")
+        self.unit_only_check = QCheckBox("Unit only")
         self.unit_only_check.setToolTip(
             "Show only the chosen unit (checked) or every unit of the layer pooled (unchecked)")
         self.nonfinite_label = QLabel("")
         self.nonfinite_label.setStyleSheet("color: #b30000;")
         self.nonfinite_label.setToolTip("NaN or Inf values are left out of the histogram")
         self.source_combo = source_combo()
-        controls = self.control_row(self.selector, self.unit_only_check, QLabel("bands over:"),
-                                    self.source_combo, right=[self.nonfinite_label])
+        controls = self.control_row(self.selector, self.unit_only_check, self.source_combo,
+                                    right=[self.nonfinite_label])
 
         self.hist_plot = make_plot("Values at this step", "value", "count")
         # The values' extremes jitter from step to step: the value axis is
