@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bnviz.engine.config import PRESETS, RunConfig
 
 settings.register_profile(   # reproducible: the same examples every run, none saved
-    "ci", max_examples=25, deadline=None, derandomize=True, database=None, print_blob=True,
+    "ci", max_examples=50, deadline=None, derandomize=True, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile(   # random examples; failures kept in .hypothesis/ to replay
     "long", max_examples=5000, deadline=None, print_blob=True,
@@ -329,17 +329,23 @@ def session_files(draw, good) -> bytes:
     data, arrays = good
     arrays = dict(arrays)
     how = draw(st.sampled_from(["bytes", "zip", "meta", "meta", "meta", "array", "array",
-                                "swap", "delete", "config", "header"]))
+                                "swap", "delete", "config", "header", "labels"]))
+    run = draw(st.sampled_from(sorted({k.split("/")[0] for k in arrays if k.startswith("run")})))
     if how == "bytes":
         return mutate_bytes(data, draw)
     if how == "zip":
         return patch_zip_headers(data, draw)
     names = sorted(arrays)
     if how == "meta":
-        meta = json.loads(str(arrays["run0/state"]))
+        meta = json.loads(str(arrays[f"{run}/state"]))
         path = draw(st.sampled_from(list(json_paths(meta))))
         new = draw(st.sampled_from(BAD_JSON))
-        arrays["run0/state"] = np.array(json.dumps(replaced(meta, path, new), allow_nan=True))
+        arrays[f"{run}/state"] = np.array(json.dumps(replaced(meta, path, new), allow_nan=True))
+    elif how == "labels":
+        labels = json.loads(str(arrays["labels"]))
+        path = draw(st.sampled_from(list(json_paths(labels))))
+        arrays["labels"] = np.array(json.dumps(replaced(labels, path, draw(st.sampled_from(BAD_JSON))),
+                                               allow_nan=True))
     elif how == "array":
         k = draw(st.sampled_from(names))
         arrays[k] = bad_array(draw, arrays[k])
@@ -349,15 +355,29 @@ def session_files(draw, good) -> bytes:
     elif how == "delete":
         del arrays[draw(st.sampled_from(names))]
     elif how == "config":
-        text = str(arrays["run0/config"])
+        text = str(arrays[f"{run}/config"])
         key = draw(st.sampled_from(FIELDS))
         value = draw(st.sampled_from(["inf", "nan", "-1", nested(draw(st.integers(1, 5000))),
                                       "2024-01-01", '"x"', "{a = 1}", "1e300"]))
         lines = [ln for ln in text.splitlines() if not ln.startswith(key + " ")]
-        arrays["run0/config"] = np.array("\n".join(lines + [f"{key} = {value}"]))
+        arrays[f"{run}/config"] = np.array("\n".join(lines + [f"{key} = {value}"]))
     members = {f"{k}.npy": npz_member(a) for k, a in arrays.items()}
     if how == "header":
         k = draw(st.sampled_from(names))
         members[f"{k}.npy"] = npy_header(draw(st.sampled_from([(2**40,), (2**20, 2**20), (3, 5)])),
                                          draw(st.sampled_from(["<f8", "<i8", "|O", "<U9"])))
     return zip_of(members)
+
+
+def good_session(path) -> tuple[bytes, dict]:
+    """A saved comparison of two short runs (stepped, evaluated; B without
+    BN and with momentum, on A's data): its bytes and its arrays."""
+    from bnviz.engine.session import save_runs
+    from bnviz.engine.trainer import Trainer
+    runs = [Trainer(SMALL), Trainer(SMALL.replace(batchnorm=False, optimizer="momentum"))]
+    for tr in runs:
+        tr.advance(3)
+        tr.evaluate()
+    save_runs(path, runs, ["A", "B: no BN"])
+    with np.load(path) as z:
+        return path.read_bytes(), {k: z[k] for k in z.files}

@@ -10,16 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bnviz import app
-from bnviz.engine.session import save_runs
-from bnviz.engine.trainer import Trainer
 from bnviz.headless import EXIT_BUG
-from fuzzing import COMMAND_EXAMPLES, SMALL, config_texts, npz_files, session_files
+from fuzzing import COMMAND_EXAMPLES, config_texts, good_session, npz_files, session_files
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,13 +82,8 @@ def bnviz(*args, cwd):
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    path = tmp_path_factory.mktemp("good") / "good.npz"
-    tr = Trainer(SMALL)
-    tr.advance(3)
-    tr.evaluate()
-    save_runs(path, [tr], [""])
-    with np.load(path) as z:
-        return path.read_bytes(), {k: z[k] for k in z.files}
+    """A saved session of two short runs and its arrays."""
+    return good_session(tmp_path_factory.mktemp("good") / "good.npz")
 
 
 def assert_one_line_or_success(proc):

@@ -15,12 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzzing import (SECONDS, SMALL, Timer, config_texts, csv_files, nested, npy_header, npz_bytes,
-                     npz_files, npz_member, session_files, zip_bomb, zip_of)
+from fuzzing import (SECONDS, Timer, config_texts, csv_files, good_session, nested, npy_header,
+                     npz_bytes, npz_files, npz_member, session_files, zip_bomb, zip_of)
 from bnviz.engine.config import ConfigError, RunConfig
 from bnviz.engine.data import Dataset, DatasetError, load_dataset
-from bnviz.engine.session import SessionError, load_runs, save_runs
-from bnviz.engine.trainer import Trainer
+from bnviz.engine.session import SessionError, load_runs
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -149,14 +148,8 @@ def test_unreadable_zip_compression_is_a_dataset_error(tmp_path, method):
 # --------------------------------------------------------------- sessions
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    """A saved session of a short run (stepped, evaluated) and its arrays."""
-    path = tmp_path_factory.mktemp("good") / "good.npz"
-    tr = Trainer(SMALL)
-    tr.advance(3)
-    tr.evaluate()
-    save_runs(path, [tr], [""])
-    with np.load(path) as z:
-        return path.read_bytes(), {k: z[k] for k in z.files}
+    """A saved session of two short runs and its arrays."""
+    return good_session(tmp_path_factory.mktemp("good") / "good.npz")
 
 
 def check_session(path) -> None:
