@@ -115,14 +115,14 @@ def patch_zip_headers(data: bytes, draw) -> bytes:
     return bytes(out)
 
 
-def zip_bomb(declared_bytes: int) -> bytes:
-    """An .npz whose member X declares ``declared_bytes`` of zeros, deflated
+def zip_bomb(declared_bytes: int, name: str = "X.npy") -> bytes:
+    """An .npz whose member ``name`` declares ``declared_bytes`` of zeros, deflated
     (a small file that np.load would expand, or try to allocate)."""
     n = declared_bytes // 8
     head = npy_header((n, 1), "<f8")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("X.npy", "w", force_zip64=True) as fh:
+        with zf.open(name, "w", force_zip64=True) as fh:
             fh.write(head)
             zeros = bytes(1 << 20)
             for _ in range(min(n * 8, 8 << 20) // len(zeros)):   # 8 MiB of data behind the header

@@ -61,8 +61,10 @@ def human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def read_npz(path, limit: int | None = None, kinds: str = "biufcUS") -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` at ``path`` by name (``.npy`` stripped).
+def read_npz(path, limit: int | None = None, kinds: str = "biufcUS",
+             names=None) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path`` by name (``.npy`` stripped),
+    or only those of ``names`` that it holds (the other members unread).
 
     ``kinds``: the dtype kinds accepted (object arrays never are: nothing is
     unpickled). Raises NpzError (TooLarge for the size limit) for anything
@@ -74,6 +76,8 @@ def read_npz(path, limit: int | None = None, kinds: str = "biufcUS") -> dict[str
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             plans, total = [], 0
+            if names is not None:
+                infos = [i for i in infos if i.filename.endswith(".npy") and i.filename[:-4] in names]
             for info in infos:
                 plan = _plan(zf, info, file_size, limit, kinds)
                 total += plan[3]

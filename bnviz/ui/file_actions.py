@@ -7,15 +7,14 @@ current run goes on untouched.
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from .. import export
 from ..engine.config import ConfigError, RunConfig
+from ..engine.npzfile import TooLarge, read_npz
 from ..engine.session import FORMAT as SESSION_FORMAT
 from .export_dialog import LAST_DIR_KEY, ExportDialog, offscreen_copies
 
@@ -36,10 +35,12 @@ def file_kind(path: str) -> str:
     if suffix == ".csv":
         return "data"
     if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                tagged = "format" in z.files and str(z["format"]) == SESSION_FORMAT
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        try:   # only the tag is read, its size checked first (see npzfile)
+            tag = read_npz(path, limit=1 << 12, names=("format",)).get("format")
+            tagged = tag is not None and tag.shape == () and str(tag) == SESSION_FORMAT
+        except TooLarge:   # a data set's own array named "format"
+            tagged = False
+        except (OSError, ValueError) as exc:   # NpzError is a ValueError
             raise ValueError(f"cannot read {path}: {exc}") from None
         return "session" if tagged else "data"
     raise ValueError(f"{path}: bnviz opens settings (.toml), sessions (.npz) and data sets "
