@@ -29,12 +29,13 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 def check_config(text: str, tmp_path) -> None:
     path = tmp_path / "fuzz.toml"
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
-    for load in (lambda: RunConfig.from_toml(text), lambda: RunConfig.load(path)):
+    for name, load in (("", lambda: RunConfig.from_toml(text)), (path.name, lambda: RunConfig.load(path))):
         with Timer() as t:
             try:
                 cfg = load()
             except ConfigError as exc:
                 assert exc.field and exc.message and len(str(exc)) < 2000
+                assert name in str(exc)   # the file is named
                 continue
         assert t.seconds < SECONDS
         # What validation accepts can be written everywhere a run writes it.
@@ -226,3 +227,17 @@ def test_session_zip_bomb_is_refused_fast(tmp_path, session):
     with Timer() as t, pytest.raises(SessionError, match="zip bomb|limit"):
         load_runs(path)
     assert t.seconds < 2
+
+
+def test_too_many_classes_and_an_oversized_config_are_refused(tmp_path):
+    np.savez(tmp_path / "classes.npz", X=np.random.default_rng(0).normal(size=(2000, 2)),
+             y=np.arange(2000))
+    with pytest.raises(DatasetError, match=r"classes\.npz: 2000 different labels; .* at most 1000"):
+        load_dataset("file", path=str(tmp_path / "classes.npz"))
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (5 << 20) + "\n[run]\nlr = 0.1\n")
+    with Timer() as t, pytest.raises(ConfigError, match=r"big\.toml is too large for a config"):
+        RunConfig.load(big)
+    assert t.seconds < 1
+    with pytest.raises(ConfigError, match="more than a config may hold"):
+        RunConfig.from_toml("# " + "x" * (2 << 20))
