@@ -76,7 +76,14 @@ def load_dataset(name: str, *, n_samples: int = 600, noise: float = 0.15,
         bunch = load_digits()
         parts, image_shape = [(bunch.data, bunch.target.astype(np.int64))], (8, 8)
     elif name == "file":
-        parts, image_shape, class_names = _load_file(path)
+        try:
+            parts, image_shape, class_names = _load_file(path)
+        except DatasetError:
+            raise
+        except (TypeError, ValueError, IndexError, OverflowError, AttributeError) as exc:
+            # A value no check foresaw: still the file's problem (the message says so).
+            raise DatasetError(f"{Path(path).name}: cannot be used (unexpected: "
+                               f"{type(exc).__name__}: {str(exc)[:200]})") from None
         name = Path(path).name
     else:
         if not isinstance(n_samples, (int, np.integer)) or n_samples < MIN_EXAMPLES:
