@@ -157,6 +157,13 @@ class SeriesStore:
     def __len__(self) -> int:
         return self._n_old + self._end - self._start
 
+    def last_step(self) -> int | None:
+        """The step of the last row appended, or None before any."""
+        if self._end == 0:
+            return None
+        ci, r = divmod(self._end - 1 - self._chunk0, self.chunk_rows)
+        return int(self._chunks[ci][1]["step"][r])
+
     # -------------------------------------------------------------- appends
     def append(self, row: dict[str, object]) -> None:
         """Add one row: every column, ``step`` greater than the last one's."""

@@ -167,9 +167,20 @@ class Trainer:
             self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
             self._norms, self._head_norm))
         if summary or self.step_count % self.summary_every == 0:
-            row = rec.summary_row(self.step_count)
-            row.update(rec.probe_row(self.probe_x, self.probe_stats()))
-            self.history.append_summary(row)
+            self._append_summary()
+
+    def summarize(self) -> None:
+        """Add a percentile summary of the last step unless it has one (the
+        window takes them every ``summary_every`` steps while playing, and
+        one more where it stops)."""
+        if self.step_count > 0 and self.history.summaries.last_step() != self.step_count:
+            self._append_summary()
+
+    def _append_summary(self) -> None:
+        rec = self._recorder
+        row = rec.summary_row(self.step_count)
+        row.update(rec.probe_row(self.probe_x, self.probe_stats()))
+        self.history.append_summary(row)
 
     def probe_stats(self) -> list | None:
         """The statistics the probe is normalised with now (``probe.probe_stats``)."""

@@ -244,6 +244,10 @@ class TrainingWorker(QObject):
 
     # ------------------------------------------------------------ internals
     def _set_playing(self, playing: bool) -> None:
+        if not playing and self._playing and self._runs is not None:
+            with np.errstate(all="ignore"):   # a diverged run's summary holds NaN
+                for t in self._runs.runs:   # the bands reach the step it stopped at
+                    t.summarize()
         if playing != self._playing:
             self._playing = playing
             self.playing_changed.emit(playing)
@@ -294,7 +298,9 @@ class TrainingWorker(QObject):
             while done < wanted and time.perf_counter() < end:
                 n = min(wanted - done, self._steps_per_chunk)
                 t0 = time.perf_counter()
-                done += runs.advance(n, stop_on_divergence=True)
+                # While playing, summaries every SUMMARY_EVERY steps only (the
+                # probe's take milliseconds); the last step gets one on stopping.
+                done += runs.advance(n, stop_on_divergence=True, summarize_last=not self._playing)
                 # Aim for ~5 ms per advance() so a tick stays near 20 ms.
                 per_step = (time.perf_counter() - t0) / n
                 self._steps_per_chunk = max(1, min(512, int(0.005 / max(per_step, 1e-6))))

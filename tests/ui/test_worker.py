@@ -247,3 +247,23 @@ def test_compare_mode_pauses_when_one_run_diverges(qtbot, running):
     step, what = blocker.args
     assert "run B: wild" in what and step > 0
     qtbot.waitUntil(lambda: _latest(frames).diverged_at == step, timeout=5000)
+
+
+def test_playing_summarises_every_summary_step_and_where_it_stops(qtbot, running):
+    """While playing, percentile summaries (and their probe pass, which takes
+    milliseconds) come every SUMMARY_EVERY steps, not at every chunk's end;
+    the step it pauses at gets one, so the bands reach it."""
+    from bnviz.ui.worker import SUMMARY_EVERY
+    worker, drv, frames, _ = running
+    drv.reset.emit(SMALL, 1)
+    qtbot.waitUntil(lambda: bool(frames), timeout=5000)
+    drv.play.emit()
+    qtbot.waitUntil(lambda: _latest(frames).step > 300, timeout=10000)
+    with qtbot.waitSignal(worker.playing_changed, timeout=1000):
+        drv.pause.emit()
+    paused_at = worker._trainer.step_count
+    # (A frame at that step may have gone out before the pause: wait for the next.)
+    qtbot.waitUntil(lambda: _latest(frames).history.summaries["step"][-1] == paused_at, timeout=2000)
+    steps = list(_latest(frames).history.summaries["step"])
+    off_grid = [s for s in steps[:-1] if s % SUMMARY_EVERY]
+    assert not off_grid, off_grid
