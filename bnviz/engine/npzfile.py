@@ -93,6 +93,9 @@ def read_npz(path, limit: int | None = None, kinds: str = "biufcUS",
         raise NpzError(f"uses a zip feature that cannot be read ({exc})") from None
     except RuntimeError as exc:          # encrypted members
         raise NpzError(f"cannot be read ({exc})") from None
+    except MemoryError:   # within the limit, but more than this machine has free
+        raise NpzError(f"needs more memory than is free (its arrays are within the limit of "
+                       f"{human_bytes(limit)})") from None
     except (zlib.error, EOFError, ValueError, OverflowError) as exc:
         raise NpzError(f"truncated or corrupt ({type(exc).__name__}: {exc})") from None
     except OSError as exc:

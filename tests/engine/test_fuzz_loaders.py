@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+import sklearn.model_selection  # noqa: F401 (the data split's; loaded here, not in a timed example)
 from hypothesis import given
 from hypothesis import strategies as st
 
