@@ -129,6 +129,9 @@ def test_features_too_large_and_labels_outside_int64(tmp_path):
     np.savez(tmp_path / "bytes.npz", X=np.full((20, 2), b"1"), y=np.arange(20) % 2)
     with pytest.raises(DatasetError, match=r"bytes\.npz: X has non-numeric"):
         load_dataset("file", path=str(tmp_path / "bytes.npz"))
+    (tmp_path / "raw.npz").write_bytes(zip_of({"X": b"raw bytes", "y.npy": npz_member(np.arange(20) % 2)}))
+    with pytest.raises(DatasetError, match=r"raw\.npz: .*member 'X' is not a NumPy array"):
+        load_dataset("file", path=str(tmp_path / "raw.npz"))
     np.savez(tmp_path / "date.npz", X=x, y=np.zeros(20, dtype="datetime64[s]"))
     with pytest.raises(DatasetError, match=r"date\.npz: .*datetime64"):
         load_dataset("file", path=str(tmp_path / "date.npz"))
