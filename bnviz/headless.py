@@ -190,7 +190,7 @@ def _run(args, config) -> int:
             configs = tuple(t.config for t in loaded)
         else:
             configs, labels = runs_from_args(args, config)
-            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY)
+            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
     except (ExportError, SessionError) as exc:
         return fail(str(exc))
     except ConfigError as exc:

@@ -27,11 +27,12 @@ def run_letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
 
 
-def _trainers(configs, summary_every: int) -> list[Trainer]:
+def _trainers(configs, summary_every: int, summary_growth: bool = False) -> list[Trainer]:
     """A Trainer per config; those on A's data share its (identical) arrays."""
-    first = Trainer(configs[0], summary_every=summary_every)
+    first = Trainer(configs[0], summary_every=summary_every, summary_growth=summary_growth)
     return [first] + [Trainer(cfg, dataset=first.data if same_data(configs[0], cfg) else None,
-                              summary_every=summary_every) for cfg in configs[1:]]
+                              summary_every=summary_every, summary_growth=summary_growth)
+                      for cfg in configs[1:]]
 
 
 class Comparison:
@@ -45,12 +46,12 @@ class Comparison:
         self._adopt(_trainers((config_a, config_b, *more), summary_every))
 
     @classmethod
-    def of(cls, configs, summary_every: int = 1) -> "Comparison":
+    def of(cls, configs, summary_every: int = 1, summary_growth: bool = False) -> "Comparison":
         """Runs for exactly ``configs`` (one or more; one is a lone run)."""
         configs = tuple(configs)
         if not configs:
             raise ValueError("a comparison needs at least one run")
-        return cls.from_runs(_trainers(configs, summary_every))
+        return cls.from_runs(_trainers(configs, summary_every, summary_growth))
 
     @classmethod
     def from_runs(cls, runs: list[Trainer]) -> "Comparison":

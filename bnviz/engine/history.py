@@ -103,6 +103,20 @@ EVAL_FLOAT64 = ("test_loss", "test_accuracy", "test_accuracy_population", "test_
                 "test_accuracy_single")
 
 
+class RowsOf:
+    """A history column read a few rows at a time: ``rows_of[index_array]``
+    copies only those rows (``StoreView.take``), ``shape`` is the column's."""
+
+    def __init__(self, view, key: str, width: int):
+        self.view, self.key = view, key
+        self.shape = (len(view["step"]), width)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        if isinstance(self.view, StoreView) and not isinstance(rows, slice):
+            return self.view.take(self.key, rows)
+        return np.asarray(self.view[self.key])[rows]
+
+
 def column(view, key: str, index) -> np.ndarray:
     """``view[key][:, *index]``, through ``StoreView.column`` where there is one
     (it copies only the selected values), for any mapping of arrays else."""

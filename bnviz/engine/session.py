@@ -180,7 +180,8 @@ def _load_run(r: _Reader, p: str, first: Trainer | None) -> Trainer:
     # As Comparison does: runs on A's data share its arrays.
     shared = first.data if first is not None and same_data(first.config, config) else None
     try:
-        tr = Trainer(config, dataset=shared, summary_every=every)
+        tr = Trainer(config, dataset=shared, summary_every=every,
+                     summary_growth=meta.get("summary_growth") is True)
     except ConfigError as exc:
         r.fail(f"{p}config: invalid setting {exc.field!r}: {exc.message}")
     except DatasetError as exc:

@@ -107,7 +107,9 @@ class SeriesStore:
                                      _pow2_at_most(max(1, budget_bytes // 8 // raw))))
         self.transition_rows = max(8, CHUNK_BYTES // old)
         if window is None:
-            window = budget_bytes // 4 // raw
+            # Enough for the newest steps at full resolution; each of its chunks
+            # is a part a snapshot joins, so not more.
+            window = budget_bytes // 16 // raw
         self.window = max(2 * self.chunk_rows, -(-int(window) // self.chunk_rows) * self.chunk_rows)
         cap = max(int(min_capacity), int(budget_bytes - self.window * raw) // old, 16)
         self.capacity = cap // 2 * 2
@@ -458,6 +460,26 @@ class StoreView(Mapping):
         self._cache[cache_key] = out
         return out
 
+    def take(self, key: str, rows) -> np.ndarray:
+        """``self[key][rows]`` for increasing row indices, copying only those
+        rows from each part (e.g. the rows a plot keeps of every unit)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        whole = self._cache.get(key)
+        if whole is not None:
+            return whole[rows]
+        if key not in self._layout.old:
+            raise KeyError(key)
+        parts = [p for p in self.parts if p[2] > p[1]] or self.parts[:1]
+        out, start = [], 0
+        for arrays, lo, hi, raw in parts:
+            a, b = np.searchsorted(rows, (start, start + hi - lo))
+            if b > a:
+                out.append(self._piece(arrays, key, lo, hi, raw)[rows[a:b] - start])
+            start += hi - lo
+        if not out:
+            return self._piece(*parts[0][:1], key, 0, 0, parts[0][3])
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
     def _piece(self, arrays, key: str, lo: int, hi: int, raw: bool) -> np.ndarray:
         """Rows [lo, hi) of ``key`` from one part; a recorded (raw) row
         covers its own step only, and is its own envelope."""
@@ -471,6 +493,10 @@ class StoreView(Mapping):
         else:
             block, off, size, shape = lay.old[key]
         return arrays[block][lo:hi, off:off + size].reshape(hi - lo, *shape)
+
+    def __contains__(self, key) -> bool:
+        # Mapping's own would build the column to see whether it exists.
+        return key in self._layout.old
 
     def __iter__(self):
         return iter(self._keys)

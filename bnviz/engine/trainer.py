@@ -21,6 +21,8 @@ from .records import Evaluation, StepRecord, evaluation_from_state, evaluation_s
 from .state import StateError, array, count, nest, number, part
 from .stats import evaluate_model, population_statistics
 
+SUMMARY_ROWS = 512   # with summary growth: about this many summaries per doubling of the run
+
 # Settings that may change between steps without rebuilding the network.
 LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "adam_beta2", "opt_eps",
                          "bn_momentum", "eval_batch_size", "population_every"})
@@ -30,6 +32,7 @@ class Trainer:
     """Trains one RunConfig; see ``step`` and ``evaluate``."""
 
     def __init__(self, config: RunConfig, dataset: Dataset | None = None, summary_every: int = 1,
+                 summary_growth: bool = False,
                  history_budget: int = DEFAULT_BUDGET_BYTES):
         config = config.replace().validate()
         self.config = config
@@ -75,6 +78,8 @@ class Trainer:
         if not isinstance(summary_every, int) or summary_every < 1:
             raise ValueError(f"summary_every must be a positive integer, got {summary_every!r}")
         self.summary_every = summary_every
+        # With growth the interval doubles as the run does (see summary_interval).
+        self.summary_growth = bool(summary_growth)
         self._recorder = Recorder(self.model)
         self._norms = None
         self._head_norm = None
@@ -166,8 +171,20 @@ class Trainer:
         self.history.append_step(rec.step_row(
             self.step_count, self.epoch, self.last_loss, self.last_accuracy, self.optimizer.lr,
             self._norms, self._head_norm))
-        if summary or self.step_count % self.summary_every == 0:
+        if summary or self.step_count % self.summary_interval() == 0:
             self._append_summary()
+
+    def summary_interval(self) -> int:
+        """Steps between percentile summaries now: ``summary_every``, or with
+        ``summary_growth`` the largest power of two not above step / 512 once
+        that is larger (the same grid, so the history's buckets stay whole).
+        A summary takes milliseconds (the probe's pass); a long run then keeps
+        about 512 to 1,024 of them per doubling of its length, more than a
+        plot has columns, and trains at nearly its bare speed."""
+        every = self.summary_every
+        if self.summary_growth and self.step_count >= 1024 * every:
+            every = max(every, 1 << ((self.step_count // SUMMARY_ROWS).bit_length() - 1))
+        return every
 
     def summarize(self) -> None:
         """Add a percentile summary of the last step unless it has one (the
@@ -255,7 +272,8 @@ class Trainer:
         labels, population statistics, the last evaluation, and the model's,
         optimizer's and history's own states. The config and the data are
         not in it: a Trainer is built from them, then given this state."""
-        meta = {"summary_every": self.summary_every, "step_count": self.step_count,
+        meta = {"summary_every": self.summary_every, "summary_growth": self.summary_growth,
+                "step_count": self.step_count,
                 "epoch": self.epoch, "cursor": self._cursor, "last_loss": self.last_loss,
                 "last_accuracy": self.last_accuracy, "rng": self._batch_rng.bit_generator.state,
                 "population_step": self.population_step,
@@ -281,6 +299,8 @@ class Trainer:
         n_train = len(self.y_train)
         if count(meta, "summary_every", lo=1) != self.summary_every:
             raise StateError(f"summary_every {meta['summary_every']} differs from this trainer's")
+        if meta.get("summary_growth", False) != self.summary_growth:
+            raise StateError(f"summary_growth {meta.get('summary_growth')!r} differs from this trainer's")
         stepped = count(meta, "step_count")
         order = arrays.get("order")
         size = n_train if isinstance(order, np.ndarray) and order.size == n_train else 0

@@ -117,7 +117,7 @@ class TrainingWorker(QObject):
     def reset_runs(self, configs, labels, run_id: int) -> None:
         """Start runs in lockstep (A first); keep the old ones on failure."""
         try:
-            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY)
+            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
         except (ConfigError, DatasetError, ValueError, OSError) as exc:
             self.failed.emit(str(exc))
             return

@@ -74,3 +74,19 @@ def test_float64_run_keeps_float64_history():
     assert snap.steps["loss"].dtype == np.float64 and snap.layer(0, "gamma").dtype == np.float64
     assert snap.summaries["L0.pre_pct"].dtype == np.float64
     assert Trainer(CFG).history.snapshot().steps["loss"].dtype == np.float32
+
+
+def test_summary_growth_keeps_the_grid_and_thins_with_the_run():
+    """With growth (as the window and headless runs train), summaries come
+    every summary_every steps until 1,024 of them, then the interval doubles
+    with the run: about 512 more per doubling, on the same power-of-two grid."""
+    tr = Trainer(CFG.replace(hidden=(4,)), summary_every=8, summary_growth=True, history_budget=1)
+    tr.advance(40_000)
+    steps = np.asarray(tr.history.snapshot().summaries["step"])
+    assert tr.summary_interval() == 64
+    assert np.all(steps % 8 == 0)
+    recent = steps[steps > 20_000]
+    assert np.all(np.diff(recent) >= 32)
+    fixed = Trainer(CFG.replace(hidden=(4,)), summary_every=8)
+    fixed.advance(9000)
+    assert fixed.summary_interval() == 8

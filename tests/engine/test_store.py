@@ -147,3 +147,15 @@ def test_reused_memory_never_changes_a_kept_array():
     feed(store, range(6, 30_000), seed=9)   # folds, drops and reuses chunks many times
     np.testing.assert_array_equal(kept, frozen)
     assert len(store._spare_chunks) + len(store._chunks) < 40   # memory is reused
+
+
+def test_column_and_take_equal_indexing_the_whole():
+    store = make()
+    feed(store, range(1, 12_000))
+    view = store.snapshot()
+    whole = np.array(view["gamma"])
+    rows = np.unique(np.random.default_rng(0).integers(0, len(whole), 300))
+    np.testing.assert_array_equal(view.take("gamma", rows), whole[rows])
+    np.testing.assert_array_equal(view.column("gamma", (2,)), whole[:, 2])
+    np.testing.assert_array_equal(view.column("pct", (slice(None), 1)), np.array(view["pct"])[:, :, 1])
+    assert "loss.min" in view and "nothing" not in view

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QVBoxLayout
 from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add_curve, backdrop, \
     finite_bounds, fit_legend, history_rows, log_steps_check, make_plot, set_legend, \
     set_log_steps, set_title, step_span
+from ...engine.history import RowsOf
 from .downsampling import bucket_starts, bucket_width
 from .selectors import LayerUnitSelector
 
@@ -151,7 +152,9 @@ class GammaBetaPanel(Panel):
         log_x = self.log_steps.isChecked()
         x_span = step_span(steps, log_x)
         for key in ("gamma", "beta"):
-            values = h.layer(i, key)
+            name = f"L{i}.{key}"
+            # Only the rows the grey lines keep are read (not every unit's every row).
+            values = RowsOf(h.steps, name, d) if name in h.steps else None
             sticky = self.ranges[key]
             pts, window = sticky.points(), sticky.window()
             if not self._changed(key, (len(steps), x_span, i, unit, pts, window)):
@@ -178,10 +181,11 @@ class GammaBetaPanel(Panel):
                 window = (10.0 ** window[0], 10.0 ** window[1])
             i0, i1 = np.searchsorted(steps, window)
             rows = slice(max(i0 - 1, 0), i1 + 1)
+            shown = values[np.arange(len(steps))[rows]]   # those rows, as an array
             self._settle(key, None)
             keep = kept_rows(steps[rows], background_width(
-                steps[rows], None if first is None else first[rows], values.shape[1], pts // 6))
-            x, y = polyline(xs[rows][keep], values[rows][keep])
+                steps[rows], None if first is None else first[rows], shown.shape[1], pts // 6))
+            x, y = polyline(xs[rows][keep], shown[keep])
             self.all_curves[key].setData(x, y)
             return x, y
         d = values.shape[1]
