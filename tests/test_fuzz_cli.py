@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnviz import app
+from test_headless import status_of
 from bnviz.headless import EXIT_BUG
 from fuzzing import COMMAND_EXAMPLES, config_texts, good_session, npz_files, session_files
 
@@ -23,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = '[run]\ndataset = "moons"\nn_samples = 60\nhidden = [4]\nbatch_size = 8\n'
 
 
-def status_of(argv, capsys) -> tuple[int, str]:
-    try:
-        status = app.main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    return status, capsys.readouterr().err
 
 
 def test_unexpected_exception_is_one_line_status_70_and_a_traceback_file(tmp_path, capsys, monkeypatch):

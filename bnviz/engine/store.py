@@ -264,19 +264,9 @@ class SeriesStore:
         """Two one-row buckets of the same id merged: means weighted by
         their step counts, envelopes joined, the later state kept."""
         ca, cb = a[COVER][:, 1:], b[COVER][:, 1:]
-        out = {"id": a["id"], COVER: np.column_stack([a[COVER][:, 0], ca[:, 0] + cb[:, 0]])}
-        for key, va in a.items():
-            if key in out:
-                continue
-            vb, kind = b[key], key.split("/", 1)[0]
-            if kind == "min":
-                out[key] = np.minimum(va, vb)
-            elif kind == "max":
-                out[key] = np.maximum(va, vb)
-            elif kind == "last":
-                out[key] = vb
-            else:
-                out[key] = (va * ca + vb * cb) / (ca + cb)
+        out = _merge_pairs(a, b, ca, cb)
+        out["id"] = a["id"]
+        out[COVER] = np.column_stack([a[COVER][:, 0], ca[:, 0] + cb[:, 0]])
         return out
 
     # ------------------------------------------------------ doubling stride
@@ -421,6 +411,8 @@ class StoreView(Mapping):
     def __init__(self, layout: _Layout, keys, parts):
         self._layout, self._keys = layout, keys
         self.parts = tuple(parts)
+        # The parts with rows (empty ones add nothing; one is kept for its shape).
+        self._filled = [p for p in self.parts if p[2] > p[1]] or list(self.parts[:1])
         self._cache: dict[str, np.ndarray] = {}
 
     def __getitem__(self, key: str) -> np.ndarray:
@@ -429,7 +421,7 @@ class StoreView(Mapping):
             return hit
         if key not in self._layout.old:
             raise KeyError(key)
-        parts = [p for p in self.parts if p[2] > p[1]] or self.parts[:1]   # empty parts add nothing
+        parts = self._filled
         pieces = [self._piece(arrays, key, lo, hi, raw) for arrays, lo, hi, raw in parts]
         # One piece is a fresh view of the store's array, read-only here only.
         out = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
@@ -453,7 +445,7 @@ class StoreView(Mapping):
         if whole is not None:
             out = whole[(slice(None), *index)]
         else:
-            parts = [p for p in self.parts if p[2] > p[1]] or self.parts[:1]
+            parts = self._filled
             out = np.concatenate([self._piece(a, key, lo, hi, raw)[(slice(None), *index)]
                                   for a, lo, hi, raw in parts])
         out.flags.writeable = False
@@ -469,7 +461,7 @@ class StoreView(Mapping):
             return whole[rows]
         if key not in self._layout.old:
             raise KeyError(key)
-        parts = [p for p in self.parts if p[2] > p[1]] or self.parts[:1]
+        parts = self._filled
         out, start = [], 0
         for arrays, lo, hi, raw in parts:
             a, b = np.searchsorted(rows, (start, start + hi - lo))
@@ -555,30 +547,38 @@ def _cat(a: dict, b: dict) -> dict:
     return {key: np.concatenate([a[key], b[key]]) for key in a}
 
 
-def _merge_rows(rows: dict, starts) -> dict:
-    """Older rows merged per bucket of twice the stride (``starts``)."""
-    # Each bucket of twice the stride merges one or two rows: its first and
-    # its last (the same row when alone), so indexing does what reduceat would.
-    n = len(rows[COVER])
-    ends = np.r_[starts[1:], n] - 1
-    c_first, c_last = rows[COVER][starts, 1:], rows[COVER][ends, 1:]
-    pair = (ends > starts)[:, None]
-    c_last = np.where(pair, c_last, 0)
-    total = c_first + c_last
-    out = {COVER: np.column_stack([rows[COVER][starts, 0], total[:, 0]])}
-    for b, v in rows.items():
+def _merge_pairs(first: dict, last: dict, c_first, c_last) -> dict:
+    """Blocks of pairs of rows merged (the bucket and id columns aside):
+    means weighted by the step counts ``c_first``, ``c_last`` ((n, 1); a
+    count of 0 leaves that row out), envelopes joined, the later state kept."""
+    out = {}
+    for b, vf in first.items():
         kind = b.split("/", 1)[0]
-        if b == COVER:
+        if b in (COVER, "id"):
             continue
-        vf, vl = v[starts], v[ends]
+        vl = last[b]
         if kind == "min":
             out[b] = np.minimum(vf, vl)
         elif kind == "max":
             out[b] = np.maximum(vf, vl)
         elif kind == "last":
             out[b] = vl
-        else:
-            out[b] = (vf * c_first + np.where(pair, vl, 0) * c_last) / total
+        else:   # where: a left-out row's NaN must not reach the mean
+            out[b] = (vf * c_first + np.where(c_last > 0, vl, 0) * c_last) / (c_first + c_last)
+    return out
+
+
+def _merge_rows(rows: dict, starts) -> dict:
+    """Older rows merged per bucket of twice the stride (``starts``): each
+    merges one or two rows, its first and its last (the same row when
+    alone, then counted once), so indexing does what reduceat would."""
+    n = len(rows[COVER])
+    ends = np.r_[starts[1:], n] - 1
+    c_first, c_last = rows[COVER][starts, 1:], rows[COVER][ends, 1:]
+    c_last = np.where((ends > starts)[:, None], c_last, 0)
+    out = _merge_pairs({b: v[starts] for b, v in rows.items()}, {b: v[ends] for b, v in rows.items()},
+                       c_first, c_last)
+    out[COVER] = np.column_stack([rows[COVER][starts, 0], (c_first + c_last)[:, 0]])
     return out
 
 

@@ -11,7 +11,6 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from bnviz.engine.session import load_trainer
-from bnviz.engine.trainer import Trainer
 from bnviz.ui.export_dialog import ExportDialog
 from bnviz.ui.file_actions import file_kind
 

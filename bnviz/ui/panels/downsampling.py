@@ -22,6 +22,15 @@ def finite_or_nan(a) -> np.ndarray:
     return out
 
 
+def log10_steps(x) -> np.ndarray:
+    """log10 of steps for a log step axis, as float64; step 0 (and any
+    non-finite result) becomes NaN, which curves skip."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(np.asarray(x, dtype=np.float64))
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 def finite_bounds(*arrays) -> tuple[float, float] | None:
     """(min, max) over the finite values of all ``arrays``, or None."""
     lo, hi = math.inf, -math.inf

@@ -10,7 +10,7 @@ from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add
     finite_bounds, fit_legend, history_rows, log_steps_check, make_plot, set_legend, \
     set_log_steps, set_title, step_span
 from ...engine.history import RowsOf
-from .downsampling import bucket_starts, bucket_width
+from .downsampling import bucket_starts, bucket_width, log10_steps
 from .selectors import LayerUnitSelector
 
 # The all-units curve is background context: beyond these caps its rows are
@@ -66,13 +66,6 @@ def all_units_xy(steps: np.ndarray, values: np.ndarray, max_rows: int = MAX_ROWS
     """``polyline`` of the rows kept (``background_width``, ``kept_rows``)."""
     keep = kept_rows(steps, background_width(steps, first, values.shape[1], max_rows))
     return polyline(steps[keep], values[keep])
-
-
-def _log10_steps(steps) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        x = np.log10(np.asarray(steps, dtype=np.float64))
-    x[~np.isfinite(x)] = np.nan
-    return x
 
 
 class GammaBetaPanel(Panel):
@@ -175,7 +168,7 @@ class GammaBetaPanel(Panel):
                          log_x: bool = False):
         """The grey lines of every unit: settled chunks into the backdrop, the
         newest rows into ``all_curves[key]``. Returns the latter's x, y."""
-        xs = _log10_steps(steps) if log_x else steps
+        xs = log10_steps(steps) if log_x else steps
         if window is not None:   # zoomed by hand: only the rows in view, all live
             if log_x:
                 window = (10.0 ** window[0], 10.0 ** window[1])

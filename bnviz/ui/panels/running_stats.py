@@ -10,6 +10,7 @@ from ...engine.history import column
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
     backdrop, finite_bounds, finite_or_nan, history_rows, log_steps_check, make_plot, \
     set_legend, set_log_steps, set_title, step_span
+from .downsampling import log10_steps
 from .selectors import LayerUnitSelector
 
 POPULATION_EDGE = "#1b5e20"
@@ -171,10 +172,7 @@ class RunningStatsPanel(Panel):
                     self._pop_bounds[key] = ()
                 else:
                     y = finite_or_nan(pop)
-                    x = ev_steps.astype(np.float64)
-                    if log_x:
-                        with np.errstate(divide="ignore"):
-                            x = np.log10(x)
+                    x = log10_steps(ev_steps) if log_x else ev_steps.astype(np.float64)
                     ok = np.isfinite(y) & np.isfinite(x)  # scatter: drop NaN, not draw nothing
                     self._set_population(key, x[ok], y[ok])
                     self._pop_bounds[key] = (y[ok],)

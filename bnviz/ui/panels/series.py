@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from ...engine.history import column, series_kind
 from .backdrop import Mark, backdrop
-from .downsampling import band_path, bucket_width, finite_bounds, reduce_band, reduce_steps
+from .downsampling import band_path, bucket_width, finite_bounds, log10_steps, reduce_band, reduce_steps
 
 SETTLE_BLOCKS = 16      # blocks of a series moved into the backdrop at a time
 MIN_SETTLE_ROWS = 256   # shorter series stay live entirely (cheap enough)
@@ -280,7 +280,7 @@ class Series:
 
         def reduce(a, b):
             xs, ys, _, _ = reduce_steps(x[a:b], y[a:b], k, mode=mode, **_rows(arrays, a, b))
-            return (_log10(xs) if log_x else xs), ys
+            return (log10_steps(xs) if log_x else xs), ys
         if window is not None and n:
             i0 = max(int(np.searchsorted(x, window[0], "left")) - 1, 0)
             i1 = min(int(np.searchsorted(x, window[1], "right")) + 1, n)
@@ -363,13 +363,6 @@ def light(color, share: float = 0.78) -> QColor:
     return QColor(*(round(v + (255 - v) * share) for v in (c.red(), c.green(), c.blue())))
 
 
-def _log10(x: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log10(x)
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
 class BandSeries:
     """The filled band between two growing series ``lo`` and ``hi`` (e.g.
     percentiles), as ``Series`` does a curve: settled polygons in the
@@ -403,7 +396,7 @@ class BandSeries:
         def reduce(a, b):
             bx, blo, bhi = reduce_band(x[a:b], lo[a:b], hi[a:b], k,
                                        None if first is None else first[a:b])
-            return (_log10(bx) if log_x else bx), blo, bhi
+            return (log10_steps(bx) if log_x else bx), blo, bhi
         if end == 0:
             if self._last is not None:
                 self.backdrop.set_marks(self, [])
