@@ -166,6 +166,9 @@ class History:
         the test accuracies, float64 whatever the run)."""
         self.widths = tuple(widths)
         self.bn_flags = tuple(bn_flags)
+        # The arguments that build an empty history like this one (a copy's).
+        self.spec = {"widths": self.widths, "bn_flags": self.bn_flags, "has_bias": tuple(has_bias),
+                     "budget_bytes": int(budget_bytes), "dtype": np.dtype(dtype).name}
         steps = step_columns(widths, bn_flags, has_bias)
         self.steps = SeriesStore(steps, budget_bytes // 2, dtypes={"epoch": np.int64},
                                  kinds=_kinds(steps), dtype=dtype)
@@ -208,6 +211,29 @@ class History:
                 row[f"L{i}.population_mean"] = mean
                 row[f"L{i}.population_var"] = var
         self.evals.append(row)
+
+    # ----------------------------------------------------- the window's copy
+    def mark(self) -> dict[str, int]:
+        """Each store's row count now, pinned: ``rows_since(mark)`` later
+        returns every row recorded in between."""
+        marks = {}
+        for name, store in self.stores().items():
+            marks[name] = store.end
+            store.pin(store.end)
+        return marks
+
+    def rows_since(self, marks: dict[str, int]) -> dict[str, tuple[dict, int]]:
+        """The rows recorded since ``marks`` (``mark()``), per store, as raw
+        blocks: ``extend`` of a copy that had the same rows at ``marks``
+        makes it equal to this history."""
+        return {name: store.rows_since(marks[name]) for name, store in self.stores().items()}
+
+    def extend(self, rows: dict[str, tuple[dict, int]]) -> None:
+        """Add another history's ``rows_since`` (see there)."""
+        for name, store in self.stores().items():
+            blocks, n = rows[name]
+            if n:
+                store.extend(blocks, n)
 
     def snapshot(self) -> HistorySnapshot:
         return HistorySnapshot(self.steps.snapshot(), self.summaries.snapshot(), self.evals.snapshot())

@@ -131,6 +131,7 @@ class SeriesStore:
         self._merged = 0       # older rows already merged into _next
         self._spare_chunks: list = []    # dropped chunks, reused once no snapshot holds them
         self._spare_level: dict | None = None   # the older part before the last doubling
+        self._pin: int | None = None     # recorded rows from here on stay readable (rows_since)
 
     def _level(self) -> dict[str, np.ndarray]:
         # np.empty: pages are touched, and paid for, only as rows are written.
@@ -181,6 +182,63 @@ class SeriesStore:
         elif self._end - self._fold >= self.window + self.chunk_rows:
             self._fold_some()
 
+    def extend(self, blocks: dict[str, np.ndarray], n: int) -> None:
+        """Append ``n`` recorded rows given as raw blocks (``rows_since``'s
+        form), ending in the same state as ``append`` of each row: merging
+        is triggered at exactly the same rows."""
+        lay = self.layout
+        for b, w in lay.raw_widths.items():
+            a = blocks.get(b)
+            if a is None or a.shape != (n, w) or a.dtype != lay.block_dtype[b]:
+                raise ValueError(f"block {b!r} does not fit {n} rows of this store")
+        i = 0
+        while i < n:
+            ci, r = divmod(self._end - self._chunk0, self.chunk_rows)
+            if ci == len(self._chunks):
+                self._chunks.append(self._new_chunk())
+            # Stop where a single append would merge: at the fold threshold,
+            # and row by row while the stride doubles (a few rows each time).
+            take = 1 if self._next is not None else min(
+                n - i, self.chunk_rows - r, max(1, self._fold + self.window + self.chunk_rows - self._end))
+            for b, a in self._chunks[ci][0].items():
+                a[r:r + take] = blocks[b][i:i + take]
+            self._end += take
+            i += take
+            if self._next is not None:
+                self._double_some()
+            elif self._end - self._fold >= self.window + self.chunk_rows:
+                self._fold_some()
+
+    # --------------------------------------------------------------- copies
+    @property
+    def end(self) -> int:
+        """How many rows were ever recorded (the index of the next one)."""
+        return self._end
+
+    def pin(self, row: int | None) -> None:
+        """Keep the recorded rows from index ``row`` on readable by
+        ``rows_since`` (None: no longer). Their chunks are kept in memory;
+        merging goes on as always, so the store's contents do not change."""
+        self._pin = None if row is None else int(row)
+
+    def rows_since(self, row: int) -> tuple[dict[str, np.ndarray], int]:
+        """Copies of the rows recorded from index ``row`` (pinned, or still
+        recent) to now, as raw blocks, and their count: what ``extend`` of
+        another store of the same columns takes to become this one."""
+        if row < self._chunk0 or row > self._end:
+            raise ValueError(f"rows from {row} are no longer kept (pin them)")
+        pieces: list[tuple[dict, int, int]] = []
+        g = row
+        while g < self._end:
+            ci, r = divmod(g - self._chunk0, self.chunk_rows)
+            hi = min(self.chunk_rows, r + self._end - g)
+            pieces.append((self._chunks[ci][0], r, hi))
+            g += hi - r
+        lay = self.layout
+        blocks = {b: (np.concatenate([p[b][lo:hi] for p, lo, hi in pieces]) if pieces
+                      else np.empty((0, w), lay.block_dtype[b])) for b, w in lay.raw_widths.items()}
+        return blocks, self._end - row
+
     def _fold_some(self) -> None:
         """Merge the recent rows from ``_fold`` to the end of their chunk into
         buckets: complete ones go to the older part, the last stays open."""
@@ -226,8 +284,9 @@ class SeriesStore:
     def _set_open(self, segs, j: int, bounds) -> None:
         self._open = _take(segs, j, j + 1)
         self._start, self._fold = int(bounds[j]), int(bounds[j + 1])
-        keep = (self._start - self._chunk0) // self.chunk_rows
-        if keep:   # chunks wholly before the open bucket are no longer shown
+        first = self._start if self._pin is None else min(self._start, self._pin)
+        keep = max(0, first - self._chunk0) // self.chunk_rows
+        if keep:   # chunks wholly before the open bucket (and the pin) are no longer needed
             self._spare_chunks.extend(self._chunks[:keep])
             for blocks, _ in self._spare_chunks[:-8]:
                 _ALONE.pop(id(blocks), None)

@@ -1,1 +1,1 @@
-"""The Qt user interface of bnviz: main window, worker and plot panels."""
+"""The Qt user interface of bnviz: main window, training client and plot panels."""

@@ -1,6 +1,6 @@
 """Compare mode and the guided lessons (a mixin of MainWindow).
 
-In compare mode the worker trains run A (the configuration dock's run) and
+In compare mode the training process trains run A (the configuration dock's run) and
 the runs of ``self._runset`` in lockstep; a lesson is compare mode with
 chosen runs, an explanation beside the plots and its steps trained.
 """

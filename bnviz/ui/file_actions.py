@@ -95,15 +95,16 @@ class FileActions:
         self._run_id += 1
         self.banner.hide()
         self.lesson_dock.hide()
-        self._pending_recent = path
+        self._pending_recent = self._opening_session = path
         self.statusBar().showMessage(f"Opening {path}…")
         self.open_session_requested.emit(path, self._run_id)
 
-    def _on_worker_session_saved(self, path: str) -> None:
+    def _on_training_session_saved(self, path: str) -> None:
         self._add_recent(path)
+        self._last_session = path
         self.statusBar().showMessage(f"Saved the session to {path}", 8000)
 
-    def _on_worker_session_error(self, message: str) -> None:
+    def _on_training_session_error(self, message: str) -> None:
         self.statusBar().showMessage("The session was not saved", 8000)
         self._warn(f"Could not save the session:\n{message}\n\nAny earlier file there is unchanged.")
 

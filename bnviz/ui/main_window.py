@@ -1,13 +1,14 @@
 """The main window: run controls, the configuration dock, the live panels.
 
-Commands go to the worker as queued signals; frames come back through the
-worker's slot (see worker.py). The window never waits on training.
+Commands go to the training process as messages; frames come back through
+the training client (see training_client.py). The window never waits on
+training.
 """
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
@@ -16,6 +17,7 @@ from ..engine.compare import RunSet
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
 from ..resources_path import resource_path
 from .banner import DivergenceBanner
+from .process_banner import ProcessBanner
 from .lesson_view import LessonView
 from .config_panel import ConfigPanel
 from .compare_mode import CompareMode
@@ -23,7 +25,7 @@ from .file_actions import FileActions
 from .window_menus import WindowMenus
 from .panels import ALL_PANELS, EVERY_RUN_PANELS
 from .status import RunStatus
-from .worker import TrainingWorker
+from .training_client import TrainingClient
 
 # The default layout: distributions in the middle, the rest docked around.
 CENTRAL_PANEL = "distributions_panel"
@@ -38,12 +40,12 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
 TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"),
                  ("running_stats_panel", "test_time_panel"))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
-DRAW_IDLE_FACTOR = 1.5    # idle this many times a redraw's cost before the next
+DRAW_IDLE_FACTOR = 0.5    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
 
 
 class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
-    # Commands to the worker thread (queued: the worker's slots run there).
+    # Commands to the training process (through the training client).
     reset_requested = Signal(object, object, int)   # configs (A first), labels, run id
     play_requested = Signal()
     pause_requested = Signal()
@@ -52,7 +54,6 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
     epoch_requested = Signal()
     speed_requested = Signal(float)
     live_config_requested = Signal(object)
-    stop_requested = Signal()
     inspect_requested = Signal(int, int)   # test example, run
     save_session_requested = Signal(str)
     open_session_requested = Signal(str, int)
@@ -69,6 +70,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._runset = self._live_runset = RunSet()   # compare mode: the runs beside A
         self._frame = None
         self._pending_recent = None   # a file to list under Open recent once its run starts
+        self._opening_session = None  # a session whose runs are about to start
+        self._last_session = None     # the last session saved or opened (to go on after a crash)
         self._playing = False
         self._closing = False
         self.frames_drawn = 0
@@ -81,7 +84,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.mode_label = QLabel()
         self.mode_label.setToolTip("Runs trained in lockstep (Run › Compare with…, or a lesson)")
         self.statusBar().addPermanentWidget(self.mode_label)
-        self._start_worker()
+        self._start_training()
         self._restore_layout()
         self.setAcceptDrops(True)
         self.reset_run(self._config)
@@ -96,6 +99,10 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.banner.lower_lr_requested.connect(self._on_banner_lower_lr_requested)
         self.banner.reset_requested.connect(lambda: self.reset_run(self._config))
         column.addWidget(self.banner)
+        self.process_banner = ProcessBanner()
+        self.process_banner.restart_requested.connect(self.restart_training)
+        self.process_banner.session_requested.connect(self.restart_training)
+        column.addWidget(self.process_banner)
         column.addWidget(self.panels[CENTRAL_PANEL], 1)
         self.setCentralWidget(central)
         # Keyboard focus starts on the plots, not in a form field, so Space
@@ -161,53 +168,50 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    # -------------------------------------------------------------- worker
-    def _start_worker(self) -> None:
+    # ------------------------------------------------------------ training
+    def _start_training(self) -> None:
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
         self._draw_timer.timeout.connect(self._draw_latest)
         self._next_draw = 0.0
-        self.thread_ = QThread()
-        self.thread_.setObjectName("bnviz-training")
-        self.worker = TrainingWorker()
-        self.worker.moveToThread(self.thread_)
-        self.thread_.started.connect(self.worker.start)
-        self.reset_requested.connect(self.worker.reset_runs)
-        self.play_requested.connect(self.worker.play)
-        self.pause_requested.connect(self.worker.pause)
-        self.toggle_requested.connect(self.worker.toggle)
-        self.steps_requested.connect(self.worker.step_n)
-        self.epoch_requested.connect(self.worker.step_epoch)
-        self.speed_requested.connect(self.worker.set_speed)
-        self.live_config_requested.connect(self.worker.set_live)
-        self.stop_requested.connect(self.worker.stop)
-        self.inspect_requested.connect(self.worker.inspect)
-        self.population_requested.connect(self.worker.recompute_population)
+        self.training = TrainingClient(self)
+        for signal, command in ((self.reset_requested, self.training.reset_runs),
+                                (self.play_requested, self.training.play),
+                                (self.pause_requested, self.training.pause),
+                                (self.toggle_requested, self.training.toggle),
+                                (self.steps_requested, self.training.step_n),
+                                (self.epoch_requested, self.training.step_epoch),
+                                (self.speed_requested, self.training.set_speed),
+                                (self.live_config_requested, self.training.set_live),
+                                (self.inspect_requested, self.training.inspect),
+                                (self.population_requested, self.training.recompute_population),
+                                (self.save_session_requested, self.training.save_session),
+                                (self.open_session_requested, self.training.open_session)):
+            signal.connect(command)
         lab = self.panels["test_time_panel"]
         lab.inspect_requested.connect(self.inspect_requested)
         lab.population_requested.connect(self.population_requested)
         lab.settings_requested.connect(self.apply_live_settings)
-        self.worker.inspection_ready.connect(lab.set_inspection)
-        self.save_session_requested.connect(self.worker.save_session)
-        self.open_session_requested.connect(self.worker.open_session)
-        self.worker.session_saved.connect(self._on_worker_session_saved)
-        self.worker.session_error.connect(self._on_worker_session_error)
-        self.worker.frame_ready.connect(self._on_worker_frame_ready)
-        self.worker.playing_changed.connect(self._on_worker_playing_changed)
-        self.worker.diverged.connect(self._on_worker_diverged)
-        self.worker.failed.connect(self._on_worker_failed)
-        self.thread_.start()
+        self.training.inspection_ready.connect(lab.set_inspection)
+        self.training.session_saved.connect(self._on_training_session_saved)
+        self.training.session_error.connect(self._on_training_session_error)
+        self.training.frame_ready.connect(self._on_training_frame_ready)
+        self.training.playing_changed.connect(self._on_training_playing_changed)
+        self.training.diverged.connect(self._on_training_diverged)
+        self.training.failed.connect(self._on_training_failed)
+        self.training.error.connect(self._on_training_error)
+        self.training.died.connect(self._on_training_died)
         self.speed_requested.emit(self.speed.speed())
 
-    def _on_worker_frame_ready(self) -> None:
-        """A ping from the worker: draw soon, but never back to back, so the
+    def _on_training_frame_ready(self) -> None:
+        """A new frame: draw soon, but never back to back, so the
         event loop always has time for input, timers and painting."""
         if not self._draw_timer.isActive() and self._next_draw != float("inf"):
             wait = max(0.0, self._next_draw - time.perf_counter())
             self._draw_timer.start(int(wait * 1000))
 
     def _draw_latest(self) -> None:
-        frame = self.worker.take_frame()
+        frame = self.training.take_frame()
         if frame is None or frame.run_id != self._run_id:
             return  # from before a reset: stale
         self._draw_started = time.perf_counter()
@@ -217,14 +221,13 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         QTimer.singleShot(0, self._on_draw_painted)
 
     def _on_draw_painted(self) -> None:
-        """Pace the next redraw: the GUI thread shares the interpreter lock
-        with training, so after a redraw that took t seconds (data and
-        paint) it idles DRAW_IDLE_FACTOR * t, keeping its share of the lock
-        near 1 / (1 + DRAW_IDLE_FACTOR)."""
+        """Pace the next redraw: after a redraw that took t seconds (data and
+        paint) the event loop idles DRAW_IDLE_FACTOR * t (at least
+        MIN_DRAW_GAP) for input, timers and the pipe."""
         now = time.perf_counter()
         cost = now - self._draw_started
         self._next_draw = now + max(MIN_DRAW_GAP, DRAW_IDLE_FACTOR * cost)
-        if self.worker.has_frame() and not self._draw_timer.isActive():
+        if self.training.has_frame() and not self._draw_timer.isActive():
             self._draw_timer.start(int((self._next_draw - now) * 1000))
 
     def _draw(self, frame) -> None:
@@ -241,6 +244,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
             if self._pending_recent:
                 self._add_recent(self._pending_recent)
                 self._pending_recent = None
+            if self._opening_session:
+                self._last_session, self._opening_session = self._opening_session, None
             n = 1 + len(frame.others)
             self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
             self._fill_run_view((frame.label, *(o.label for o in frame.others)))
@@ -276,19 +281,44 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
                 panel.clear()
                 panel.set_frame(shown)
 
-    def _on_worker_playing_changed(self, playing: bool) -> None:
+    def _on_training_playing_changed(self, playing: bool) -> None:
         self._playing = playing
         self.act_play.setText("Pause" if playing else "Play")
         self.status.set_playing(playing)
 
-    def _on_worker_diverged(self, step: int, what: str) -> None:
+    def _on_training_diverged(self, step: int, what: str) -> None:
         self.banner.show_divergence(step, what, self._config.lr)
 
-    def _on_worker_failed(self, message: str) -> None:
+    def _on_training_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+        QMessageBox.warning(self, "bnviz", f"{message}\n\nThe run is paused; nothing was lost.")
+
+    def _on_training_died(self, message: str) -> None:
+        """The training process ended: say so, keep the last frame on screen
+        (and for Export all), and offer to start again."""
+        self._playing = False
+        self.act_play.setText("Play")
+        self.status.set_playing(False)
+        self.statusBar().showMessage(message + " The last frame stays on screen.", 0)
+        self.process_banner.show_death(message, self._last_session)
+
+    def restart_training(self, session: str | None = None) -> None:
+        """A new training process, then the run from scratch or from ``session``."""
+        self.process_banner.hide()
+        self.training.restart()
+        self.speed_requested.emit(self.speed.speed())
+        if session:
+            self._run_id += 1
+            self._pending_recent = self._opening_session = session
+            self.open_session_requested.emit(session, self._run_id)
+        else:
+            self.reset_run(self._config)
+
+    def _on_training_failed(self, message: str) -> None:
         # The old run goes on: accept its frames again and show its settings.
         self._run_id = self._live_run_id
         self._runset = self._live_runset
-        self._pending_recent = None
+        self._pending_recent = self._opening_session = None
         self.config_panel.set_config(self._config)
         self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
         QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
@@ -305,8 +335,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.epoch_requested.emit()
 
     def reset_run(self, config: RunConfig) -> None:
-        """Start a new run, and in compare mode its companions (the worker
-        keeps the old runs if these fail)."""
+        """Start a new run, and in compare mode its companions (the training
+        process keeps the old runs if these fail)."""
         self._run_id += 1
         self.banner.hide()
         self.statusBar().showMessage("Preparing the run (loading data, building the network)…")
@@ -378,11 +408,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the worker cooperatively and wait for its thread (never terminate)."""
-        if self.thread_.isRunning():
-            # The worker stops its timer and quits its own thread, so the
-            # timer dies in the thread that owns it.
-            self._draw_timer.stop()
-            self.worker.request_stop()
-            self.stop_requested.emit()
-            self.thread_.wait(2000)
+        """Stop the training process cooperatively (terminated only after a
+        timeout, see TrainingProcess.stop)."""
+        self._draw_timer.stop()
+        self.training.shutdown()

@@ -159,3 +159,54 @@ def test_column_and_take_equal_indexing_the_whole():
     np.testing.assert_array_equal(view.column("gamma", (2,)), whole[:, 2])
     np.testing.assert_array_equal(view.column("pct", (slice(None), 1)), np.array(view["pct"])[:, :, 1])
     assert "loss.min" in view and "nothing" not in view
+
+
+def _same_state(a: SeriesStore, b: SeriesStore) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa["counters"] == sb["counters"]
+    assert sa["arrays"].keys() == sb["arrays"].keys()
+    for k in sa["arrays"]:
+        np.testing.assert_array_equal(sa["arrays"][k], sb["arrays"][k], err_msg=k)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_copy_fed_the_new_rows_in_batches_ends_in_the_same_state(seed):
+    """The window's copy of a history: rows_since / extend in batches of any
+    size (one row to several chunks) reproduce appends one by one exactly,
+    through folds and many doublings of the stride."""
+    rng = np.random.default_rng(seed)
+    source, copy = make(), make()
+    mark = source.end
+    source.pin(mark)
+    steps = np.arange(1, 30_001)
+    done = 0
+    while done < len(steps):
+        n = int(rng.choice([1, 2, 7, 40, 300, 1500]))
+        feed(source, steps[done:done + n], seed=done)
+        done += n
+        if rng.random() < 0.7:    # now and then a frame: what is new since the last
+            blocks, count = source.rows_since(mark)
+            assert count == source.end - mark
+            copy.extend(blocks, count)
+            mark = source.end
+            source.pin(mark)
+            _same_state(source, copy)
+    assert source.stride >= 64
+    blocks, count = source.rows_since(mark)
+    copy.extend(blocks, count)
+    _same_state(source, copy)
+    view_a, view_b = source.snapshot(), copy.snapshot()
+    for k in view_a:
+        np.testing.assert_array_equal(view_a[k], view_b[k])
+
+
+def test_rows_before_the_pin_are_gone_and_extend_checks_its_blocks():
+    store = make()
+    feed(store, np.arange(1, 5001))
+    with pytest.raises(ValueError, match="no longer kept"):
+        store.rows_since(0)
+    blocks, n = store.rows_since(store.end - 3)
+    assert n == 3
+    other = make()
+    with pytest.raises(ValueError, match="does not fit"):
+        other.extend(blocks, 4)

@@ -43,7 +43,7 @@ def test_save_and_open_session(qtbot, window, monkeypatch, tmp_path):
     _steps(qtbot, window, 12)
     path = tmp_path / "lesson.npz"
     _save_as(monkeypatch, path)
-    with qtbot.waitSignal(window.worker.session_saved, timeout=5000):
+    with qtbot.waitSignal(window.training.session_saved, timeout=5000):
         window.act_save_session.trigger()
     assert file_kind(str(path)) == "session" and window.recent_files()[0] == str(path)
     saved = load_trainer(path)
@@ -76,7 +76,7 @@ def test_failed_session_save_is_reported(qtbot, window, monkeypatch, warnings, t
     blocker = tmp_path / "file"
     blocker.write_text("x")
     _save_as(monkeypatch, blocker / "run.npz")   # under a regular file: cannot be written
-    with qtbot.waitSignal(window.worker.session_error, timeout=5000):
+    with qtbot.waitSignal(window.training.session_error, timeout=5000):
         window.act_save_session.trigger()
     qtbot.waitUntil(lambda: bool(warnings), timeout=2000)
     assert "Could not save the session" in warnings[0] and "run.npz" in warnings[0]
@@ -202,7 +202,7 @@ def test_compare_mode_session_round_trip(qtbot, window, monkeypatch, tmp_path):
     _steps(qtbot, window, 6)
     path = tmp_path / "pair.npz"
     _save_as(monkeypatch, path)
-    with qtbot.waitSignal(window.worker.session_saved, timeout=5000):
+    with qtbot.waitSignal(window.training.session_saved, timeout=5000):
         window.save_session()
     loss_b = window._frame.others[0].history.steps["loss"].copy()
     window.single_run()

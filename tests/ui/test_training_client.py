@@ -1,61 +1,51 @@
-"""The training worker in its own thread: start, step, play, pause, divergence,
-failures that keep the old run, and a cooperative stop."""
+"""The training client against a real training process: start, step, play,
+pause within 100 ms, divergence, failures that keep the old run, live
+settings, compare mode, stale frames dropped, and a child that dies."""
 from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
+from bnviz.engine.compare import Comparison
 from bnviz.engine.config import RunConfig
-from bnviz.ui.worker import TrainingWorker
+from bnviz.training.host import SUMMARY_EVERY
+from bnviz.ui.training_client import TrainingClient
 
 SMALL = RunConfig(dataset="moons", n_samples=200, hidden=(8, 8), activation="tanh",
                   batchnorm=True, optimizer="sgd", lr=0.1, batch_size=16, seed=0)
 
 
-class Driver(QObject):
-    """Sends commands the way the window does: queued signals."""
+class Command:
+    """A client command called as ``.emit(...)``, like the window's signals."""
 
-    reset = Signal(object, int)
-    reset_runs = Signal(object, object, int)
-    play = Signal()
-    pause = Signal()
-    steps = Signal(int)
-    epoch = Signal()
-    speed = Signal(float)
-    live = Signal(object)
-    stop = Signal()
+    def __init__(self, fn):
+        self.emit = fn
+
+
+class Driver:
+    def __init__(self, client):
+        self.reset = Command(lambda config, run_id: client.reset(config, run_id))
+        self.reset_runs = Command(client.reset_runs)
+        self.play, self.pause = Command(client.play), Command(client.pause)
+        self.steps, self.epoch = Command(client.step_n), Command(client.step_epoch)
+        self.speed, self.live = Command(client.set_speed), Command(client.set_live)
 
 
 @pytest.fixture
 def running(qtbot):
-    thread = QThread()
-    worker = TrainingWorker()
-    worker.moveToThread(thread)
-    thread.started.connect(worker.start)
-    drv = Driver()
-    drv.reset.connect(worker.reset)
-    drv.reset_runs.connect(worker.reset_runs)
-    drv.play.connect(worker.play)
-    drv.pause.connect(worker.pause)
-    drv.steps.connect(worker.step_n)
-    drv.epoch.connect(worker.step_epoch)
-    drv.speed.connect(worker.set_speed)
-    drv.live.connect(worker.set_live)
-    drv.stop.connect(worker.stop)
+    client = TrainingClient()
     frames = []
 
     def take():
-        f = worker.take_frame()
+        f = client.take_frame()
         if f is not None:
             frames.append(f)
-    worker.frame_ready.connect(take)
-    thread.start()
-    yield worker, drv, frames, thread
-    worker.request_stop()
-    drv.stop.emit()
-    assert thread.wait(2000)
+    client.frame_ready.connect(take)
+    yield client, Driver(client), frames, None
+    client.shutdown()
 
 
 def _latest(frames):
@@ -90,12 +80,14 @@ def test_play_then_pause_responds_quickly_and_stops(qtbot, running):
     with qtbot.waitSignal(worker.playing_changed, timeout=100) as sig:
         drv.pause.emit()
     assert sig.args == [False]
-    qtbot.waitUntil(lambda: worker._timer is not None and not worker._timer.isActive(), timeout=1000)
-    paused_at = worker._trainer.step_count
-    qtbot.waitUntil(lambda: _latest(frames).step == paused_at, timeout=2000)
+    # The frame after the pause is the step it stopped at; one more step is exact.
+    qtbot.waitUntil(lambda: _latest(frames).steps_per_second == 0, timeout=2000)
+    paused_at = _latest(frames).step
     drv.steps.emit(1)
     qtbot.waitUntil(lambda: _latest(frames).step == paused_at + 1, timeout=2000)
-    assert worker._trainer.step_count == paused_at + 1
+    n = len(frames)
+    qtbot.wait(200)   # (nothing more may come: checking an absence)
+    assert _latest(frames).step == paused_at + 1 and all(f.step == paused_at + 1 for f in frames[n:])
 
 
 def test_frames_are_throttled(qtbot, running):
@@ -104,8 +96,8 @@ def test_frames_are_throttled(qtbot, running):
     qtbot.waitUntil(lambda: bool(frames), timeout=5000)
     drv.play.emit()
     qtbot.waitUntil(lambda: _latest(frames).step > 1500, timeout=20000)
-    drv.pause.emit()
-    qtbot.waitUntil(lambda: not worker._playing, timeout=1000)
+    with qtbot.waitSignal(worker.playing_changed, timeout=1000):
+        drv.pause.emit()
     # Far fewer frames than steps: the window is not flooded.
     assert len(frames) < _latest(frames).step / 5
 
@@ -142,7 +134,6 @@ def test_divergence_pauses_by_itself(qtbot, running):
         drv.play.emit()
     step, what = sig.args
     assert step >= 1 and "loss" in what
-    qtbot.waitUntil(lambda: not worker._playing, timeout=1000)
     qtbot.waitUntil(lambda: _latest(frames).diverged_at == step, timeout=2000)
     # Play is refused until a reset; the frame still draws.
     drv.play.emit()
@@ -176,14 +167,14 @@ def test_live_learning_rate(qtbot, running):
     assert _latest(frames).history.steps["lr"][-1] == pytest.approx(0.025)
 
 
-def test_stop_ends_the_thread(qtbot, running):
-    worker, drv, frames, thread = running
+def test_stop_ends_the_process(qtbot, running):
+    worker, drv, frames, _ = running
     drv.reset.emit(SMALL, 1)
     drv.play.emit()
     qtbot.waitUntil(lambda: _latest(frames) is not None and _latest(frames).step > 10, timeout=5000)
-    worker.request_stop()
-    drv.stop.emit()
-    qtbot.waitUntil(thread.isFinished, timeout=1000)
+    process = worker._process
+    assert worker.shutdown() == 0   # stopped by itself, not terminated
+    assert not process.alive()
 
 
 def test_signal_emission_keeps_reference_counts(qtbot):
@@ -253,7 +244,6 @@ def test_playing_summarises_every_summary_step_and_where_it_stops(qtbot, running
     """While playing, percentile summaries (and their probe pass, which takes
     milliseconds) come every SUMMARY_EVERY steps, not at every chunk's end;
     the step it pauses at gets one, so the bands reach it."""
-    from bnviz.ui.worker import SUMMARY_EVERY
     worker, drv, frames, _ = running
     drv.reset.emit(SMALL, 1)
     qtbot.waitUntil(lambda: bool(frames), timeout=5000)
@@ -261,9 +251,74 @@ def test_playing_summarises_every_summary_step_and_where_it_stops(qtbot, running
     qtbot.waitUntil(lambda: _latest(frames).step > 300, timeout=10000)
     with qtbot.waitSignal(worker.playing_changed, timeout=1000):
         drv.pause.emit()
-    paused_at = worker._trainer.step_count
-    # (A frame at that step may have gone out before the pause: wait for the next.)
-    qtbot.waitUntil(lambda: _latest(frames).history.summaries["step"][-1] == paused_at, timeout=2000)
+    qtbot.waitUntil(lambda: _latest(frames).steps_per_second == 0, timeout=2000)
+    paused_at = _latest(frames).step
+    assert _latest(frames).history.summaries["step"][-1] == paused_at
     steps = list(_latest(frames).history.summaries["step"])
     off_grid = [s for s in steps[:-1] if s % SUMMARY_EVERY]
     assert not off_grid, off_grid
+
+
+def test_the_child_loads_no_qt_and_answers(qtbot, running):
+    worker, *_ = running
+    with qtbot.waitSignal(worker.pong, timeout=10000) as sig:
+        worker.ping("hello")
+    token, qt_modules, stats = sig.args
+    assert (token, qt_modules) == ("hello", [])
+    assert stats["busy_seconds"] == 0.0
+
+
+def test_frames_rebuild_the_same_history_as_the_engine_in_process(qtbot, running):
+    """The window's copy, fed only the rows each frame brings, equals the
+    history of the same runs trained in this process by Comparison."""
+    worker, drv, frames, _ = running
+    configs = (SMALL, SMALL.replace(batchnorm=False))
+    drv.reset_runs.emit(configs, (), 1)
+    drv.steps.emit(1200)
+    qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step == 1200, timeout=20000)
+    f = _latest(frames)
+    local = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+    local.advance(1200)
+    for run, tr in zip((f, *f.others), local.runs):
+        mine = tr.history.snapshot().steps
+        for key in ("step", "loss", "L0.gamma", "L1.batch_var", "L0.grad_norm_W"):
+            if key in mine:
+                np.testing.assert_array_equal(run.history.steps[key], mine[key], err_msg=key)
+        assert run.record.loss == tr.last_loss
+    assert (f.record.labels == f.others[0].record.labels).all()
+
+
+def test_a_killed_child_is_reported_and_a_new_one_trains(qtbot, running):
+    worker, drv, frames, _ = running
+    drv.reset.emit(SMALL, 1)
+    drv.play.emit()
+    qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step > 10, timeout=10000)
+    with qtbot.waitSignal(worker.died, timeout=1000) as sig:
+        worker._process.process.kill()
+    assert "killed" in sig.args[0]
+    last = _latest(frames)
+    assert worker.take_frame() is last, "the last frame stays"
+    worker.restart()
+    drv.reset.emit(SMALL, 2)
+    drv.steps.emit(3)
+    qtbot.waitUntil(lambda: _latest(frames).run_id == 2 and _latest(frames).step == 3, timeout=10000)
+
+
+def test_a_session_saved_by_the_child_equals_one_saved_in_process(qtbot, running, tmp_path):
+    from bnviz.engine.session import load_runs, save_runs
+    from bnviz.engine.trainer import Trainer
+    worker, drv, frames, _ = running
+    drv.reset.emit(SMALL, 1)
+    drv.steps.emit(50)
+    qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step == 50, timeout=10000)
+    with qtbot.waitSignal(worker.session_saved, timeout=10000):
+        worker.save_session(str(tmp_path / "child.npz"))
+    tr = Trainer(SMALL, summary_every=SUMMARY_EVERY, summary_growth=True)
+    for _ in range(50):   # as step_n: a summary at every chunk's end, here every step
+        tr.advance(1)
+    (theirs,), _ = load_runs(tmp_path / "child.npz")
+    np.testing.assert_array_equal(theirs.model.layers[0].linear.W, tr.model.layers[0].linear.W)
+    a, b = theirs.history.snapshot().steps, tr.history.snapshot().steps
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert theirs.state_dict()["meta"]["rng"] == tr.state_dict()["meta"]["rng"]

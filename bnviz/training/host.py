@@ -1,0 +1,383 @@
+"""RunHost: the runs of the window's session, trained in the training process.
+
+It trains in chunks of about 20 ms (``tick``) between looks at the
+command pipe, so play, pause and step are served within a chunk. Frames
+go out at most about 30 times a second, and only when the last one has
+left (``can_send``), carrying what is new since the one before: new
+history rows, the latest record and evaluation, and a decision-boundary
+grid when one was computed. Qt-free: the process loop drives it.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+
+from ..engine.compare import Comparison, run_letter
+from ..engine.config import ConfigError, RunConfig
+from ..engine.data import DatasetError
+from ..engine.frame import boundary_grid
+from ..engine.session import SessionError, load_runs, save_runs
+from ..engine.testtime import inspect_example
+from ..engine.trainer import Trainer
+from .messages import FrameUpdate, RunStart, RunUpdate
+
+CHUNK_SECONDS = 0.020        # training time between two looks at the command pipe
+FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
+EVAL_INTERVAL = 0.25         # evaluate the test set at most this often...
+EVAL_SHARE = 0.10            # ...and with at most this share of the time
+BOUNDARY_INTERVAL = 0.15
+SUMMARY_EVERY = 8            # percentile summaries every 8th step when playing (and at every stop)
+EXPECTED = (ConfigError, DatasetError, SessionError, ValueError, OSError)
+
+
+def _message(exc: BaseException) -> str:
+    """A failure in words: the documented ones as they are, anything else
+    named as unexpected (its traceback goes to the process's stderr)."""
+    if isinstance(exc, EXPECTED):
+        return str(exc)
+    traceback.print_exception(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+class RunHost:
+    """Owns the runs (one Trainer, or several in lockstep). ``send(event)``
+    queues an event for the window; ``can_send()`` says whether the last
+    frame has left, so frames never pile up behind a busy window."""
+
+    def __init__(self, send, can_send=lambda: True, send_seconds=lambda: 0.0):
+        self._send = send
+        self._can_send = can_send
+        self.send_seconds = send_seconds   # the sender thread's time writing events
+        self._runs: Comparison | None = None
+        self._labels: tuple[str, ...] = ()
+        self._run_id = 0
+        self._playing = False
+        self._pending_steps = 0
+        self._speed = 0.0            # steps per second; 0 = flat out
+        self._credit = 0.0           # steps owed at a limited speed
+        self._last_tick = 0.0
+        self._steps_per_chunk = 1
+        self._last_publish = 0.0
+        self._owed = False           # a frame that must go out once the last has left
+        self._skip_eval = False      # ... without a new evaluation
+        self._last_eval = 0.0
+        self._eval_cost = 0.0
+        self._last_boundary = 0.0
+        self._boundary_new: list = []
+        self._marks: list[dict] = []
+        self._starts: tuple[RunStart, ...] = ()
+        self._published_step = -1
+        self._rate_window: list[tuple[float, int]] = []
+        self._diverged_at: int | None = None
+        self.busy_seconds = 0.0      # time spent training (for the frame-cost share)
+        self.frame_seconds = 0.0     # time spent building frames
+
+    # ----------------------------------------------------------- commands
+    def handle(self, command: tuple) -> None:
+        """Run one command; a failure becomes a ``failed`` event and the
+        current runs go on."""
+        name, *args = command
+        try:
+            getattr(self, "cmd_" + name)(*args)
+        except Exception as exc:   # noqa: BLE001 - anything: say so, keep the runs
+            self._set_playing(False)
+            self._send(("failed" if name in ("reset_runs", "open_session") else "error", _message(exc)))
+            self._owe_frame()
+
+    def cmd_reset_runs(self, configs, labels, run_id: int) -> None:
+        """Start runs in lockstep (A first); keep the old ones on failure."""
+        try:
+            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+        except EXPECTED as exc:
+            self._send(("failed", str(exc)))
+            return
+        self._install(runs, tuple(labels), run_id)
+
+    def cmd_open_session(self, path: str, run_id: int) -> None:
+        try:
+            runs, labels = load_runs(path)
+        except (SessionError, OSError) as exc:
+            self._send(("failed", str(exc)))
+            return
+        self._install(Comparison.from_runs(runs), tuple(labels), run_id)
+
+    def cmd_save_session(self, path: str) -> None:
+        """Every run (weights, optimizer, random state, history) in one
+        file, written atomically; the runs are untouched either way."""
+        if self._runs is None:
+            return
+        n = len(self._runs.runs)
+        labels = [self._label(i) if n > 1 else "" for i in range(n)]
+        try:
+            save_runs(path, self._runs.runs, labels)
+        except Exception as exc:   # noqa: BLE001 - the old file stays; say why
+            self._send(("save_error", _message(exc)))
+            return
+        self._send(("saved", path))
+
+    def cmd_play(self) -> None:
+        if self._trainer is None or self._diverged_at is not None:
+            return
+        self._pending_steps = 0
+        self._set_playing(True)
+
+    def cmd_pause(self) -> None:
+        self._pending_steps = 0
+        self._set_playing(False)
+        self._owe_frame()
+
+    def cmd_toggle(self) -> None:
+        self.cmd_pause() if self._playing else self.cmd_play()
+
+    def cmd_step_n(self, n: int) -> None:
+        """Pause, then train exactly ``n`` more mini-batches (in chunks)."""
+        if self._trainer is None or self._diverged_at is not None:
+            return
+        self._set_playing(False)
+        self._pending_steps += max(0, int(n))
+
+    def cmd_step_epoch(self) -> None:
+        if self._trainer is not None:
+            self.cmd_step_n(self._trainer.steps_per_epoch)
+
+    def cmd_set_speed(self, steps_per_second: float) -> None:
+        self._speed = max(0.0, float(steps_per_second))
+        self._credit = 0.0
+        self._last_tick = time.perf_counter()
+
+    def cmd_set_live(self, config: RunConfig) -> None:
+        """Live settings of run A. A change reaches every run that had A's
+        old value, so the runs still differ only as chosen."""
+        if self._runs is None:
+            return
+        old, new = self._runs.a.config.to_dict(), config.to_dict()
+        try:
+            for tr in self._runs.runs:
+                mine = tr.config.to_dict()
+                mine.update({k: v for k, v in new.items() if v != old[k] and mine[k] == old[k]})
+                tr.set_live(RunConfig.from_dict(mine) if tr is not self._runs.a else config)
+        except ConfigError as exc:
+            self._send(("error", str(exc)))
+            return
+        if not self.busy and self._trainer.step_count > 0:
+            # Paused: show what the new settings give (e.g. another k) at once.
+            with np.errstate(all="ignore"):
+                for t in self._runs.runs:
+                    t.evaluate()
+            self._owe_frame(evaluate=False)
+
+    def cmd_inspect(self, index: int, run: int = 0) -> None:
+        """One test example under every kind of statistic, in run ``run``."""
+        if self._runs is None:
+            return
+        tr = self._runs.runs[min(max(int(run), 0), len(self._runs.runs) - 1)]
+        if len(tr.y_test) < 2:
+            return
+        index = min(max(int(index), 0), len(tr.y_test) - 1)
+        with np.errstate(all="ignore"):
+            self._send(("inspection", inspect_example(tr, index)))
+
+    def cmd_recompute_population(self) -> None:
+        if self._runs is None or self._trainer.step_count == 0:
+            return
+        with np.errstate(all="ignore"):
+            for t in self._runs.runs:
+                t.evaluate(force_population=True)
+        self._owe_frame(evaluate=False)
+
+    def cmd_ping(self, token) -> None:
+        import sys
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6"))
+        stats = {"busy_seconds": self.busy_seconds, "frame_seconds": self.frame_seconds,
+                 "send_seconds": self.send_seconds()}
+        self._send(("pong", token, loaded, stats))
+
+    # ------------------------------------------------------------- state
+    @property
+    def _trainer(self) -> Trainer | None:
+        return None if self._runs is None else self._runs.a
+
+    @property
+    def busy(self) -> bool:
+        """Whether there is training to do (playing, or steps owed)."""
+        return self._trainer is not None and (self._playing or self._pending_steps > 0)
+
+    def wait_time(self) -> float | None:
+        """How long the process may wait for a command before the next tick:
+        0 flat out, about a step's time at a limited speed, a few ms while a
+        frame is owed, None when there is nothing to do."""
+        if self.busy:
+            if self._speed > 0 and self._pending_steps == 0:
+                return min(1.0, max(0.005, 1.0 / self._speed))
+            return 0.0
+        return 0.005 if self._owed else None
+
+    def _install(self, runs: Comparison, labels: tuple[str, ...], run_id: int) -> None:
+        self._set_playing(False)
+        self._pending_steps = 0
+        self._runs, self._labels, self._run_id = runs, labels, run_id
+        self._rate_window.clear()
+        self._diverged_at = None
+        self._published_step = -1
+        n = len(runs.runs)
+        self._starts = tuple(
+            RunStart(config=t.config, label=self._label(i) if n > 1 else "",
+                     n_classes=t.data.n_classes, steps_per_epoch=t.steps_per_epoch,
+                     n_test=len(t.y_test), history_spec=dict(t.history.spec),
+                     history_state=t.history.state_dict())
+            for i, t in enumerate(runs.runs))
+        self._marks = [t.history.mark() for t in runs.runs]
+        self._boundary_new = [None] * n
+        self._last_boundary = 0.0
+        self._owe_frame()
+
+    def _label(self, i: int) -> str:
+        return self._labels[i] if i < len(self._labels) and self._labels[i] else run_letter(i)
+
+    def _set_playing(self, playing: bool) -> None:
+        if not playing and self._playing and self._runs is not None:
+            with np.errstate(all="ignore"):   # a diverged run's summary holds NaN
+                for t in self._runs.runs:   # the bands reach the step it stopped at
+                    t.summarize()
+        if playing != self._playing:
+            self._playing = playing
+            self._send(("playing", playing))
+        self._last_tick = time.perf_counter()
+        self._credit = 0.0
+
+    # ------------------------------------------------------------ training
+    def _steps_wanted(self, now: float) -> int:
+        if self._pending_steps > 0:
+            return self._pending_steps
+        if self._speed <= 0:
+            return 1 << 30
+        self._credit += (now - self._last_tick) * self._speed
+        self._credit = min(self._credit, max(1.0, self._speed * 0.1))
+        self._last_tick = now
+        return int(self._credit)
+
+    def tick(self) -> None:
+        """Train one chunk if there is training to do; publish what is due."""
+        if not self.busy:
+            self.flush()
+            return
+        start = time.perf_counter()
+        wanted = self._steps_wanted(start)
+        if wanted == 0:
+            self.flush()
+            return
+        runs, done = self._runs, 0
+        end = max(start + 0.002, min(start + CHUNK_SECONDS, self._last_publish + FRAME_INTERVAL))
+        try:
+            with np.errstate(all="ignore"):
+                while done < wanted and time.perf_counter() < end:
+                    n = min(wanted - done, self._steps_per_chunk)
+                    t0 = time.perf_counter()
+                    # While playing, summaries every SUMMARY_EVERY steps only (the
+                    # probe's take milliseconds); the last step gets one on stopping.
+                    done += runs.advance(n, stop_on_divergence=True, summarize_last=not self._playing)
+                    per_step = (time.perf_counter() - t0) / n
+                    # Aim for ~5 ms per advance() so a chunk stays near 20 ms.
+                    self._steps_per_chunk = max(1, min(512, int(0.005 / max(per_step, 1e-6))))
+                    if not all(np.isfinite(t.last_loss) for t in runs.runs):
+                        break
+        except Exception as exc:   # noqa: BLE001 - a run that cannot go on pauses, and says why
+            self._pending_steps = 0
+            self._set_playing(False)
+            self._send(("error", f"training paused at step {self._trainer.step_count}: {_message(exc)}"))
+            self._owe_frame()
+            self.flush()
+            return
+        self.busy_seconds += time.perf_counter() - start
+        if self._pending_steps > 0:
+            self._pending_steps = max(0, self._pending_steps - done)
+        elif self._speed > 0:
+            self._credit -= done
+        self._rate_window.append((time.perf_counter(), self._trainer.step_count))
+        broken = [t for t in runs.runs if not t.is_finite()]
+        if broken:
+            self._on_divergence(broken[0])
+            return
+        if not self.busy:
+            self._owe_frame()
+        self.flush()
+
+    def _on_divergence(self, tr: Trainer) -> None:
+        self._diverged_at = tr.step_count
+        self._pending_steps = 0
+        self._set_playing(False)
+        what = "the loss" if not np.isfinite(tr.last_loss) else "a batch statistic"
+        if len(self._runs.runs) > 1:
+            what += f" of run {self._label(self._runs.runs.index(tr))}"
+        self._owe_frame()
+        self.flush()
+        self._send(("diverged", tr.step_count, what))
+
+    # ------------------------------------------------------------- frames
+    def _owe_frame(self, evaluate: bool = True) -> None:
+        """A frame must go out as soon as the last has left (a stop, a reset)."""
+        self._owed = True
+        self._skip_eval = self._skip_eval or not evaluate
+
+    def unsent_rows(self) -> int:
+        """Training steps recorded since the last frame (kept until sent)."""
+        if self._runs is None:
+            return 0
+        return self._runs.a.history.steps.end - self._marks[0]["steps"]
+
+    def row_limit(self) -> int:
+        """Unsent rows beyond which training waits for the window to read
+        (a store's recent window: the rows stay in memory until sent)."""
+        return 1 << 30 if self._runs is None else max(1024, self._runs.a.history.steps.window)
+
+    def flush(self) -> None:
+        """Publish a frame if one is owed or due, and the last one has left."""
+        if self._runs is None or not self._can_send():
+            return
+        now = time.perf_counter()
+        if not self._owed and now - self._last_publish < FRAME_INTERVAL:
+            return
+        t0 = now
+        self._publish(now, force=self._owed, evaluate=not self._skip_eval)
+        self._owed = self._skip_eval = False
+        self.frame_seconds += time.perf_counter() - t0
+
+    def _publish(self, now: float, force: bool, evaluate: bool) -> None:
+        tr, runs = self._trainer, self._runs.runs
+        self._last_publish = now
+        fresh = tr.step_count != self._published_step
+        # Evaluate at most every EVAL_INTERVAL and at most EVAL_SHARE of the
+        # time; always when training stops, so a paused view is exact.
+        due_eval = now - self._last_eval >= max(EVAL_INTERVAL, self._eval_cost / EVAL_SHARE)
+        if evaluate and tr.step_count > 0 and (force or due_eval) and fresh:
+            t0 = time.perf_counter()
+            with np.errstate(all="ignore"):
+                for t in runs:
+                    t.evaluate()
+            self._eval_cost = time.perf_counter() - t0
+            self._last_eval = now
+        if tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL):
+            with np.errstate(all="ignore"):   # every run's, so any can be shown
+                self._boundary_new = [boundary_grid(t) for t in runs]
+            self._last_boundary = now
+        self._published_step = tr.step_count
+        updates = []
+        for i, t in enumerate(runs):
+            rows = t.history.rows_since(self._marks[i])
+            self._marks[i] = t.history.mark()
+            updates.append(RunUpdate(config=t.config, record=t.record() if t.step_count else None,
+                                     evaluation=t.last_evaluation, boundary=self._boundary_new[i],
+                                     rows=rows, diverged_at=self._diverged_at))
+        self._boundary_new = [None] * len(runs)
+        self._send(("frame", FrameUpdate(run_id=self._run_id, steps_per_second=self._steps_per_second(),
+                                         runs=tuple(updates), starts=self._starts)))
+        self._starts = ()
+
+    def _steps_per_second(self) -> float:
+        now = time.perf_counter()
+        self._rate_window = window = [(t, s) for t, s in self._rate_window if now - t <= 1.0]
+        if not self.busy or len(window) < 2 or window[-1][0] <= window[0][0]:
+            return 0.0
+        return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
