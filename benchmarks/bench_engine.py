@@ -28,7 +28,7 @@ FIG1 = RunConfig(dataset="digits", hidden=(100, 100, 100), activation="sigmoid",
 
 
 GUI_CHUNK = 20          # steps per worker chunk (one record each)
-GUI_SUMMARY_EVERY = 8   # the worker's percentile-summary interval (bnviz/ui/worker.py)
+GUI_SUMMARY_EVERY = 8   # the worker's percentile-summary interval (bnviz/training/host.py)
 GUI = "bnviz as the GUI runs it"
 EVERY = "bnviz step(): everything every step"
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bnviz.engine.config import DEFAULT_PRESET, preset  # noqa: E402
 from bnviz.engine.lessons import lesson  # noqa: E402
-from bnviz.training.process import TrainingProcess  # noqa: E402
+from bnviz.training.process import TrainingProcess, prestart  # noqa: E402
 from bnviz.training.replica import Replica  # noqa: E402
 from bnviz.ui.main_window import MainWindow  # noqa: E402
 
@@ -85,15 +85,20 @@ def alone_rate(configs, labels, seconds: float) -> float:
 
 def child_stats(win) -> dict:
     got = {}
-    win.training.pong.connect(lambda token, mods, stats: got.update(stats))
+
+    def on_pong(token, mods, stats):
+        got.update(stats)
+    win.training.pong.connect(on_pong)
     win.training.ping("stats")
     run_loop(5.0, until=lambda: bool(got))
+    win.training.pong.disconnect(on_pong)
     return got
 
 
 def window_run(start, seconds: float, settings) -> dict:
     """Open a window, start() its runs, train flat out for ``seconds``."""
     t_start = time.perf_counter()
+    prestart()   # as bnviz.app.main does
     win = MainWindow(FIG1, settings=settings)
     win.resize(1600, 1000)
     win.show()

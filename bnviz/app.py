@@ -32,6 +32,8 @@ def main(argv=None) -> int:
         except QtUnavailable as exc:
             print(f"bnviz: error: {exc}", file=sys.stderr)
             return 2
+    from .training.process import prestart
+    prestart()   # the training process's server starts while the window is built
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 

@@ -5,7 +5,9 @@ default: batch norm off). All start from the same initial weights wherever
 the layer shapes agree (each layer's weights are drawn from a generator
 keyed by the seed and the layer index), and every run trains on exactly the
 batches A draws, as long as it uses the same data and batch size; otherwise
-it keeps its own order and merely advances together with A.
+it keeps its own order and merely advances together with A. A run that
+shares A's batches has A's sampler (same seed, same state) and draws them
+itself, so runs in separate processes train on them too.
 """
 from __future__ import annotations
 
@@ -67,6 +69,12 @@ class Comparison:
         self.shares_batches = tuple(
             i == 0 or (same_data(first.config, t.config) and t.batch_size == first.batch_size)
             for i, t in enumerate(self.runs))
+        # A run on A's data and batch size has A's batch generator (same seed);
+        # keep its whole sampler in step with A's, so that it draws A's batches
+        # by itself (as it does when each run trains in a process of its own).
+        for t, shared in zip(self.runs[1:], self.shares_batches[1:]):
+            if shared:
+                t.take_sampler(first)
 
     @property
     def a(self) -> Trainer:
@@ -94,16 +102,10 @@ class Comparison:
         Returns the steps done."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"step count must be a positive integer, got {n!r}")
-        a = self.runs[0]
         for k in range(n):
-            idx = a.next_indices()
             finite = True
-            for t, shared in zip(self.runs, self.shares_batches):
-                if shared:
-                    t.epoch = a.epoch
-                    t.train_batch(idx)
-                else:
-                    t.train_batch()
+            for t in self.runs:   # runs sharing A's batches draw them by themselves (_adopt)
+                t.train_batch()
                 finite = finite and bool(np.isfinite(t.last_loss))
             last = k == n - 1 or (stop_on_divergence and not finite)
             for t in self.runs:

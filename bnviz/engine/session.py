@@ -54,10 +54,18 @@ def save_runs(path, trainers: list[Trainer], labels: list[str]) -> None:
     save leaves an existing file as it was)."""
     if len(trainers) != len(labels) or not trainers:
         raise ValueError("save_runs needs one label per run and at least one run")
+    write_runs(path, [run_arrays(tr, i) for i, tr in enumerate(trainers)], labels)
+
+
+def write_runs(path, runs: list[dict], labels: list[str]) -> None:
+    """``save_runs`` of runs already turned into arrays (``run_arrays``),
+    e.g. by the training processes that own them."""
+    if len(runs) != len(labels) or not runs:
+        raise ValueError("write_runs needs one label per run and at least one run")
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION),
               "bnviz_version": np.array(bnviz.__version__), "labels": np.array(json.dumps(list(labels)))}
-    for i, tr in enumerate(trainers):
-        arrays.update(_run_arrays(tr, f"run{i}/"))
+    for run in runs:
+        arrays.update(run)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     try:
@@ -158,7 +166,9 @@ def _text(s: str) -> np.ndarray:
     return np.array(s, dtype=np.str_)
 
 
-def _run_arrays(tr: Trainer, p: str) -> dict[str, np.ndarray]:
+def run_arrays(tr: Trainer, i: int) -> dict[str, np.ndarray]:
+    """Run ``i`` of a session: its arrays under ``run{i}/``."""
+    p = f"run{i}/"
     state = tr.state_dict()
     out = {p + "config": _text(tr.config.to_toml()), p + "data_sha256": _text(data_fingerprint(tr)),
            p + "state": _text(json.dumps(state["meta"], allow_nan=True))}

@@ -117,6 +117,15 @@ class Trainer:
         self._cursor += self.batch_size
         return idx
 
+    def take_sampler(self, other: "Trainer") -> None:
+        """Draw the same batches as ``other`` from now on (same training set
+        and batch size): its batch order, position, generator and epoch."""
+        if len(other.y_train) != len(self.y_train) or other.batch_size != self.batch_size:
+            raise ValueError("only a run with the same training set size and batch size")
+        self._order, self._cursor, self.epoch = other._order.copy(), other._cursor, other.epoch
+        self._batch_rng = np.random.default_rng()
+        self._batch_rng.bit_generator.state = other._batch_rng.bit_generator.state
+
     # ------------------------------------------------------------- training
     def train_batch(self, indices: np.ndarray | None | bool = False) -> float:
         """One forward, backward and update, with no record or history (the

@@ -17,11 +17,10 @@ import numpy as np
 from ..engine.compare import Comparison, run_letter
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
-from ..engine.frame import boundary_grid
-from ..engine.session import SessionError, load_runs, save_runs
-from ..engine.testtime import inspect_example
+from ..engine.session import SessionError, load_runs
 from ..engine.trainer import Trainer
-from .messages import FrameUpdate, RunStart, RunUpdate
+from .messages import FrameUpdate, RunStart
+from .runs import LocalRuns, ParallelRuns, RunLost
 
 CHUNK_SECONDS = 0.020        # training time between two looks at the command pipe
 FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
@@ -30,6 +29,16 @@ EVAL_SHARE = 0.10            # ...and with at most this share of the time
 BOUNDARY_INTERVAL = 0.15
 SUMMARY_EVERY = 8            # percentile summaries every 8th step when playing (and at every stop)
 EXPECTED = (ConfigError, DatasetError, SessionError, ValueError, OSError)
+
+
+def _close(followers) -> None:
+    """Let follower processes that will not be used end."""
+    for conn in followers:
+        try:
+            conn.send(("stop",))
+            conn.close()
+        except (OSError, ValueError):
+            pass
 
 
 def _message(exc: BaseException) -> str:
@@ -50,7 +59,9 @@ class RunHost:
         self._send = send
         self._can_send = can_send
         self.send_seconds = send_seconds   # the sender thread's time writing events
-        self._runs: Comparison | None = None
+        self._runs: LocalRuns | ParallelRuns | None = None
+        self._n_test: list[int] = []
+        self._lost = ""              # why the runs cannot go on (a follower process ended)
         self._labels: tuple[str, ...] = ()
         self._run_id = 0
         self._playing = False
@@ -65,8 +76,6 @@ class RunHost:
         self._last_eval = 0.0
         self._eval_cost = 0.0
         self._last_boundary = 0.0
-        self._boundary_new: list = []
-        self._marks: list[dict] = []
         self._starts: tuple[RunStart, ...] = ()
         self._published_step = -1
         self._rate_window: list[tuple[float, int]] = []
@@ -79,39 +88,48 @@ class RunHost:
         """Run one command; a failure becomes a ``failed`` event and the
         current runs go on."""
         name, *args = command
+        if self._lost and name not in ("reset_runs", "open_session", "ping"):
+            self._send(("error", self._lost))
+            return
         try:
             getattr(self, "cmd_" + name)(*args)
+        except RunLost as exc:
+            self._lose(str(exc))
         except Exception as exc:   # noqa: BLE001 - anything: say so, keep the runs
             self._set_playing(False)
             self._send(("failed" if name in ("reset_runs", "open_session") else "error", _message(exc)))
             self._owe_frame()
 
-    def cmd_reset_runs(self, configs, labels, run_id: int) -> None:
-        """Start runs in lockstep (A first); keep the old ones on failure."""
+    def cmd_reset_runs(self, configs, labels, run_id: int, followers=()) -> None:
+        """Start runs in lockstep (A first), runs B, C... in the follower
+        processes given (one connection each) if there are enough; keep the
+        old runs on failure."""
         try:
             runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
         except EXPECTED as exc:
+            _close(followers)
             self._send(("failed", str(exc)))
             return
-        self._install(runs, tuple(labels), run_id)
+        self._install(runs, tuple(labels), run_id, followers)
 
-    def cmd_open_session(self, path: str, run_id: int) -> None:
+    def cmd_open_session(self, path: str, run_id: int, followers=()) -> None:
         try:
             runs, labels = load_runs(path)
         except (SessionError, OSError) as exc:
+            _close(followers)
             self._send(("failed", str(exc)))
             return
-        self._install(Comparison.from_runs(runs), tuple(labels), run_id)
+        self._install(Comparison.from_runs(runs), tuple(labels), run_id, followers)
 
     def cmd_save_session(self, path: str) -> None:
         """Every run (weights, optimizer, random state, history) in one
         file, written atomically; the runs are untouched either way."""
         if self._runs is None:
             return
-        n = len(self._runs.runs)
+        n = self._runs.count
         labels = [self._label(i) if n > 1 else "" for i in range(n)]
         try:
-            save_runs(path, self._runs.runs, labels)
+            self._runs.save(path, labels)
         except Exception as exc:   # noqa: BLE001 - the old file stays; say why
             self._send(("save_error", _message(exc)))
             return
@@ -152,39 +170,30 @@ class RunHost:
         old value, so the runs still differ only as chosen."""
         if self._runs is None:
             return
-        old, new = self._runs.a.config.to_dict(), config.to_dict()
         try:
-            for tr in self._runs.runs:
-                mine = tr.config.to_dict()
-                mine.update({k: v for k, v in new.items() if v != old[k] and mine[k] == old[k]})
-                tr.set_live(RunConfig.from_dict(mine) if tr is not self._runs.a else config)
-        except ConfigError as exc:
+            self._runs.set_live(config)
+        except (ConfigError, RuntimeError) as exc:
             self._send(("error", str(exc)))
             return
         if not self.busy and self._trainer.step_count > 0:
             # Paused: show what the new settings give (e.g. another k) at once.
-            with np.errstate(all="ignore"):
-                for t in self._runs.runs:
-                    t.evaluate()
+            self._runs.evaluate()
             self._owe_frame(evaluate=False)
 
     def cmd_inspect(self, index: int, run: int = 0) -> None:
         """One test example under every kind of statistic, in run ``run``."""
         if self._runs is None:
             return
-        tr = self._runs.runs[min(max(int(run), 0), len(self._runs.runs) - 1)]
-        if len(tr.y_test) < 2:
+        run = min(max(int(run), 0), self._runs.count - 1)
+        n_test = self._n_test[run]
+        if n_test < 2:
             return
-        index = min(max(int(index), 0), len(tr.y_test) - 1)
-        with np.errstate(all="ignore"):
-            self._send(("inspection", inspect_example(tr, index)))
+        self._send(("inspection", self._runs.inspect(run, min(max(int(index), 0), n_test - 1))))
 
     def cmd_recompute_population(self) -> None:
         if self._runs is None or self._trainer.step_count == 0:
             return
-        with np.errstate(all="ignore"):
-            for t in self._runs.runs:
-                t.evaluate(force_population=True)
+        self._runs.evaluate(force_population=True)
         self._owe_frame(evaluate=False)
 
     def cmd_ping(self, token) -> None:
@@ -202,7 +211,7 @@ class RunHost:
     @property
     def busy(self) -> bool:
         """Whether there is training to do (playing, or steps owed)."""
-        return self._trainer is not None and (self._playing or self._pending_steps > 0)
+        return self._trainer is not None and not self._lost and (self._playing or self._pending_steps > 0)
 
     def wait_time(self) -> float | None:
         """How long the process may wait for a command before the next tick:
@@ -214,22 +223,30 @@ class RunHost:
             return 0.0
         return 0.005 if self._owed else None
 
-    def _install(self, runs: Comparison, labels: tuple[str, ...], run_id: int) -> None:
+    def _install(self, comparison: Comparison, labels: tuple[str, ...], run_id: int, followers=()) -> None:
+        n = len(comparison.runs)
+        names = [labels[i] if i < len(labels) and labels[i] else run_letter(i) for i in range(n)]
+        if followers and len(followers) == n - 1:
+            try:
+                runs = ParallelRuns(comparison, followers, names)
+            except (RunLost, RuntimeError) as exc:
+                _close(followers)
+                self._send(("failed", str(exc)))
+                return
+        else:
+            _close(followers)
+            runs = LocalRuns(comparison)
         self._set_playing(False)
+        if self._runs is not None:
+            self._runs.close()
+        self._lost = ""
         self._pending_steps = 0
         self._runs, self._labels, self._run_id = runs, labels, run_id
         self._rate_window.clear()
         self._diverged_at = None
         self._published_step = -1
-        n = len(runs.runs)
-        self._starts = tuple(
-            RunStart(config=t.config, label=self._label(i) if n > 1 else "",
-                     n_classes=t.data.n_classes, steps_per_epoch=t.steps_per_epoch,
-                     n_test=len(t.y_test), history_spec=dict(t.history.spec),
-                     history_state=t.history.state_dict())
-            for i, t in enumerate(runs.runs))
-        self._marks = [t.history.mark() for t in runs.runs]
-        self._boundary_new = [None] * n
+        self._starts = runs.starts([self._label(i) if n > 1 else "" for i in range(n)])
+        self._n_test = [s.n_test for s in self._starts]
         self._last_boundary = 0.0
         self._owe_frame()
 
@@ -238,9 +255,7 @@ class RunHost:
 
     def _set_playing(self, playing: bool) -> None:
         if not playing and self._playing and self._runs is not None:
-            with np.errstate(all="ignore"):   # a diverged run's summary holds NaN
-                for t in self._runs.runs:   # the bands reach the step it stopped at
-                    t.summarize()
+            self._runs.summarize()   # the bands reach the step it stopped at
         if playing != self._playing:
             self._playing = playing
             self._send(("playing", playing))
@@ -275,14 +290,18 @@ class RunHost:
                 while done < wanted and time.perf_counter() < end:
                     n = min(wanted - done, self._steps_per_chunk)
                     t0 = time.perf_counter()
-                    # While playing, summaries every SUMMARY_EVERY steps only (the
-                    # probe's take milliseconds); the last step gets one on stopping.
-                    done += runs.advance(n, stop_on_divergence=True, summarize_last=not self._playing)
+                    # Summaries every SUMMARY_EVERY steps only (the probe's take
+                    # milliseconds), and one at the last step of a step_n.
+                    last = not self._playing and done + n >= wanted
+                    done += runs.advance(n, summarize_last=last)
                     per_step = (time.perf_counter() - t0) / n
                     # Aim for ~5 ms per advance() so a chunk stays near 20 ms.
                     self._steps_per_chunk = max(1, min(512, int(0.005 / max(per_step, 1e-6))))
-                    if not all(np.isfinite(t.last_loss) for t in runs.runs):
+                    if not runs.finite_losses():
                         break
+        except RunLost as exc:
+            self._lose(str(exc))
+            return
         except Exception as exc:   # noqa: BLE001 - a run that cannot go on pauses, and says why
             self._pending_steps = 0
             self._set_playing(False)
@@ -296,24 +315,47 @@ class RunHost:
         elif self._speed > 0:
             self._credit -= done
         self._rate_window.append((time.perf_counter(), self._trainer.step_count))
-        broken = [t for t in runs.runs if not t.is_finite()]
-        if broken:
-            self._on_divergence(broken[0])
+        broken = runs.broken()
+        if broken is not None:
+            self._on_divergence(*broken)
             return
         if not self.busy:
             self._owe_frame()
         self.flush()
 
-    def _on_divergence(self, tr: Trainer) -> None:
-        self._diverged_at = tr.step_count
+    def halt(self, exc: BaseException) -> None:
+        """Stop training after a failure outside any command (the process's
+        loop calls this), and say why; nothing more is tried on the runs."""
+        self._pending_steps = 0
+        self._owed = False
+        if self._playing:
+            self._playing = False
+            self._send(("playing", False))
+        self._send(("error", f"training paused: {_message(exc)}"))
+
+    def _lose(self, why: str) -> None:
+        """A follower process ended: stop, say so, and refuse to train these
+        runs any further (the window keeps their last frame; a reset or a
+        session starts new ones)."""
+        self._pending_steps = 0
+        if self._playing:
+            self._playing = False
+            self._send(("playing", False))
+        self._owed = False
+        self._lost = (f"Training stopped at step {self._trainer.step_count}: {why}. "
+                      "Start new runs (reset) or open a session to go on.")
+        self._send(("error", self._lost))
+
+    def _on_divergence(self, run: int, step: int, what: str) -> None:
+        """Run ``run`` diverged at ``step``: every run pauses, and it is named."""
+        self._diverged_at = step
         self._pending_steps = 0
         self._set_playing(False)
-        what = "the loss" if not np.isfinite(tr.last_loss) else "a batch statistic"
-        if len(self._runs.runs) > 1:
-            what += f" of run {self._label(self._runs.runs.index(tr))}"
+        if self._runs.count > 1:
+            what += f" of run {self._label(run)}"
         self._owe_frame()
         self.flush()
-        self._send(("diverged", tr.step_count, what))
+        self._send(("diverged", step, what))
 
     # ------------------------------------------------------------- frames
     def _owe_frame(self, evaluate: bool = True) -> None:
@@ -325,7 +367,7 @@ class RunHost:
         """Training steps recorded since the last frame (kept until sent)."""
         if self._runs is None:
             return 0
-        return self._runs.a.history.steps.end - self._marks[0]["steps"]
+        return self._runs.unsent_rows()
 
     def row_limit(self) -> int:
         """Unsent rows beyond which training waits for the window to read
@@ -334,7 +376,7 @@ class RunHost:
 
     def flush(self) -> None:
         """Publish a frame if one is owed or due, and the last one has left."""
-        if self._runs is None or not self._can_send():
+        if self._runs is None or self._lost or not self._can_send():
             return
         now = time.perf_counter()
         if not self._owed and now - self._last_publish < FRAME_INTERVAL:
@@ -345,7 +387,7 @@ class RunHost:
         self.frame_seconds += time.perf_counter() - t0
 
     def _publish(self, now: float, force: bool, evaluate: bool) -> None:
-        tr, runs = self._trainer, self._runs.runs
+        tr, runs = self._trainer, self._runs
         self._last_publish = now
         fresh = tr.step_count != self._published_step
         # Evaluate at most every EVAL_INTERVAL and at most EVAL_SHARE of the
@@ -353,26 +395,16 @@ class RunHost:
         due_eval = now - self._last_eval >= max(EVAL_INTERVAL, self._eval_cost / EVAL_SHARE)
         if evaluate and tr.step_count > 0 and (force or due_eval) and fresh:
             t0 = time.perf_counter()
-            with np.errstate(all="ignore"):
-                for t in runs:
-                    t.evaluate()
+            runs.evaluate()
             self._eval_cost = time.perf_counter() - t0
             self._last_eval = now
-        if tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL):
-            with np.errstate(all="ignore"):   # every run's, so any can be shown
-                self._boundary_new = [boundary_grid(t) for t in runs]
+        boundary = tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL)
+        if boundary:
             self._last_boundary = now
         self._published_step = tr.step_count
-        updates = []
-        for i, t in enumerate(runs):
-            rows = t.history.rows_since(self._marks[i])
-            self._marks[i] = t.history.mark()
-            updates.append(RunUpdate(config=t.config, record=t.record() if t.step_count else None,
-                                     evaluation=t.last_evaluation, boundary=self._boundary_new[i],
-                                     rows=rows, diverged_at=self._diverged_at))
-        self._boundary_new = [None] * len(runs)
+        updates = runs.updates(boundary, self._diverged_at)
         self._send(("frame", FrameUpdate(run_id=self._run_id, steps_per_second=self._steps_per_second(),
-                                         runs=tuple(updates), starts=self._starts)))
+                                         runs=updates, starts=self._starts)))
         self._starts = ()
 
     def _steps_per_second(self) -> float:

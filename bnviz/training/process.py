@@ -53,12 +53,12 @@ class Outbox:
             event = self._queue.get()
             if event is None:
                 return
-            t0 = time.perf_counter()
+            t0 = time.thread_time()   # CPU time: waiting for the window to read costs none
             try:
                 self._conn.send(event)
             except (OSError, ValueError):   # the parent has gone
                 self.broken = True
-            self.send_seconds += time.perf_counter() - t0
+            self.send_seconds += time.thread_time() - t0
             if event[0] == "frame":
                 with self._sent:
                     self._frames -= 1
@@ -91,7 +91,10 @@ def serve(conn) -> None:
         if not outbox.can_send() and host.unsent_rows() > host.row_limit():
             outbox.wait_sent(MAX_UNSENT_WAIT)
             continue
-        host.tick()
+        try:
+            host.tick()
+        except Exception as exc:   # noqa: BLE001 - say so and wait for commands; never die silently
+            host.halt(exc)
 
 
 def child_main(conn) -> None:
@@ -121,7 +124,25 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-PRELOAD = (__name__, "sklearn.datasets", "sklearn.model_selection")
+PRELOAD = (__name__, "bnviz.training.follower", "sklearn.datasets", "sklearn.model_selection")
+
+
+def start_followers(n: int) -> tuple[list, list]:
+    """``n`` follower processes (runs B, C... of a comparison) and, for
+    each, the end of its pipe that the leading training process is to
+    keep (sent to it with the command that uses them)."""
+    from .follower import follower_main
+    ctx = _context()
+    processes, ends = [], []
+    for i in range(n):
+        leader_end, follower_end = ctx.Pipe(duplex=True)
+        p = ctx.Process(target=follower_main, args=(follower_end, i + 1), name=f"bnviz-run-{i + 1}",
+                        daemon=True)
+        p.start()
+        follower_end.close()
+        processes.append(p)
+        ends.append(leader_end)
+    return processes, ends
 
 
 class TrainingProcess:
@@ -182,3 +203,13 @@ class TrainingProcess:
         self.closed = True
         self.conn.close()
         return self.process.exitcode
+
+
+def prestart() -> None:
+    """Start the fork server in the background now (its import of the
+    data-set library takes about 2 s), so the first training process is
+    ready about when the window is."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        threading.Thread(target=forkserver.ensure_running, name="bnviz-forkserver", daemon=True).start()

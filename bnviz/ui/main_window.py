@@ -129,6 +129,9 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         for name, area in DOCKED_PANELS:
             panel = self.panels[name]
             self.panel_docks[name] = self._dock(panel.title, "dock_" + name, panel, area)
+            # A tab raised: draw its latest frame once it has its place on screen.
+            self.panel_docks[name].visibilityChanged.connect(
+                lambda shown, p=panel: shown and QTimer.singleShot(0, p.show_latest))
         tabbed = {second for _, second in TABBED_PANELS}
         right = [self.panel_docks[n] for n, a in DOCKED_PANELS
                  if a == Qt.RightDockWidgetArea and n not in tabbed]

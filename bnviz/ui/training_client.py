@@ -10,14 +10,37 @@ the last frame stays; ``restart`` starts a new child.
 from __future__ import annotations
 
 import threading
+from multiprocessing.connection import Connection
 
 from PySide6.QtCore import QObject, QSocketNotifier, Signal
 
 from ..training.messages import FrameUpdate
-from ..training.process import TrainingProcess
+from ..training.process import TrainingProcess, start_followers
 from ..training.replica import Replica
 
 READ_BUDGET = 0.008   # seconds of reading per notifier wake-up, then the event loop goes on
+
+
+def _close_pipes(command: tuple) -> None:
+    """Close this process's copies of the follower pipes a command carried."""
+    for arg in command:
+        if isinstance(arg, tuple):
+            for item in arg:
+                if isinstance(item, Connection):
+                    item.close()
+
+
+def _session_runs(path: str) -> int:
+    """How many runs a session holds (1 if that cannot be read here: the
+    training process says what is wrong with the file)."""
+    import json
+
+    from ..engine.npzfile import read_npz
+    try:
+        labels = json.loads(str(read_npz(path, limit=1 << 16, names=("labels",))["labels"]))
+        return max(1, min(len(labels), 26)) if isinstance(labels, list) else 1
+    except Exception:   # noqa: BLE001 - any problem is the training process's to report
+        return 1
 
 
 class TrainingClient(QObject):
@@ -40,6 +63,8 @@ class TrainingClient(QObject):
         self._process: TrainingProcess | None = None
         self._notifier: QSocketNotifier | None = None
         self._queued: list[tuple] = []   # commands sent before the child is up
+        self._followers: list = []       # processes of runs B, C... (they end with their runs)
+        self.parallel = True             # compare runs each in a process of their own
         self._replica: Replica | None = None
         self._latest = None
         self._pending = False
@@ -76,6 +101,7 @@ class TrainingClient(QObject):
         queued, self._queued = self._queued, []
         for command in queued:
             process.send(command)
+            _close_pipes(command)
 
     @property
     def pid(self) -> int | None:
@@ -92,7 +118,14 @@ class TrainingClient(QObject):
         self._stopping = True
         process = self._process
         self._drop_process()
-        return None if process is None else process.stop()
+        code = None if process is None else process.stop()
+        for follower in self._followers:   # told to stop by the training process, or orphaned
+            follower.join(0.5)
+            if follower.is_alive():
+                follower.terminate()
+                follower.join(0.5)
+        self._followers = []
+        return code
 
     def _drop_process(self) -> None:
         if self._notifier is not None:
@@ -109,17 +142,34 @@ class TrainingClient(QObject):
             return
         if self._process is None:
             self._queued.append(command)
-        elif not self._process.send(command):
+            return
+        sent = self._process.send(command)
+        _close_pipes(command)   # sent as copies: the training process holds them now
+        if not sent:
             self._on_died()
 
     def reset_runs(self, configs, labels, run_id: int) -> None:
-        self._send("reset_runs", tuple(configs), tuple(labels), int(run_id))
+        configs = tuple(configs)
+        self._send("reset_runs", configs, tuple(labels), int(run_id), self._new_followers(len(configs) - 1))
 
     def reset(self, config, run_id: int) -> None:
         self.reset_runs((config,), (), run_id)
 
     def open_session(self, path: str, run_id: int) -> None:
-        self._send("open_session", str(path), int(run_id))
+        self._send("open_session", str(path), int(run_id), self._new_followers(_session_runs(path) - 1))
+
+    def _new_followers(self, n: int) -> tuple:
+        """Processes for runs B, C... and their pipes' ends for the training
+        process (which uses them if the runs start, and lets them end else)."""
+        self._followers = [p for p in self._followers if p.is_alive()]
+        if n < 1 or not self.parallel or self.dead or self._stopping:
+            return ()
+        try:
+            processes, ends = start_followers(n)
+        except OSError:   # no more processes: the runs train in one
+            return ()
+        self._followers += processes
+        return tuple(ends)
 
     def save_session(self, path: str) -> None:
         self._send("save_session", str(path))

@@ -31,7 +31,9 @@ def test_compare_with_b_trains_both_in_lockstep(qtbot, window, monkeypatch):
     f = _frame(window)
     assert f.others[0].step == 10
     np.testing.assert_array_equal(f.record.labels, f.others[0].record.labels)
-    assert window.panels["compare_panel"].is_comparing()
+    # (Tabbed behind Training curves, it draws once its tab is raised.)
+    window.panel_docks["compare_panel"].raise_()
+    qtbot.waitUntil(window.panels["compare_panel"].is_comparing, timeout=2000)
     # A live edit reaches B too (it had A's learning rate).
     window.config_panel.live_changed.emit(f.config.replace(lr=0.05))
     window.act_step.trigger()

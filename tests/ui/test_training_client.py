@@ -322,3 +322,41 @@ def test_a_session_saved_by_the_child_equals_one_saved_in_process(qtbot, running
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert theirs.state_dict()["meta"]["rng"] == tr.state_dict()["meta"]["rng"]
+
+
+def test_compare_runs_train_in_processes_of_their_own_on_the_same_batches(qtbot, running):
+    """Runs B and C in follower processes, in lockstep: every frame has all
+    runs at one step, and the histories equal the in-process Comparison's."""
+    worker, drv, frames, _ = running
+    configs = (SMALL, SMALL.replace(batchnorm=False), SMALL.replace(lr=0.05))
+    drv.reset_runs.emit(configs, (), 1)
+    drv.play.emit()
+    qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step > 300, timeout=20000)
+    assert sum(p.is_alive() for p in worker._followers) == 2
+    drv.pause.emit()
+    qtbot.waitUntil(lambda: _latest(frames).steps_per_second == 0, timeout=5000)
+    assert all(o.step == f.step for f in frames if f.run_id == 1 for o in f.others)
+    f = _latest(frames)
+    local = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+    local.advance(f.step)
+    for run, tr in zip((f, *f.others), local.runs):
+        np.testing.assert_array_equal(run.history.steps["loss"], tr.history.snapshot().steps["loss"])
+        np.testing.assert_array_equal(run.history.steps["L1.grad_norm_W"],
+                                      tr.history.snapshot().steps["L1.grad_norm_W"])
+    # Back to a lone run: the followers end.
+    drv.reset.emit(SMALL, 2)
+    qtbot.waitUntil(lambda: not any(p.is_alive() for p in worker._followers), timeout=5000)
+
+
+def test_a_follower_that_dies_pauses_the_comparison_and_says_which(qtbot, running):
+    worker, drv, frames, _ = running
+    drv.reset_runs.emit((SMALL, SMALL.replace(batchnorm=False)), ("A: BN", "B: no BN"), 1)
+    drv.play.emit()
+    qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step > 20, timeout=20000)
+    with qtbot.waitSignal(worker.error, timeout=3000) as sig:
+        worker._followers[-1].kill()
+    assert "run B: no BN" in sig.args[0] and "ended" in sig.args[0]
+    with qtbot.waitSignal(worker.frame_ready, timeout=3000):
+        drv.reset.emit(SMALL, 2)   # and a new run trains
+    drv.steps.emit(2)
+    qtbot.waitUntil(lambda: _latest(frames).run_id == 2 and _latest(frames).step == 2, timeout=5000)

@@ -250,7 +250,18 @@ class Panel(QWidget):
     def set_frame(self, frame) -> None:
         """Show ``frame`` now if visible, otherwise when next shown."""
         self._frame = frame
-        if self.isVisible():
+        if self.on_screen():
+            self._draw_latest()
+
+    def on_screen(self) -> bool:
+        """Shown and not wholly covered: a dock tabbed behind another is
+        "visible" to Qt but has no visible region, and is drawn when its
+        tab is raised (``visibilityChanged``), not at every frame."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def show_latest(self) -> None:
+        """Draw the latest frame if it is not on screen yet (a tab raised)."""
+        if self.on_screen():
             self._draw_latest()
 
     def frame(self):
@@ -328,7 +339,7 @@ class Panel(QWidget):
         """Draw the latest frame again (after a control changed)."""
         self._drawn = None
         self._keys.clear()
-        if self.isVisible():
+        if self.on_screen():
             self._draw_latest()
 
     def _changed(self, name: str, key) -> bool:

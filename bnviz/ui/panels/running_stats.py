@@ -33,6 +33,9 @@ def momentum_caption(m: float | None) -> str:
 CAPTION_MIN_HEIGHT = 380   # px
 
 
+MARK_PIECES = 32   # appended pieces of population points before they are merged into one
+
+
 class RunningStatsPanel(Panel):
     """Batch mean/var (noisy) vs running mean/var (smooth) vs population."""
 
@@ -78,6 +81,7 @@ class RunningStatsPanel(Panel):
                              Series(plot, self.running_curves[key]))
                        for key, plot in (("mean", self.mean_plot), ("var", self.var_plot))}
         self._dots = {}   # key -> (x, y) of the population points in the backdrop
+        self._pieces = {}   # key -> how many marks hold them
         for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
             backdrop(plot).add_owner(self.population_points[key], self.population_points[key])
         self.plots_or_message(self.mean_plot, self.var_plot)
@@ -183,17 +187,27 @@ class RunningStatsPanel(Panel):
 
     def _set_population(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
         """The population points: on the scatter (its data and legend), and
-        drawn by the backdrop, only the new ones when they were appended."""
+        drawn by the backdrop, only the new ones when they were appended.
+        Appended pieces hold copies of their own points (not views of the
+        whole series) and are merged into one every MARK_PIECES, so the cost
+        of a long run grows with its evaluations, not with their square."""
+        old = self._dots.get(key)
+        if old is not None and len(old[0]) == len(x) and np.array_equal(x, old[0]) \
+                and np.array_equal(y, old[1]):
+            return   # no new evaluation: nothing to redo
         points = self.population_points[key]
         points.setData(x=x, y=y)
         target = backdrop(self.mean_plot if key == "mean" else self.var_plot)
-        old = self._dots.get(key)
         self._dots[key] = (x, y)
         n = 0 if old is None else len(old[0])
-        if 0 < n < len(x) and np.array_equal(x[:n], old[0]) and np.array_equal(y[:n], old[1]):
-            target.add_marks(points, [Mark(x[n:], y[n:], dots=POPULATION_DOTS)])
-        elif n != len(x) or n and not (np.array_equal(x, old[0]) and np.array_equal(y, old[1])):
-            target.set_marks(points, [Mark(x, y, dots=POPULATION_DOTS)] if len(x) else [])
+        pieces = self._pieces.get(key, 0)
+        if 0 < n < len(x) and pieces < MARK_PIECES and np.array_equal(x[:n], old[0]) \
+                and np.array_equal(y[:n], old[1]):
+            target.add_marks(points, [Mark(x[n:].copy(), y[n:].copy(), dots=POPULATION_DOTS)])
+            self._pieces[key] = pieces + 1
+        else:
+            target.set_marks(points, [Mark(x.copy(), y.copy(), dots=POPULATION_DOTS)] if len(x) else [])
+            self._pieces[key] = 1
 
     def _clear_curves(self) -> None:
         self._keys.clear()
