@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bnviz.engine.config import DEFAULT_PRESET, preset  # noqa: E402
 from bnviz.engine.lessons import lesson  # noqa: E402
-from bnviz.training.process import TrainingProcess, prestart  # noqa: E402
+from bnviz.training.process import TrainingProcess, prestart, start_followers  # noqa: E402
 from bnviz.training.replica import Replica  # noqa: E402
 from bnviz.ui.main_window import MainWindow  # noqa: E402
 
@@ -49,6 +49,32 @@ def run_loop(seconds: float, until=None) -> None:
     loop.exec()
 
 
+class StallProbe:
+    """A 5 ms timer in the GUI thread; ``gaps`` holds how late each tick was
+    (seconds): the event loop's stalls."""
+
+    def __init__(self, interval_ms: int = 5):
+        self.gaps: list[float] = []
+        self._last = None
+        self._interval = interval_ms / 1000
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self) -> None:
+        self._last = None
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.gaps.append(max(0.0, now - self._last - self._interval))
+        self._last = now
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -57,11 +83,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def alone_rate(configs, labels, seconds: float) -> float:
+def alone_rate(configs, labels, seconds: float, parallel: bool = True) -> float:
     """Steps/s of a training process alone: the same commands and frames,
-    read and applied to a copy by a bare loop instead of the window."""
+    read and applied to a copy by a bare loop instead of the window; with
+    ``parallel`` each run after A in a follower process, as the window does,
+    else all in one process (the lockstep of one process)."""
     proc = TrainingProcess()
-    proc.send(("reset_runs", tuple(configs), tuple(labels), 1))
+    followers, ends = start_followers(len(configs) - 1) if parallel else ([], [])
+    proc.send(("reset_runs", tuple(configs), tuple(labels), 1, tuple(ends)))
+    for end in ends:
+        end.close()
     replica, frame = None, None
 
     def pump(until):
@@ -80,6 +111,8 @@ def alone_rate(configs, labels, seconds: float) -> float:
     pump(lambda: time.perf_counter() - t0 > seconds)
     rate = (frame.step - s0) / (time.perf_counter() - t0)
     proc.stop()
+    for p in followers:
+        p.join(2.0)
     return rate
 
 
@@ -114,16 +147,8 @@ def window_run(start, seconds: float, settings) -> dict:
     win.toggle_play() if not win._playing else None
     run_loop(1.5)
     before = child_stats(win)
-    gaps, last = [], [None]
-    probe = QTimer()
-    probe.setInterval(5)
-
-    def on_probe():
-        now = time.perf_counter()
-        if last[0] is not None:
-            gaps.append(max(0.0, now - last[0] - 0.005))
-        last[0] = now
-    probe.timeout.connect(on_probe)
+    probe = StallProbe()
+    gaps = probe.gaps
     step0, frames0, t0 = win._frame.step, win.frames_drawn, time.perf_counter()
     probe.start()
     run_loop(seconds)
@@ -139,6 +164,7 @@ def window_run(start, seconds: float, settings) -> dict:
     busy = after["busy_seconds"] - before["busy_seconds"]
     cost = (after["frame_seconds"] - before["frame_seconds"]) + (after["send_seconds"] - before["send_seconds"])
     out["frame_share"] = cost / busy if busy > 0 else float("nan")
+    out["eval_share"] = (after["eval_seconds"] - before["eval_seconds"]) / busy if busy > 0 else float("nan")
     win.close()
     return out
 
@@ -174,6 +200,7 @@ def report(name: str, gui: dict, alone: float) -> None:
           f"  (<= 16 / 30: {verdict(p99 <= 16)} / {verdict(worst <= 30)})")
     share = gui["frame_share"] * 100
     print(f"  child's frame cost (build + send)       {share:8.1f} %  (<= 5: {verdict(share <= 5)})")
+    print(f"  child's test-set evaluations for frames {gui['eval_share'] * 100:8.1f} %  (capped at 10 % by design)")
 
 
 def main(argv=None) -> int:
@@ -197,6 +224,11 @@ def main(argv=None) -> int:
         gui = window_run(start, args.seconds, settings)
         alone = alone_rate(configs, labels, min(args.seconds, 10.0))
         report(name, gui, alone)
+        if len(configs) > 1:
+            one = alone_rate(configs, labels, min(args.seconds, 10.0), parallel=False)
+            speedup = alone / one
+            print(f"  lockstep in {len(configs)} processes / in one  {alone:6.0f} / {one:6.0f} steps/s"
+                  f"  = {speedup:.2f}x" + (f"  (>= 1.6: {verdict(speedup >= 1.6)})" if len(configs) == 2 else ""))
         if key == "fig1":
             print(f"  first window {gui['first_window_s']:.2f} s (<= 1.5: "
                   f"{verdict(gui['first_window_s'] <= 1.5)}), first frame {gui['first_frame_s']:.2f} s"

@@ -19,10 +19,10 @@ import time
 import offscreen_setup  # noqa: F401,E402 (first: before Qt and NumPy load)
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bench_gui import FIG1, rss_mb, run_loop  # noqa: E402
+from bench_gui import FIG1, StallProbe, rss_mb, run_loop  # noqa: E402
 from bnviz.training.process import prestart  # noqa: E402
 from bnviz.ui.main_window import MainWindow  # noqa: E402
 
@@ -44,16 +44,8 @@ def main(argv=None) -> int:
             dock.resize(700, 450)
     run_loop(60.0, until=lambda: win._frame is not None)
     win.toggle_play()
-    gaps, last = [], [None]
-    probe = QTimer()
-    probe.setInterval(5)
-
-    def on_probe():
-        now = time.perf_counter()
-        if last[0] is not None:
-            gaps.append(max(0.0, now - last[0] - 0.005))
-        last[0] = now
-    probe.timeout.connect(on_probe)
+    probe = StallProbe()
+    gaps = probe.gaps
     probe.start()
     rows = []
     print("minute  frames/s  p99 ms  worst ms      step  window MB  training MB", flush=True)

@@ -6,7 +6,6 @@ up to then is still exported), 70 a bug (one line, the traceback in a file).
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -71,22 +70,42 @@ class Progress:
 
 
 def train(runs, steps: int, progress: Progress | None = None) -> int | None:
-    """Train every run of ``runs`` (a Comparison; one run or several in
-    lockstep) ``steps`` steps, evaluating every max(1, steps // 100) and at
-    the end; stop at the first step at which any run's loss or a BN
-    statistic is NaN or Inf and return that step (None if all stayed finite)."""
+    """Train every run of ``runs`` (``training.runs``: one run, or several
+    in lockstep, each comparison run in a process of its own) ``steps``
+    steps, evaluating every max(1, steps // 100) and at the end; stop at
+    the first step at which any run's loss is NaN or Inf (or, by the end
+    of that stretch, a BN statistic) and return it (None if all stayed finite)."""
     every = max(1, steps // 100)
-    for k in range(1, steps + 1):
+    done = 0
+    while done < steps:
+        n = min(every - done % every, steps - done)
         # The last step is always summarised, so the percentiles reach it.
-        runs.advance(1, summarize_last=k == steps)
-        if not all(t.is_finite() for t in runs.runs):
-            return runs.a.step_count   # counted from the start (a session may have begun later)
-        if k % every == 0 or k == steps:
-            for t in runs.runs:
-                t.evaluate()
+        done += runs.advance(n, summarize_last=done + n == steps)
+        broken = runs.broken()
+        if broken is not None:
+            return broken[1]   # counted from the start (a session may have begun later)
+        if done % every == 0 or done == steps:
+            runs.evaluate()
         if progress is not None:
-            progress.update(k)
+            progress.update(done)
     return None
+
+
+def parallel_runs(comparison, labels):
+    """The runs of ``comparison`` as the window trains them: B, C... each
+    in a follower process (LocalRuns if there is one run, or no process
+    can be started)."""
+    from .training.process import start_followers
+    from .training.runs import LocalRuns, ParallelRuns
+    n = len(comparison.runs)
+    if n > 1:
+        try:
+            processes, ends = start_followers(n - 1)
+        except OSError:
+            return LocalRuns(comparison), []
+        names = [labels[i] if i < len(labels) and labels[i] else chr(ord("A") + i) for i in range(n)]
+        return ParallelRuns(comparison, ends, names), processes
+    return LocalRuns(comparison), []
 
 
 def build_panels(frame, inspection=None, like=(), shown=None):
@@ -164,15 +183,12 @@ def _write_traceback() -> str:
 
 
 def _run(args, config) -> int:
-    import numpy as np
-
     from .cli import runs_from_args
-    from .engine.compare import Comparison, run_letter
+    from .engine.compare import Comparison
     from .engine.config import ConfigError
     from .engine.data import DatasetError
-    from .engine.frame import frame_of
-    from .engine.session import SessionError, check_save_path, load_runs, save_runs
-    from .export import ExportError, export_all, prepare_folder
+    from .engine.session import SessionError, check_save_path, load_runs
+    from .export import ExportError, prepare_folder
     from .qt_check import QtUnavailable, require_offscreen
 
     folder = args.export or DEFAULT_EXPORT_DIR
@@ -198,12 +214,35 @@ def _run(args, config) -> int:
     except DatasetError as exc:
         return fail(f"data set: {exc}")
 
+    comparison = runs
+    runs, followers = parallel_runs(comparison, labels)
+    try:
+        return _train_and_export(args, runs, configs, labels, folder)
+    finally:
+        runs.close()
+        for p in followers:
+            p.join(2.0)
+
+
+def _train_and_export(args, runs, configs, labels, folder) -> int:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from .engine.compare import run_letter
+    from .engine.session import SessionError
+    from .export import ExportError, export_all
+    from .training.messages import FrameUpdate
+    from .training.replica import Replica
+
     trainer = runs.a
     cfg = trainer.config
     lockstep = f" ({len(configs)} runs in lockstep)" if len(configs) > 1 else ""
     start = f" from step {trainer.step_count}" if trainer.step_count else ""
     print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps{start}"
           f"{lockstep}", file=sys.stderr)
+    names = [(labels[i] if i < len(labels) else "") or run_letter(i) for i in range(runs.count)]
+    starts = runs.starts([names[i] if runs.count > 1 else "" for i in range(runs.count)])
     progress = Progress(args.steps)
     # A diverging run overflows on purpose: say so once below, not with
     # NumPy's warnings from deep inside the engine.
@@ -211,10 +250,9 @@ def _run(args, config) -> int:
         diverged_at = train(runs, args.steps, progress)
     progress.finish()
     if diverged_at is not None:
-        broken = next(i for i, t in enumerate(runs.runs) if not t.is_finite())
-        t = runs.runs[broken]
-        what = "the loss" if not math.isfinite(t.last_loss) else "a batch norm statistic"
-        where = f" of run {labels[broken] or run_letter(broken)}" if len(configs) > 1 else ""
+        broken, _, what = runs.broken()
+        what = what.replace("a batch statistic", "a batch norm statistic")
+        where = f" of run {names[broken]}" if len(configs) > 1 else ""
         print(f"bnviz: training diverged at step {diverged_at}: {what}{where} became NaN or Inf; "
               "exporting what was trained", file=sys.stderr)
 
@@ -225,16 +263,15 @@ def _run(args, config) -> int:
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
     with np.errstate(all="ignore"):
-        others = tuple(frame_of(t, boundary=None, steps_per_second=progress.rate(), diverged_at=diverged_at,
-                                label=labels[i] or run_letter(i))
-                       for i, t in enumerate(runs.runs[1:], start=1))
-        frame = frame_of(trainer, steps_per_second=progress.rate(), diverged_at=diverged_at,
-                         label=(labels[0] or "A") if others else "", others=others)
+        # The frame the window would show: every run's whole history, from
+        # the processes that trained them (A's decision boundary only, as before).
+        updates = runs.updates(True, diverged_at)
+        updates = (updates[0], *(replace(u, boundary=None) for u in updates[1:]))
+        frame = Replica(0, starts).apply(FrameUpdate(run_id=0, steps_per_second=progress.rate(),
+                                                     runs=updates, starts=starts))
         inspection = None
         if len(trainer.y_test) >= 2 and trainer.step_count > 0:
-            from .engine.testtime import inspect_example
-            with np.errstate(all="ignore"):
-                inspection = inspect_example(trainer, 0)
+            inspection = runs.inspect(0, 0)
         panels = build_panels(frame, inspection)
     try:
         written = export_all(folder, frame, panels, scale=args.scale, unit_csv=args.unit_csv)
@@ -247,7 +284,7 @@ def _run(args, config) -> int:
     print(f"bnviz: wrote {len(written)} files to {folder}", file=sys.stderr)
     if args.save_session:
         try:
-            save_runs(args.save_session, runs.runs, list(labels))
+            runs.save(args.save_session, list(labels))
         except SessionError as exc:
             return fail(str(exc))
         print(f"bnviz: saved the session to {args.save_session}", file=sys.stderr)

@@ -2,6 +2,7 @@
 reports bad input (status 2) and divergence (status 3) in one line."""
 from __future__ import annotations
 
+import numpy as np
 import csv
 import json
 import os
@@ -250,3 +251,29 @@ def test_bad_session_file_exits_2(tmp_path, capsys):
                              "--export", str(tmp_path / "out")], capsys)
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1 and "broken.npz" in lines[0]
+
+
+def test_a_headless_comparison_trains_each_run_in_a_process_of_its_own():
+    """headless.train on parallel runs (B in a follower process) gives the
+    same runs as in one process, and the follower ends with close()."""
+    from bnviz.engine.compare import Comparison
+    from bnviz.engine.config import RunConfig
+    from bnviz.headless import parallel_runs, train
+    from bnviz.training.runs import LocalRuns, ParallelRuns
+    small = RunConfig(dataset="moons", n_samples=200, hidden=(8, 8), activation="tanh",
+                      batchnorm=True, optimizer="sgd", lr=0.1, batch_size=16, seed=0)
+    configs = (small, small.replace(batchnorm=False))
+    runs, processes = parallel_runs(Comparison.of(configs, summary_every=8), ("A", "B"))
+    assert isinstance(runs, ParallelRuns) and len(processes) == 1 and processes[0].is_alive()
+    local = LocalRuns(Comparison.of(configs, summary_every=8))
+    for r in (runs, local):
+        r.starts(["A", "B"])
+        assert train(r, 300) is None
+    theirs, mine = runs.updates(False, None), local.updates(False, None)
+    for u, v in zip(theirs, mine):
+        assert u.record.step == v.record.step == 300
+        np.testing.assert_array_equal(u.record.layers[1].pre, v.record.layers[1].pre)
+        assert u.evaluation.test_accuracy == v.evaluation.test_accuracy
+    runs.close()
+    processes[0].join(5)
+    assert processes[0].exitcode == 0

@@ -81,7 +81,8 @@ class RunHost:
         self._rate_window: list[tuple[float, int]] = []
         self._diverged_at: int | None = None
         self.busy_seconds = 0.0      # time spent training (for the frame-cost share)
-        self.frame_seconds = 0.0     # time spent building frames
+        self.frame_seconds = 0.0     # time spent building frames (evaluations aside)
+        self.eval_seconds = 0.0      # time spent evaluating the test set for frames
 
     # ----------------------------------------------------------- commands
     def handle(self, command: tuple) -> None:
@@ -200,6 +201,7 @@ class RunHost:
         import sys
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6"))
         stats = {"busy_seconds": self.busy_seconds, "frame_seconds": self.frame_seconds,
+                 "eval_seconds": self.eval_seconds,
                  "send_seconds": self.send_seconds()}
         self._send(("pong", token, loaded, stats))
 
@@ -326,6 +328,9 @@ class RunHost:
     def halt(self, exc: BaseException) -> None:
         """Stop training after a failure outside any command (the process's
         loop calls this), and say why; nothing more is tried on the runs."""
+        if isinstance(exc, RunLost):
+            self._lose(str(exc))
+            return
         self._pending_steps = 0
         self._owed = False
         if self._playing:
@@ -381,10 +386,10 @@ class RunHost:
         now = time.perf_counter()
         if not self._owed and now - self._last_publish < FRAME_INTERVAL:
             return
-        t0 = now
+        t0, evaluating = now, self.eval_seconds
         self._publish(now, force=self._owed, evaluate=not self._skip_eval)
         self._owed = self._skip_eval = False
-        self.frame_seconds += time.perf_counter() - t0
+        self.frame_seconds += time.perf_counter() - t0 - (self.eval_seconds - evaluating)
 
     def _publish(self, now: float, force: bool, evaluate: bool) -> None:
         tr, runs = self._trainer, self._runs
@@ -397,6 +402,7 @@ class RunHost:
             t0 = time.perf_counter()
             runs.evaluate()
             self._eval_cost = time.perf_counter() - t0
+            self.eval_seconds += self._eval_cost
             self._last_eval = now
         boundary = tr.data.is_2d and (force or now - self._last_boundary >= BOUNDARY_INTERVAL)
         if boundary:

@@ -6,6 +6,20 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 
+def banner_row(banner: QFrame, name: str, background: str, border: str, text: str) -> QHBoxLayout:
+    """Style ``banner`` as a coloured strip and give it ``banner.label``
+    (word-wrapped, stretching); returns the row to add its buttons to."""
+    banner.setObjectName(name)
+    banner.setStyleSheet(f"#{name} {{ background: {background}; border: 1px solid {border};"
+                         f" border-radius: 4px; }} #{name} QLabel {{ color: {text}; }}")
+    row = QHBoxLayout(banner)
+    row.setContentsMargins(10, 6, 10, 6)
+    banner.label = QLabel()
+    banner.label.setWordWrap(True)
+    row.addWidget(banner.label, 1)
+    return row
+
+
 class DivergenceBanner(QFrame):
     """Hidden until ``show_divergence``; the window stays usable around it."""
 
@@ -14,14 +28,7 @@ class DivergenceBanner(QFrame):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setObjectName("divergenceBanner")
-        self.setStyleSheet("#divergenceBanner { background: #fdecea; border: 1px solid #e0796b;"
-                           " border-radius: 4px; } #divergenceBanner QLabel { color: #611a15; }")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(10, 6, 10, 6)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        row.addWidget(self.label, 1)
+        row = banner_row(self, "divergenceBanner", "#fdecea", "#e0796b", "#611a15")
         self.lower_button = QPushButton("Lower learning rate ×0.1 and reset")
         self.lower_button.setToolTip("Divide the learning rate by 10 and start the run again")
         self.lower_button.clicked.connect(self.lower_lr_requested)

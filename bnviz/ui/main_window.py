@@ -40,7 +40,7 @@ DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
 TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"),
                  ("running_stats_panel", "test_time_panel"))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
-DRAW_IDLE_FACTOR = 0.5    # idle this many times a redraw's cost before the next
+DRAW_IDLE_FACTOR = 0.2    # idle this many times a redraw's cost before the next
 SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
 
 
@@ -75,6 +75,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._playing = False
         self._closing = False
         self.frames_drawn = 0
+        self._slices = []   # (panel, frame) still to draw of the frame being drawn
+        self._drawing = None
 
         self._build_panels()
         self._build_actions()
@@ -220,8 +222,6 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._draw_started = time.perf_counter()
         self._next_draw = float("inf")  # until the paint is done
         self._draw(frame)
-        # A zero-time timer runs once the posted paint events are through.
-        QTimer.singleShot(0, self._on_draw_painted)
 
     def _on_draw_painted(self) -> None:
         """Pace the next redraw: after a redraw that took t seconds (data and
@@ -235,7 +235,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
 
     def _draw(self, frame) -> None:
         first = self._frame is None or self._frame.run_id != frame.run_id
-        self._frame = frame
+        self._drawing = frame   # becomes self._frame once every panel has it
         if first:
             self.statusBar().clearMessage()
             self._config = frame.config
@@ -255,10 +255,26 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
             for panel in self.panels.values():
                 panel.clear()
         shown = self._shown_run(frame)
-        for name, panel in self.panels.items():
-            panel.set_frame(frame if name in EVERY_RUN_PANELS else shown)
+        self._slices = [(panel, frame if name in EVERY_RUN_PANELS else shown)
+                        for name, panel in self.panels.items()]
         self.status.update(frame)
         self.frames_drawn += 1
+        self._draw_slice()
+
+    def _draw_slice(self) -> None:
+        """Give the next panel on screen its frame (the hidden ones keep
+        theirs for when they are shown), then let the event loop run: input,
+        timers and the pipe wait at most one panel's drawing, not a frame's."""
+        while self._slices:
+            panel, frame = self._slices.pop(0)
+            drawn = panel.on_screen()
+            panel.set_frame(frame)
+            if drawn and self._slices:
+                QTimer.singleShot(0, self._draw_slice)
+                return
+        self._frame = self._drawing   # the frame now on screen
+        # A zero-time timer runs once the posted paint events are through.
+        QTimer.singleShot(0, self._on_draw_painted)
 
     def _shown_run(self, frame):
         """The frame of the run the single-run panels show (compare mode)."""

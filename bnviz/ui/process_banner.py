@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+from PySide6.QtWidgets import QFrame, QPushButton
+
+from .banner import banner_row
 
 
 class ProcessBanner(QFrame):
@@ -16,14 +18,7 @@ class ProcessBanner(QFrame):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setObjectName("processBanner")
-        self.setStyleSheet("#processBanner { background: #fff4e5; border: 1px solid #e0a04b;"
-                           " border-radius: 4px; } #processBanner QLabel { color: #5c3b00; }")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(10, 6, 10, 6)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        row.addWidget(self.label, 1)
+        row = banner_row(self, "processBanner", "#fff4e5", "#e0a04b", "#5c3b00")
         self._session = ""
         self.session_button = QPushButton("Continue from the last session")
         self.session_button.clicked.connect(lambda: self.session_requested.emit(self._session))

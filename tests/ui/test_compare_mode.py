@@ -68,10 +68,14 @@ def test_each_lesson_opens_from_the_menu(qtbot, window, item):
     if item.key == "bias":
         # The lesson's point on screen: the bias gradient is ~0 next to W's.
         panel.selector.set_selection(0)
-        ratio = float(panel.ratio_label.text().split("=")[1])
-        assert ratio < 1e-9
-    if item.panel == "compare":
-        assert panel.is_comparing()
+
+        def ratio():
+            text = panel.ratio_label.text()
+            return float(text.split("=")[1]) if "=" in text else None
+        qtbot.waitUntil(lambda: ratio() is not None, timeout=2000)   # drawn once in front
+        assert ratio() < 1e-9
+    if item.panel == "compare":   # drawn once its tab is in front
+        qtbot.waitUntil(panel.is_comparing, timeout=2000)
 
 
 def test_test_time_lab_controls_and_inspection(qtbot, window):

@@ -175,9 +175,13 @@ if __name__ == "__main__":
     win = MainWindow(preset("Ioffe & Szegedy 2015, Fig. 1"),
                      settings=QSettings(sys.argv[1], QSettings.IniFormat))
     win.show()
+    if sys.argv[2] == "compare":
+        fig1 = preset("Ioffe & Szegedy 2015, Fig. 1")
+        win.start_runs((fig1, fig1.replace(batchnorm=False)))
     t = {}
     def close():
-        t["pids"] = (win.training.pid, fs._forkserver._forkserver_pid)
+        t["pids"] = (win.training.pid, fs._forkserver._forkserver_pid,
+                     *(p.pid for p in win.training._followers))
         t["close"] = time.perf_counter()
         win.close()
     def check():
@@ -202,8 +206,9 @@ def _gone(pid: int) -> bool:
     return state == "Z"
 
 
-@pytest.mark.parametrize("attempt", range(int(os.environ.get("BNVIZ_CLOSE_RUNS", "2"))))
-def test_closing_while_training_exits_cleanly(tmp_path, attempt):
+@pytest.mark.parametrize("mode", ["single", "compare"])
+@pytest.mark.parametrize("attempt", range(int(os.environ.get("BNVIZ_CLOSE_RUNS", "1"))))
+def test_closing_while_training_exits_cleanly(tmp_path, attempt, mode):
     """A real app process: train flat out, close the window; the training
     process is stopped and joined, the app exits 0 within 1.5 s of the
     close, nothing on stderr, no process left behind. (BNVIZ_CLOSE_RUNS=20
@@ -212,16 +217,17 @@ def test_closing_while_training_exits_cleanly(tmp_path, attempt):
     script.write_text(CLOSE_SCRIPT)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "s.ini")], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "s.ini"), mode], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     ended = time.perf_counter()
     assert proc.returncode == 0, proc.stderr
-    elapsed, child, server = proc.stdout.split()
+    elapsed, *pids = proc.stdout.split()
     assert float(elapsed) < 1.5, f"{float(elapsed):.2f} s from close to the end of the event loop"
+    assert len(pids) == (3 if mode == "compare" else 2)
     deadline = time.monotonic() + 2.0
-    while not (_gone(int(child)) and _gone(int(server))) and time.monotonic() < deadline:
+    while not all(_gone(int(p)) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(int(child)) and _gone(int(server)), "a training process outlived the app"
+    assert all(_gone(int(p)) for p in pids), "a training process outlived the app"
     noise = "This plugin does not support propagateSizeHints()"
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and ln.strip() != noise]
     assert lines == [], proc.stderr

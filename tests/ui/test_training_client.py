@@ -360,3 +360,20 @@ def test_a_follower_that_dies_pauses_the_comparison_and_says_which(qtbot, runnin
         drv.reset.emit(SMALL, 2)   # and a new run trains
     drv.steps.emit(2)
     qtbot.waitUntil(lambda: _latest(frames).run_id == 2 and _latest(frames).step == 2, timeout=5000)
+
+
+def test_inspect_and_recompute_population_answer(qtbot, running):
+    worker, drv, frames, _ = running
+    configs = (SMALL, SMALL.replace(batchnorm=False))
+    drv.reset_runs.emit(configs, (), 1)
+    drv.steps.emit(30)
+    qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step == 30, timeout=10000)
+    for run in (0, 1):   # run B answers from its own process
+        with qtbot.waitSignal(worker.inspection_ready, timeout=5000) as sig:
+            worker.inspect(3, run)
+        assert sig.args[0].index == 3 and sig.args[0].probs("running").shape == (2,)
+    n = len(frames)
+    worker.recompute_population()
+    qtbot.waitUntil(lambda: len(frames) > n, timeout=5000)
+    ev = _latest(frames).evaluation
+    assert ev.step == 30 and ev.population_step == 30

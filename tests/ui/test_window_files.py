@@ -235,3 +235,33 @@ def test_export_all_in_compare_mode_draws_the_shown_run(qtbot, window, monkeypat
     window.act_export.trigger()
     assert seen["distributions_panel"].label == "B: no BN"
     assert seen["compare_panel"].others and (out / "run-b-data.npz").exists()
+
+
+def test_a_dead_training_process_is_reported_and_loses_nothing(qtbot, window, monkeypatch, tmp_path):
+    """Killed mid-run: the window says so within a second, keeps the last
+    frame on screen and in Export all, and goes on from the last session
+    (or from scratch) in a new training process."""
+    _steps(qtbot, window, 12)
+    path = tmp_path / "before.npz"
+    _save_as(monkeypatch, path)
+    with qtbot.waitSignal(window.training.session_saved, timeout=5000):
+        window.act_save_session.trigger()
+    _steps(qtbot, window, 5)
+    window.toggle_play()
+    qtbot.waitUntil(lambda: window._frame.step > 30, timeout=10000)
+    last = window._frame
+    with qtbot.waitSignal(window.training.died, timeout=1000):
+        window.training._process.process.kill()
+    qtbot.waitUntil(window.process_banner.isVisible, timeout=1000)
+    assert "killed" in window.process_banner.label.text()
+    assert window._frame is last and window.status.labels["state"].text().endswith("paused")
+    assert window.process_banner.session_button.isVisible()
+    out = tmp_path / "export"
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: (self.folder_edit.setText(str(out)), 1)[1])
+    window.act_export.trigger()
+    assert json.loads((out / "manifest.json").read_text())["step"] == last.step
+    window.process_banner.session_button.click()   # a new process, the saved session's runs
+    qtbot.waitUntil(lambda: window._frame.step == 12 and window._frame is not last, timeout=10000)
+    assert not window.process_banner.isVisible()
+    _steps(qtbot, window, 1)
+    assert window._frame.step == 13
