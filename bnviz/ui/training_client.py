@@ -85,7 +85,11 @@ class TrainingClient(QObject):
             process = TrainingProcess()
         except OSError as exc:   # e.g. no more processes or memory
             process = exc
-        self._started.emit(process)
+        try:
+            self._started.emit(process)
+        except RuntimeError:   # the client was deleted meanwhile (a window closed at once)
+            if isinstance(process, TrainingProcess):
+                process.stop(timeout=0.2)
 
     def _on_started(self, process) -> None:
         if isinstance(process, Exception):
