@@ -95,6 +95,7 @@ def parallel_runs(comparison, labels):
     """The runs of ``comparison`` as the window trains them: B, C... each
     in a follower process (LocalRuns if there is one run, or no process
     can be started)."""
+    from .engine.compare import run_letter
     from .training.process import start_followers
     from .training.runs import LocalRuns, ParallelRuns
     n = len(comparison.runs)
@@ -103,7 +104,7 @@ def parallel_runs(comparison, labels):
             processes, ends = start_followers(n - 1)
         except OSError:
             return LocalRuns(comparison), []
-        names = [labels[i] if i < len(labels) and labels[i] else chr(ord("A") + i) for i in range(n)]
+        names = [labels[i] if i < len(labels) and labels[i] else run_letter(i) for i in range(n)]
         return ParallelRuns(comparison, ends, names), processes
     return LocalRuns(comparison), []
 

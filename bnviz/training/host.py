@@ -20,7 +20,7 @@ from ..engine.data import DatasetError
 from ..engine.session import SessionError, load_runs
 from ..engine.trainer import Trainer
 from .messages import FrameUpdate, RunStart
-from .runs import LocalRuns, ParallelRuns, RunLost
+from .runs import LocalRuns, ParallelRuns, RunLost, close_followers
 
 CHUNK_SECONDS = 0.020        # training time between two looks at the command pipe
 FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
@@ -29,16 +29,6 @@ EVAL_SHARE = 0.10            # ...and with at most this share of the time
 BOUNDARY_INTERVAL = 0.15
 SUMMARY_EVERY = 8            # percentile summaries every 8th step when playing (and at every stop)
 EXPECTED = (ConfigError, DatasetError, SessionError, ValueError, OSError)
-
-
-def _close(followers) -> None:
-    """Let follower processes that will not be used end."""
-    for conn in followers:
-        try:
-            conn.send(("stop",))
-            conn.close()
-        except (OSError, ValueError):
-            pass
 
 
 def _message(exc: BaseException) -> str:
@@ -108,7 +98,7 @@ class RunHost:
         try:
             runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
         except EXPECTED as exc:
-            _close(followers)
+            close_followers(followers)
             self._send(("failed", str(exc)))
             return
         self._install(runs, tuple(labels), run_id, followers)
@@ -117,7 +107,7 @@ class RunHost:
         try:
             runs, labels = load_runs(path)
         except (SessionError, OSError) as exc:
-            _close(followers)
+            close_followers(followers)
             self._send(("failed", str(exc)))
             return
         self._install(Comparison.from_runs(runs), tuple(labels), run_id, followers)
@@ -232,11 +222,11 @@ class RunHost:
             try:
                 runs = ParallelRuns(comparison, followers, names)
             except (RunLost, RuntimeError) as exc:
-                _close(followers)
+                close_followers(followers)
                 self._send(("failed", str(exc)))
                 return
         else:
-            _close(followers)
+            close_followers(followers)
             runs = LocalRuns(comparison)
         self._set_playing(False)
         if self._runs is not None:

@@ -244,10 +244,15 @@ class ParallelRuns:
 
     def close(self) -> None:
         """Stop the followers (they exit at once; the client reaps them)."""
-        for conn in self._followers:
-            try:
-                conn.send(("stop",))
-                conn.close()
-            except (OSError, ValueError):
-                pass
+        close_followers(self._followers)
         self._followers = []
+
+
+def close_followers(conns) -> None:
+    """Tell follower processes to end, and close their pipes."""
+    for conn in conns:
+        try:
+            conn.send(("stop",))
+            conn.close()
+        except (OSError, ValueError):
+            pass

@@ -10,6 +10,7 @@ the last frame stays; ``restart`` starts a new child.
 from __future__ import annotations
 
 import threading
+import time
 from multiprocessing.connection import Connection
 
 from PySide6.QtCore import QObject, QSocketNotifier, Signal
@@ -224,7 +225,6 @@ class TrainingClient(QObject):
 
     # -------------------------------------------------------------- events
     def _on_notifier_activated(self, *_args) -> None:
-        import time
         process = self._process
         if process is None:
             return
