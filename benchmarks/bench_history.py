@@ -2,7 +2,7 @@
 
 Feeds the stores of the Ioffe & Szegedy Fig. 1 network (3 x 100 sigmoid
 units with BN, float32, the default memory budget) with 200,000 step rows
-taken from a real step, a percentile summary every 8th step (as the GUI's
+taken from a real step, a percentile summary every PLAYING_SUMMARY_EVERY steps (as the GUI's
 worker does) and an evaluation every 500, and takes a snapshot every 33
 steps (a frame at 30 frames/s while training at ~1,000 steps/s). Prints the
 median, p99 and maximum of each, by the wall clock and by this thread's
@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 from bnviz.engine import Trainer  # noqa: E402
+from bnviz.engine.trainer import PLAYING_SUMMARY_EVERY  # noqa: E402
 from bench_engine import FIG1  # noqa: E402
 
 
@@ -81,7 +82,7 @@ def run(steps: int) -> None:
             timed("control: 300 us of copying", np.copyto, dst, src)
         step_row["step"], step_row["loss"] = s, float(noise[s % 64])
         timed("append step row", h.append_step, step_row)
-        if s % 8 == 0:
+        if s % PLAYING_SUMMARY_EVERY == 0:
             summary_row["step"] = s
             timed("append summary row", h.append_summary, summary_row)
         if s % 500 == 0:

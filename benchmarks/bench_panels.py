@@ -45,11 +45,11 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bnviz.engine import RunConfig, Trainer  # noqa: E402
 from bnviz.engine.config import preset  # noqa: E402
 from bnviz.engine.frame import Frame, boundary_grid, frame_of  # noqa: E402
+from bnviz.engine.trainer import PLAYING_SUMMARY_EVERY  # noqa: E402
 from bnviz.ui.panels import ALL_PANELS, DecisionBoundaryPanel  # noqa: E402
 
 FIG1 = preset("Ioffe & Szegedy 2015, Fig. 1")
 MOONS = RunConfig(dataset="moons", hidden=(16, 16), batch_size=32)
-SUMMARY_EVERY = 4     # the worker's percentile-summary interval while playing
 EVAL_EVERY = 8        # frames between evaluations (the worker: every 0.25 s at 30 frames/s)
 BOUNDARY_EVERY = 5    # frames between boundary grids (the worker: every 0.15 s)
 
@@ -58,7 +58,7 @@ def build_frames(cfg: RunConfig, history: int, n: int, per_frame: int) -> list[F
     """``n`` frames of one run, ``per_frame`` steps apart, after ``history``
     steps; evaluations and boundary grids only every few frames, the same
     objects repeated in between, as the worker publishes them."""
-    tr = Trainer(cfg, summary_every=SUMMARY_EVERY)
+    tr = Trainer(cfg, summary_every=PLAYING_SUMMARY_EVERY, summary_growth=True)
     with np.errstate(all="ignore"):
         done = 0
         while done < history:

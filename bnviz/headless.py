@@ -13,7 +13,6 @@ import time
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
 EXIT_BUG = 70   # EX_SOFTWARE: an exception bnviz does not expect, that is a bug
 PANEL_SIZE = (900, 600)   # legible figures: about a slide's width
-SUMMARY_EVERY = 8         # percentile summaries every 8th step, as the window does
 DEFAULT_EXPORT_DIR = "bnviz-export"
 
 
@@ -189,6 +188,7 @@ def _run(args, config) -> int:
     from .engine.config import ConfigError
     from .engine.data import DatasetError
     from .engine.session import SessionError, check_save_path, load_runs
+    from .engine.trainer import PLAYING_SUMMARY_EVERY
     from .export import ExportError, prepare_folder
     from .qt_check import QtUnavailable, require_offscreen
 
@@ -207,7 +207,7 @@ def _run(args, config) -> int:
             configs = tuple(t.config for t in loaded)
         else:
             configs, labels = runs_from_args(args, config)
-            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+            runs = Comparison.of(configs, summary_every=PLAYING_SUMMARY_EVERY, summary_growth=True)
     except (ExportError, SessionError) as exc:
         return fail(str(exc))
     except ConfigError as exc:

@@ -25,9 +25,14 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     rows = np.arange(n)
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    loss = float((np.log(total[:, 0]) - shifted[rows, y]).sum()) / n
     probs = e / total
     dlogits = probs.copy()
     dlogits[rows, y] -= 1.0
     dlogits /= n
     return loss, dlogits, probs
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Share of the rows whose largest logit is the label's."""
+    return float(np.count_nonzero(logits.argmax(axis=1) == y)) / len(y)

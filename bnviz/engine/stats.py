@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses import softmax_cross_entropy
+from .losses import accuracy, softmax_cross_entropy
 from .records import Evaluation, frozen_copy
 
 
@@ -135,10 +135,6 @@ def ema_gaps(model, population) -> tuple[tuple[float | None, ...], tuple[float |
     return tuple(g_mean), tuple(g_var)
 
 
-def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(logits.argmax(axis=1) == y))
-
-
 def evaluate_model(model, x_train, x_test, y_test, batch_size: int, step: int,
                    population=None, population_step: int | None = None) -> Evaluation:
     """Every test-time figure at one step. ``batch_size`` is the k of the
@@ -146,15 +142,15 @@ def evaluate_model(model, x_train, x_test, y_test, batch_size: int, step: int,
     at ``population_step`` (None: compute them now, exactly)."""
     logits = model.forward(x_test, training=False)
     loss, _, _ = softmax_cross_entropy(logits, y_test)
-    acc = _accuracy(logits, y_test)
+    acc = accuracy(logits, y_test)
     if model.batchnorms():
         if population is None:
             population, population_step = population_statistics(model, x_train), step
         pop = population
-        acc_pop = _accuracy(forward_with_stats(model, x_test, pop), y_test)
-        acc_batch = _accuracy(batch_stat_logits(model, x_test, min(batch_size, len(y_test))), y_test) \
+        acc_pop = accuracy(forward_with_stats(model, x_test, pop), y_test)
+        acc_batch = accuracy(batch_stat_logits(model, x_test, min(batch_size, len(y_test))), y_test) \
             if len(y_test) >= 2 else float("nan")
-        acc_single = _accuracy(train_mode_forward(model, x_test, single=True)[0], y_test)
+        acc_single = accuracy(train_mode_forward(model, x_test, single=True)[0], y_test)
         gap_mean, gap_var = ema_gaps(model, pop)
     else:
         # Without BN the four modes are the same computation.

@@ -12,7 +12,7 @@ import numpy as np
 from .config import ConfigError, RunConfig
 from .data import Dataset, load_dataset
 from .history import DEFAULT_BUDGET_BYTES, History
-from .losses import softmax_cross_entropy
+from .losses import accuracy, softmax_cross_entropy
 from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
 from .probe import probe_rows, probe_stats
@@ -22,6 +22,11 @@ from .state import StateError, array, count, nest, number, part
 from .stats import evaluate_model, population_statistics
 
 SUMMARY_ROWS = 512   # with summary growth: about this many summaries per doubling of the run
+# The summary interval of runs that play on (the window's and headless runs,
+# with summary growth). A summary costs about 3 ms on the Fig. 1 network, over
+# four bare steps, most of it the probe's sorts; every 16th step is still two
+# or more per frame at the window's speed, and 1,024 of them before growth.
+PLAYING_SUMMARY_EVERY = 16
 
 # Settings that may change between steps without rebuilding the network.
 LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "adam_beta2", "opt_eps",
@@ -140,13 +145,13 @@ class Trainer:
         else:
             x, y = self.x_train[indices], self.y_train[indices]
         logits = self.model.forward(x, training=True)
-        loss, dlogits, probs = softmax_cross_entropy(logits, y)
+        loss, dlogits, _ = softmax_cross_entropy(logits, y)
         self.model.backward(dlogits)
         self.optimizer.update(self._params, self._grads)
         self.step_count += 1
         self._norms = None
         self.last_loss = loss
-        self.last_accuracy = float(np.mean(probs.argmax(axis=1) == y))
+        self.last_accuracy = accuracy(logits, y)
         self.last_labels = y
         return loss
 

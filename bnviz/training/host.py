@@ -18,7 +18,7 @@ from ..engine.compare import Comparison, run_letter
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
 from ..engine.session import SessionError, load_runs
-from ..engine.trainer import Trainer
+from ..engine.trainer import PLAYING_SUMMARY_EVERY, Trainer
 from .messages import FrameUpdate, RunStart
 from .runs import LocalRuns, ParallelRuns, RunLost, close_followers
 
@@ -27,7 +27,6 @@ FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
 EVAL_INTERVAL = 0.25         # evaluate the test set at most this often...
 EVAL_SHARE = 0.10            # ...and with at most this share of the time
 BOUNDARY_INTERVAL = 0.15
-SUMMARY_EVERY = 8            # percentile summaries every 8th step when playing (and at every stop)
 EXPECTED = (ConfigError, DatasetError, SessionError, ValueError, OSError)
 
 
@@ -96,7 +95,7 @@ class RunHost:
         processes given (one connection each) if there are enough; keep the
         old runs on failure."""
         try:
-            runs = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+            runs = Comparison.of(configs, summary_every=PLAYING_SUMMARY_EVERY, summary_growth=True)
         except EXPECTED as exc:
             close_followers(followers)
             self._send(("failed", str(exc)))
@@ -282,7 +281,7 @@ class RunHost:
                 while done < wanted and time.perf_counter() < end:
                     n = min(wanted - done, self._steps_per_chunk)
                     t0 = time.perf_counter()
-                    # Summaries every SUMMARY_EVERY steps only (the probe's take
+                    # Summaries every PLAYING_SUMMARY_EVERY steps only (the probe's take
                     # milliseconds), and one at the last step of a step_n.
                     last = not self._playing and done + n >= wanted
                     done += runs.advance(n, summarize_last=last)

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from bnviz.engine.compare import Comparison
 from bnviz.engine.config import RunConfig
-from bnviz.training.host import SUMMARY_EVERY
+from bnviz.engine.trainer import PLAYING_SUMMARY_EVERY
 from bnviz.ui.training_client import TrainingClient
 
 SMALL = RunConfig(dataset="moons", n_samples=200, hidden=(8, 8), activation="tanh",
@@ -242,7 +242,7 @@ def test_compare_mode_pauses_when_one_run_diverges(qtbot, running):
 
 def test_playing_summarises_every_summary_step_and_where_it_stops(qtbot, running):
     """While playing, percentile summaries (and their probe pass, which takes
-    milliseconds) come every SUMMARY_EVERY steps, not at every chunk's end;
+    milliseconds) come every PLAYING_SUMMARY_EVERY steps, not at every chunk's end;
     the step it pauses at gets one, so the bands reach it."""
     worker, drv, frames, _ = running
     drv.reset.emit(SMALL, 1)
@@ -255,7 +255,7 @@ def test_playing_summarises_every_summary_step_and_where_it_stops(qtbot, running
     paused_at = _latest(frames).step
     assert _latest(frames).history.summaries["step"][-1] == paused_at
     steps = list(_latest(frames).history.summaries["step"])
-    off_grid = [s for s in steps[:-1] if s % SUMMARY_EVERY]
+    off_grid = [s for s in steps[:-1] if s % PLAYING_SUMMARY_EVERY]
     assert not off_grid, off_grid
 
 
@@ -277,7 +277,7 @@ def test_frames_rebuild_the_same_history_as_the_engine_in_process(qtbot, running
     drv.steps.emit(1200)
     qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step == 1200, timeout=20000)
     f = _latest(frames)
-    local = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+    local = Comparison.of(configs, summary_every=PLAYING_SUMMARY_EVERY, summary_growth=True)
     local.advance(1200)
     for run, tr in zip((f, *f.others), local.runs):
         mine = tr.history.snapshot().steps
@@ -313,7 +313,7 @@ def test_a_session_saved_by_the_child_equals_one_saved_in_process(qtbot, running
     qtbot.waitUntil(lambda: bool(frames) and _latest(frames).step == 50, timeout=10000)
     with qtbot.waitSignal(worker.session_saved, timeout=10000):
         worker.save_session(str(tmp_path / "child.npz"))
-    tr = Trainer(SMALL, summary_every=SUMMARY_EVERY, summary_growth=True)
+    tr = Trainer(SMALL, summary_every=PLAYING_SUMMARY_EVERY, summary_growth=True)
     for _ in range(50):   # as step_n: a summary at every chunk's end, here every step
         tr.advance(1)
     (theirs,), _ = load_runs(tmp_path / "child.npz")
@@ -337,7 +337,7 @@ def test_compare_runs_train_in_processes_of_their_own_on_the_same_batches(qtbot,
     qtbot.waitUntil(lambda: _latest(frames).steps_per_second == 0, timeout=5000)
     assert all(o.step == f.step for f in frames if f.run_id == 1 for o in f.others)
     f = _latest(frames)
-    local = Comparison.of(configs, summary_every=SUMMARY_EVERY, summary_growth=True)
+    local = Comparison.of(configs, summary_every=PLAYING_SUMMARY_EVERY, summary_growth=True)
     local.advance(f.step)
     for run, tr in zip((f, *f.others), local.runs):
         np.testing.assert_array_equal(run.history.steps["loss"], tr.history.snapshot().steps["loss"])
