@@ -25,7 +25,7 @@ made), which should happen only when a view's range moves.
 
     python benchmarks/bench_panels.py [--frames 100] [--history 3000]
         [--mode events|full] [--size 700x450] [--only NAME] [--save DIR]
-        [--profile out.prof]
+        [--profile out.prof] [--stock axes,grid,autorange,settling,curves]
 """
 from __future__ import annotations
 
@@ -159,7 +159,13 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", metavar="FILE", help="write a cProfile of the timed frames")
     ap.add_argument("--only", metavar="NAME", help="only panels whose class name contains NAME")
     ap.add_argument("--save", metavar="DIR", help="save a PNG of each panel after the last frame")
+    ap.add_argument("--stock", metavar="PARTS", default="",
+                    help="comma-separated parts of bnviz.ui.plotkit to swap for stock pyqtgraph "
+                         "(see stock_plotting.py)")
     args = ap.parse_args(argv)
+    if args.stock:
+        from stock_plotting import use_stock
+        use_stock([p for p in args.stock.split(",") if p])
     size = tuple(int(v) for v in args.size.lower().split("x"))
     app = QApplication.instance() or QApplication([])
 

@@ -15,7 +15,7 @@ from bnviz.engine.frame import frame_of
 from bnviz.engine.history import series_kind
 from bnviz.engine.store import SeriesStore
 from bnviz.ui.panels import TrainingCurvesPanel
-from bnviz.ui.panels.downsampling import bucket_width, reduce_steps
+from bnviz.ui.plotkit.downsampling import bucket_width, reduce_steps
 
 STEPS = 50_000
 COLUMNS = 800   # the plot's width in pixels: one bucket per column

@@ -17,7 +17,7 @@ from bnviz.ui.panels import (ALL_PANELS, DecisionBoundaryPanel, DistributionsPan
                              GammaBetaPanel, GradientsPanel, LayerUnitSelector, RunningStatsPanel,
                              TrainingCurvesPanel)
 from bnviz.ui.panels.base import Series, StickyRange, add_curve, backdrop, downsample, make_plot
-from bnviz.ui.panels.ranges import nice_ceil, sticky_range
+from bnviz.ui.plotkit.ranges import nice_ceil, sticky_range
 
 TOY = dict(dataset="moons", hidden=(8, 6), batch_size=16, n_samples=200)
 
@@ -432,7 +432,7 @@ def test_sticky_range_patience_waits_before_shrinking(qtbot):
 
 
 def test_downsample_by_step_keeps_means_envelopes_and_buckets():
-    from bnviz.ui.panels.downsampling import reduce_steps
+    from bnviz.ui.plotkit.downsampling import reduce_steps
     rng = np.random.default_rng(0)
     x = np.arange(1, 10_001)
     y = rng.normal(size=10_000)
@@ -624,7 +624,7 @@ def test_short_plots_fold_their_legend_unless_it_is_the_only_key(qtbot):
 
 
 def test_trailing_mean_by_step_weighs_merged_rows():
-    from bnviz.ui.panels.downsampling import trailing_mean
+    from bnviz.ui.plotkit.downsampling import trailing_mean
     rng = np.random.default_rng(2)
     y = rng.normal(size=4000)
     steps = np.arange(1, 4001)
@@ -648,8 +648,8 @@ def test_a_settled_line_after_a_band_is_not_filled(qtbot):
     import pyqtgraph as pg
     from PySide6.QtGui import QColor, QImage, QPainter
 
-    from bnviz.ui.panels.backdrop import Mark
-    from bnviz.ui.panels.downsampling import band_path
+    from bnviz.ui.plotkit.backdrop import Mark
+    from bnviz.ui.plotkit.downsampling import band_path
     img = QImage(100, 100, QImage.Format.Format_RGB32)
     img.fill(QColor("white"))
     painter = QPainter(img)

@@ -3,18 +3,20 @@
 A panel receives every new Frame, but draws only while it is visible: a
 hidden panel just keeps the latest frame and draws it when shown.
 
-The GUI thread shares the interpreter lock with training, so each
-millisecond a panel spends is taken from training. Plots are therefore
-built to cost little per frame (measure with benchmarks/bench_panels.py):
+Every frame is drawn in the GUI's event loop, which must stay responsive,
+so plots are built to cost little per frame (measure with
+benchmarks/bench_panels.py; what each part of bnviz.ui.plotkit earns
+against stock pyqtgraph, with benchmarks/bench_plotkit.py):
 
-- ``StickyRange`` (ranges.py) instead of pyqtgraph's autorange: an axis
-  moves only when the data leaves it or fills too little of it, so axes are
-  not regenerated and repainted on every frame;
-- ``Backdrop`` (backdrop.py): background and grid as one cached opaque
-  pixmap beneath the data, instead of the axes' own grid;
-- ``Series`` (series.py): a long series downsampled to about two points per
-  pixel, its settled part painted once into the backdrop, so a frame
-  redraws only a short tail, drawn by a ``LiveCurve`` that Qt paints alone;
+- ``StickyRange`` (plotkit.ranges) instead of pyqtgraph's autorange: an
+  axis moves only when the data leaves it or fills too little of it, so
+  axes are not regenerated and repainted on every frame;
+- ``Backdrop`` (plotkit.backdrop): background and grid as one cached
+  opaque pixmap beneath the data, instead of the axes' own grid;
+- ``Series`` (plotkit.series): a long series bucketed by step to about two
+  points per pixel, its settled part painted once into the backdrop, so a
+  frame redraws only a short tail, drawn by a ``LiveCurve`` that Qt paints
+  alone;
 - skip what did not change (``Panel._changed``), and titles that show the
   step are set a few times a second (``set_title(live=True)``).
 
@@ -33,10 +35,10 @@ from PySide6.QtCore import QPoint, QRect, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
 from ..plot_menu import add_export_actions
-from .backdrop import BACKGROUND, Axis, Mark, backdrop  # noqa: F401
-from .downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
-from .ranges import StickyRange, sticky_range  # noqa: F401
-from .series import MIN_SETTLE_ROWS, BandSeries, LiveCurve, Series, history_rows  # noqa: F401
+from ..plotkit import BACKGROUND, BandSeries, LiveCurve, Mark, Series, StickyRange, backdrop  # noqa: F401
+from ..plotkit import history_rows, sticky_range  # noqa: F401
+from ..plotkit.downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
+from ..plotkit.series import MIN_SETTLE_ROWS  # noqa: F401
 
 # One palette for every panel, so a colour means the same thing everywhere.
 BEFORE = "#e6550d"       # before batch norm (z, or g(z) when BN comes after)
@@ -56,8 +58,7 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     legend below the axes (never on top of the data). Autorange is off: give
     the plot a ``StickyRange``. The grid is drawn by its ``backdrop``,
     beneath the data unless ``grid_on_top`` (for an image)."""
-    w = pg.PlotWidget(background=BACKGROUND,
-                      axisItems={"left": Axis("left"), "bottom": Axis("bottom")})
+    w = pg.PlotWidget(background=BACKGROUND)
     w.setAntialiasing(False)  # speed: these plots redraw up to 30 times a second
     w.setMinimumSize(160, 130)  # below this a plot is only axes; let the dock grow instead
     item = w.getPlotItem()

@@ -17,7 +17,7 @@ from .band import Band, pct_key, source_combo, source_text
 from .base import Panel, Series, StickyRange, add_curve, finite_bounds, history_rows, make_plot, \
     message_label, set_legend, set_title
 from .bins import Bins
-from .downsampling import trailing_mean
+from ..plotkit.downsampling import trailing_mean
 from .selectors import LayerUnitSelector
 
 # One colour per run, A first (the same in every plot of the panel).

@@ -10,7 +10,7 @@ from .base import AFTER, LIGHT, LiveCurve, Mark, Panel, Series, StickyRange, add
     finite_bounds, fit_legend, history_rows, log_steps_check, make_plot, set_legend, \
     set_log_steps, set_title, step_span
 from ...engine.history import RowsOf
-from .downsampling import bucket_starts, bucket_width, log10_steps
+from ..plotkit.downsampling import bucket_starts, bucket_width, log10_steps
 from .selectors import LayerUnitSelector
 
 # The all-units curve is background context: beyond these caps its rows are

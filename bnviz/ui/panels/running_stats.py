@@ -10,7 +10,7 @@ from ...engine.history import column
 from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
     backdrop, finite_bounds, finite_or_nan, history_rows, log_steps_check, make_plot, \
     set_legend, set_log_steps, set_title, step_span
-from .downsampling import log10_steps
+from ..plotkit.downsampling import log10_steps
 from .selectors import LayerUnitSelector
 
 POPULATION_EDGE = "#1b5e20"

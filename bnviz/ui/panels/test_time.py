@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout
 from .base import BEFORE, NORMALIZED, POPULATION, RUNNING, Panel, Series, StickyRange, add_curve, \
     finite_bounds, make_plot, set_legend, set_title
 from .compare import MAX_RUNS, RUN_COLORS
-from .downsampling import trailing_mean
+from ..plotkit.downsampling import trailing_mean
 from .example_view import ExampleView
 from .lab_controls import MOMENTUM_PRESETS, LabControls  # noqa: F401 (presets: part of the API)
 from .selectors import LayerUnitSelector

@@ -1,4 +1,4 @@
-"""What lies beneath (and beside) a live plot's data: ``Backdrop`` and ``Axis``.
+"""What lies beneath a live plot's data: ``Backdrop``.
 
 Measured with benchmarks/bench_panels.py on the slow target machine: an
 AxisItem with pyqtgraph's grid covers the whole view, so every curve update
@@ -17,48 +17,13 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEngine, QPen, QPicture, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEngine, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
 from .downsampling import finite_bounds
 
 BACKGROUND = "w"
 GRID_ALPHA = 0.2
-
-
-class Axis(pg.AxisItem):
-    """An AxisItem that stays cheap when the view beside it repaints every
-    frame. Qt repaints an item whose rounded device rectangle touches a
-    dirty area, so a curve near the axis makes it repaint a sliver: paint
-    nothing when nothing is exposed, and only the lines (not the labels)
-    when no label is exposed."""
-
-    _lines_picture = None
-    _text_rects: list = []
-
-    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
-        super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
-        picture = QPicture()
-        painter = QPainter(picture)
-        try:
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            for pen, p1, p2 in (axisSpec, *tickSpecs):
-                painter.setPen(pen)
-                painter.drawLine(p1, p2)
-        finally:
-            painter.end()
-        self._lines_picture = picture
-        self._text_rects = [QRectF(rect) for rect, _, _ in textSpecs]
-
-    def paint(self, painter, option, widget=None) -> None:
-        exposed = option.exposedRect
-        if exposed.isEmpty():
-            return
-        if (self.picture is not None and self._lines_picture is not None
-                and not any(r.intersects(exposed) for r in self._text_rects)):
-            self._lines_picture.play(painter)
-            return
-        super().paint(painter, option, widget)
 
 
 # -------------------------------------------------------------- backdrop
