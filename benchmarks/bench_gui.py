@@ -20,6 +20,7 @@ trained flat out with every panel live, offscreen. Prints, from one run:
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import sys
 import tempfile
@@ -149,8 +150,9 @@ def child_stats(win) -> dict:
     return got
 
 
-def window_run(start, seconds: float, settings) -> dict:
-    """Open a window, start() its runs, train flat out for ``seconds``."""
+def window_run(start, seconds: float, settings, profile: str | None = None) -> dict:
+    """Open a window, start() its runs, train flat out for ``seconds``
+    (``profile``: write a cProfile of the window's timed seconds there)."""
     t_start = time.perf_counter()
     prestart()   # as bnviz.app.main does
     win = MainWindow(FIG1, settings=settings)
@@ -172,7 +174,13 @@ def window_run(start, seconds: float, settings) -> dict:
     gaps = probe.gaps
     step0, frames0, t0 = win._frame.step, win.frames_drawn, time.perf_counter()
     probe.start()
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
     run_loop(seconds)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
     probe.stop()
     elapsed = time.perf_counter() - t0
     out = {"runs": n_runs[0], "steps_per_second": (win._frame.step - step0) / elapsed,
@@ -233,6 +241,7 @@ def main(argv=None) -> int:
     ap.add_argument("--memory-steps", type=int, default=0)
     ap.add_argument("--only", choices=("fig1", "compare", "lesson", "memory"), default=None,
                     help="one case; memory: only the --memory-steps run")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the window's timed seconds (with --only)")
     args = ap.parse_args(argv)
     app = QApplication.instance() or QApplication([])   # noqa: F841
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.IniFormat)
@@ -246,7 +255,7 @@ def main(argv=None) -> int:
     for key, name, start, configs, labels in cases:
         if args.only and key != args.only:
             continue
-        gui = window_run(start, args.seconds, settings)
+        gui = window_run(start, args.seconds, settings, args.profile)
         alone = alone_rate(configs, labels, min(args.seconds, 10.0))
         report(name, gui, alone)
         if len(configs) > 1:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import sklearn_data
 from .npzfile import NpzError, TooLarge, data_limit, human_bytes, read_npz
-# scikit-learn is imported where it is used: it takes over a second to load,
-# and the window should not wait for it before it appears.
+# scikit-learn's data sets and split come from sklearn_data, which never
+# imports scikit-learn (seconds to load): only its digits file is read.
 
 DATASETS = ("moons", "circles", "spiral", "xor", "blobs", "digits", "file")
 LABEL_COLUMNS = ("label", "y", "target", "class")
@@ -72,9 +73,11 @@ def load_dataset(name: str, *, n_samples: int = 600, noise: float = 0.15,
 
     image_shape, class_names = None, ()
     if name == "digits":
-        from sklearn.datasets import load_digits
-        bunch = load_digits()
-        parts, image_shape = [(bunch.data, bunch.target.astype(np.int64))], (8, 8)
+        try:
+            x, y = sklearn_data.load_digits()
+        except OSError as exc:
+            raise DatasetError(f"the digits need scikit-learn's data file: {exc}") from None
+        parts, image_shape = [(x, y.astype(np.int64))], (8, 8)
     elif name == "file":
         try:
             parts, image_shape, class_names = _load_file(path)
@@ -128,16 +131,14 @@ def _toy(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.nda
     # toy data and the split (random_state=seed) do not share a random stream.
     sk_seed = int(rng.integers(2**31 - 1))
     if name == "moons":
-        from sklearn.datasets import make_moons
-        return make_moons(n, noise=noise, random_state=sk_seed)
+        return sklearn_data.make_moons(n, noise=noise, random_state=sk_seed)
     if name == "circles":
-        from sklearn.datasets import make_circles
-        return make_circles(n, noise=noise, factor=0.5, random_state=sk_seed)
+        return sklearn_data.make_circles(n, noise=noise, factor=0.5, random_state=sk_seed)
     if name == "blobs":
         # Fixed, well-separated centres so only `noise` controls the overlap.
         centers = np.array([[0.0, 3.0], [-2.6, -1.5], [2.6, -1.5]])
-        from sklearn.datasets import make_blobs
-        return make_blobs(n, centers=centers, cluster_std=0.5 + 3.0 * noise, random_state=sk_seed)
+        return sklearn_data.make_blobs(n, centers=centers, cluster_std=0.5 + 3.0 * noise,
+                                       random_state=sk_seed)
     y = np.arange(n) % 2
     if name == "spiral":
         t = np.sqrt(rng.uniform(size=n))          # sqrt: even density along the arm
@@ -339,17 +340,16 @@ def _to_float(v) -> float | None:
 # ------------------------------------------------------ split & standardise
 
 def _split(x, y, test_fraction, seed, name):
-    """Seeded split, stratified when every class has at least two examples."""
+    """Seeded split, stratified when every class has at least two examples
+    (scikit-learn's train_test_split, see sklearn_data)."""
     counts = np.bincount(y)
     stratify = y if counts[counts > 0].min() >= 2 else None
     # Stratifying also fails when a part is smaller than the number of classes;
     # then fall back to a plain shuffled split.
-    for strat in ((stratify, None) if stratify is not None else (None,)):
+    for strat in ((True, False) if stratify is not None else (False,)):
         try:
-            from sklearn.model_selection import train_test_split
-            x_tr, x_te, y_tr, y_te = train_test_split(
-                x, y, test_size=test_fraction, random_state=seed, stratify=strat)
-            return (x_tr, y_tr), (x_te, y_te)
+            train, test = sklearn_data.split_indices(y, test_fraction, seed, strat)
+            return (x[train], y[train]), (x[test], y[test])
         except ValueError as exc:
             error = exc
     raise DatasetError(f"{name}: cannot split {len(y)} examples with test_fraction "

@@ -109,9 +109,9 @@ def child_main(conn) -> None:
 
 def _context():
     """forkserver where there is one, else spawn. The server is a clean
-    interpreter that imports the engine and its data-set library once (2 s
-    of scikit-learn's import), then forks a child per run in milliseconds;
-    it never saw Qt. As with any start method but fork, a script that
+    interpreter that imports the engine once (well under a second: no data
+    set needs scikit-learn imported, see engine.sklearn_data), then forks a
+    child per run in milliseconds; it never saw Qt. As with any start method but fork, a script that
     starts training processes guards its code with ``if __name__ ==
     "__main__"``."""
     # Small matrices train fastest on one BLAS thread; the window has the other core.
@@ -124,7 +124,7 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-PRELOAD = (__name__, "bnviz.training.follower", "sklearn.datasets", "sklearn.model_selection")
+PRELOAD = (__name__, "bnviz.training.follower")
 
 
 def start_followers(n: int) -> tuple[list, list]:
