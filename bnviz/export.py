@@ -11,7 +11,9 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from . import __version__
 from .engine.compare import run_letter
-from .engine.fileio import write_atomic
+from .engine.fileio import STALE_SECONDS, write_atomic
 
 FORMATS = ("png", "svg")
 STORES = ("steps", "summaries", "evals")
@@ -299,8 +301,43 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
     ``data.npz``), the figures of ``panels`` and ``manifest.json``; in
     compare mode each other run's config and data with a ``run-B-`` prefix.
     Returns the paths written, the manifest last. Raises ExportError, before
-    writing anything, if ``folder`` cannot be created or written."""
+    writing anything, if ``folder`` cannot be created or written.
+
+    Everything is first written into a private staging folder inside
+    ``folder`` and moved in only once complete; the files of an earlier
+    export there (those its manifest lists) are removed then, so the folder
+    never holds two runs, and an export that fails half-way leaves the
+    earlier one as it was."""
     folder = prepare_folder(folder)
+    remove_stale_staging(folder)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    try:
+        staged = _export_into(staging, frame, panels, scale, formats, unit_csv)
+        # A folder with a manifest holds one complete export: the old manifest
+        # goes first, then the old files the new export does not replace, and
+        # the new manifest comes last.
+        new_names = {p.name for p in staged}
+        for name in reversed(previous_export(folder)):
+            if name == MANIFEST or name not in new_names:
+                try:
+                    (folder / name).unlink()
+                except FileNotFoundError:
+                    pass
+        written = []
+        for p in staged:
+            target = folder / p.name
+            os.replace(p, target)
+            written.append(target)
+        return written
+    except OSError as exc:
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(f"cannot write the export in {folder}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export_into(folder: Path, frame, panels, scale, formats, unit_csv) -> list[Path]:
     written = [_write(folder / "config.toml", frame.config.to_toml().encode("utf-8"))]
     written += export_data(frame.history, folder, "data", unit_csv)
     runs = []
@@ -321,6 +358,50 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
         "others": runs,
         "files": [{"name": p.name, "bytes": p.stat().st_size} for p in written],
     }
-    written.append(_write(folder / "manifest.json",
+    written.append(_write(folder / MANIFEST,
                           (json.dumps(manifest, indent=2) + "\n").encode("utf-8")))
     return written
+
+
+MANIFEST = "manifest.json"
+STAGING_PREFIX = ".bnviz-export-"   # an export being written (tempfile adds 8 characters)
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+def previous_export(folder: Path) -> list[str]:
+    """The files of the bnviz export already in ``folder``: the plain file
+    names its manifest lists, and the manifest; [] when there is none, or
+    it is not bnviz's or cannot be read (then nothing is removed). Names
+    are never paths: nothing outside the folder is ever touched."""
+    path = folder / MANIFEST
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return []
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(manifest, dict) or "bnviz_version" not in manifest:
+        return []
+    names = []
+    for entry in manifest.get("files", []) if isinstance(manifest.get("files"), list) else []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if (isinstance(name, str) and name and name == Path(name).name and not name.startswith(".")
+                and name not in (".", "..") and (folder / name).is_file()):
+            names.append(name)
+    return [*names, MANIFEST]
+
+
+def remove_stale_staging(folder: Path, older_than: float = STALE_SECONDS) -> None:
+    """Remove the staging folders of exports that were killed half-way."""
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if (entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False)
+                    and now - entry.stat(follow_symlinks=False).st_mtime > older_than):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue

@@ -185,6 +185,68 @@ def test_compare_mode_exports_every_run(run, tmp_path):
     assert {"run-b-data.csv", "run-b-config.toml"} <= {f["name"] for f in m["files"]}
 
 
+def test_an_export_replaces_the_one_before_it_and_nothing_else(run, tmp_path):
+    """A compare-mode export, then a single run's into the same folder: the
+    first one's files are gone (its manifest listed them), the user's own
+    files stay, and what is there is exactly what the new manifest lists."""
+    other = frame_of(short_run(batchnorm=False), label="B: without BN")
+    export_all(tmp_path, dataclasses.replace(frame_of(run, label="A: with BN"), others=(other,)))
+    (tmp_path / "notes.txt").write_text("mine")
+    written = export_all(tmp_path, frame_of(run))
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    listed = {f["name"] for f in m["files"]} | {"manifest.json"}
+    assert set(os.listdir(tmp_path)) == listed | {"notes.txt"}
+    assert {p.name for p in written} == listed and not any(n.startswith("run-b-") for n in listed)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_an_old_manifest_never_reaches_outside_the_folder(run, tmp_path):
+    """Names in an old manifest that are paths, hidden or not files are not
+    removed: only plain files of the folder itself."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    (folder / ".hidden").write_text("keep")
+    (folder / "sub").mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"bnviz_version": "0", "files": [
+        {"name": "../precious.txt"}, {"name": str(outside)}, {"name": ".hidden"}, {"name": "sub"},
+        {"name": 7}, "data.csv"]}))
+    export_all(folder, frame_of(run))
+    assert outside.read_text() == "keep" and (folder / ".hidden").read_text() == "keep"
+    assert (folder / "sub").is_dir()
+
+
+def test_an_export_that_fails_half_way_leaves_the_one_before(run, tmp_path, monkeypatch):
+    """Disk full on the npz: the earlier export is as it was, with its own
+    manifest, and no staging folder is left."""
+    export_all(tmp_path, frame_of(run))
+    before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+    import bnviz.export as ex
+    real = ex._write
+
+    def full(path, data):
+        if path.suffix == ".npz":
+            raise ExportError(f"cannot write {path}: No space left on device")
+        return real(path, data)
+    monkeypatch.setattr(ex, "_write", full)
+    with pytest.raises(ExportError, match="No space"):
+        export_all(tmp_path, frame_of(run))
+    assert {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)} == before
+
+
+def test_staging_left_by_a_killed_export_is_removed_by_the_next(run, tmp_path):
+    from bnviz.engine.fileio import STALE_SECONDS
+    from bnviz.export import STAGING_PREFIX
+    stale, young = tmp_path / f"{STAGING_PREFIX}abcd1234", tmp_path / f"{STAGING_PREFIX}efgh5678"
+    for d in (stale, young):
+        d.mkdir()
+        (d / "data.csv").write_text("half")
+    os.utime(stale, (0, STALE_SECONDS))
+    export_all(tmp_path, frame_of(run))
+    assert not stale.exists() and young.exists()
+
+
 # ------------------------------------------------------------- failures
 def test_folder_under_a_file_raises_before_writing(run, tmp_path):
     blocker = tmp_path / "plain-file"

@@ -1,15 +1,52 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename."""
+"""Atomic file writes: a temporary file in the same folder, then a rename.
+
+A write that is killed (the app closed by force, the machine off) leaves its
+temporary file behind; the next write into that folder removes such files,
+recognised by the names write_atomic gives them and by their age.
+"""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+# ".<target name>.<mkstemp's 8 characters>.tmp", as write_atomic names them.
+TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+STALE_SECONDS = 600   # no write takes this long: an older temporary file was abandoned
+
+
+def remove_stale_temporaries(folder: str | Path, older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove the temporary files interrupted writes left in ``folder``: named
+    as write_atomic names them and untouched for ``older_than`` seconds (a
+    write still going on, in this or another bnviz, is younger). Returns
+    what was removed; a file that cannot be removed is left quietly."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not TEMPORARY_NAME.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new
-    one, never a half-written mix; on any error the old file is untouched."""
+    one, never a half-written mix; on any error the old file is untouched
+    and the temporary file removed. Stale temporary files of earlier,
+    interrupted writes in the same folder are removed first."""
     path = Path(path)
+    remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain

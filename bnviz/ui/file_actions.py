@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from .. import export
 from ..engine.config import ConfigError, RunConfig
+from ..engine.fileio import remove_stale_temporaries
 from ..engine.npzfile import TooLarge, read_npz
 from ..engine.session import FORMAT as SESSION_FORMAT
 from .export_dialog import LAST_DIR_KEY, ExportDialog, offscreen_copies
@@ -190,6 +191,17 @@ class FileActions:
         paths = [path] + [p for p in self.recent_files() if p != path]
         self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
         self.settings.setValue("last_dir", str(Path(path).parent))
+
+    def remove_stale_temporaries(self) -> None:
+        """At start: the temporary files that interrupted saves (the app
+        killed while writing) left beside the recent files and in the last
+        folder used, recognised by name and age (``fileio``)."""
+        folders = {Path(p).parent for p in self.recent_files()}
+        last = self.settings.value("last_dir")
+        if last:
+            folders.add(Path(str(last)))
+        for folder in folders:
+            remove_stale_temporaries(folder)
 
     def _remove_recent(self, path: str) -> None:
         self.settings.setValue(RECENT_KEY, [p for p in self.recent_files() if p != path])

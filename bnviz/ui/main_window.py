@@ -90,6 +90,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._restore_layout()
         self.setAcceptDrops(True)
         self.reset_run(self._config)
+        # Once the window is up: left-overs of saves a kill interrupted.
+        QTimer.singleShot(0, self, self.remove_stale_temporaries)
 
     # ------------------------------------------------------------ building
     def _build_panels(self) -> None:

@@ -31,3 +31,34 @@ def test_replaced_file_keeps_its_mode_and_failure_keeps_the_file(tmp_path, monke
     with pytest.raises(OSError, match="No space"):
         write_atomic(path, b"half")
     assert path.read_bytes() == b"new" and os.listdir(tmp_path) == ["private.npz"]
+
+
+def _left_over(folder, name, age_seconds):
+    """A temporary file as write_atomic names them, last touched that long ago."""
+    import tempfile
+    import time
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.write(fd, b"half a session")
+    os.close(fd)
+    then = time.time() - age_seconds
+    os.utime(tmp, (then, then))
+    return tmp
+
+
+def test_the_next_write_removes_what_interrupted_writes_left(tmp_path):
+    """A killed save leaves its temporary file; the next write into the folder
+    removes the stale ones (bnviz's names, older than STALE_SECONDS), and
+    leaves a write still under way and every other file alone."""
+    from bnviz.engine.fileio import STALE_SECONDS
+    stale = [_left_over(tmp_path, "run.npz", STALE_SECONDS + 60),
+             _left_over(tmp_path, "other.npz", 10 * STALE_SECONDS)]
+    young = _left_over(tmp_path, "run.npz", 5)
+    keep = [tmp_path / ".notes.tmp", tmp_path / "run.npz.tmp", tmp_path / ".run.npz.abc.tmp"]
+    for p in keep:
+        p.write_bytes(b"mine")
+        os.utime(p, (0, 0))
+    write_atomic(tmp_path / "run.npz", b"new")
+    left = set(os.listdir(tmp_path))
+    assert not any(os.path.basename(s) in left for s in stale)
+    assert os.path.basename(young) in left
+    assert {p.name for p in keep} <= left and (tmp_path / "run.npz").read_bytes() == b"new"

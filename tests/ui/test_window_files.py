@@ -3,6 +3,7 @@ and drops; every bad file leaves the current run as it was."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -265,3 +266,31 @@ def test_a_dead_training_process_is_reported_and_loses_nothing(qtbot, window, mo
     assert not window.process_banner.isVisible()
     _steps(qtbot, window, 1)
     assert window._frame.step == 13
+
+
+def test_the_window_removes_what_a_killed_save_left_beside_recent_files(qtbot, settings, tmp_path):
+    """Temporary files of saves the app was killed in (bnviz's names, older
+    than fileio.STALE_SECONDS) beside a recent file or in the last folder
+    used are removed when the window starts; other files stay."""
+    import tempfile as tf
+
+    from bnviz.engine.config import RunConfig
+    from bnviz.engine.fileio import STALE_SECONDS
+    from bnviz.ui.main_window import MainWindow
+    sessions, last = tmp_path / "sessions", tmp_path / "last"
+    sessions.mkdir()
+    last.mkdir()
+    stale = []
+    for folder in (sessions, last):
+        fd, tmp = tf.mkstemp(prefix=".run.npz.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.utime(tmp, (0, STALE_SECONDS))
+        stale.append(tmp)
+    (sessions / "run.npz").write_bytes(b"a session")
+    settings.setValue("recent_files", [str(sessions / "run.npz")])
+    settings.setValue("last_dir", str(last))
+    win = MainWindow(RunConfig(dataset="moons", n_samples=200, hidden=(8,)), settings=settings)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: not any(os.path.exists(p) for p in stale), timeout=5000)
+    assert (sessions / "run.npz").read_bytes() == b"a session"
+    win.close()
