@@ -18,6 +18,10 @@ def main(argv=None) -> int:
               "(then .venv/bin/bnviz), or pip install bnviz's dependencies", file=sys.stderr)
         return 2
     args, config = parse(argv)
+    if args.max_data_mb is not None:
+        # Before any process starts: the training processes inherit it.
+        from .engine.npzfile import LIMIT_ENV
+        os.environ[LIMIT_ENV] = repr(args.max_data_mb)
     if args.install_desktop_entry or args.remove_desktop_entry:
         from . import desktop
         return desktop.install_desktop_entry() if args.install_desktop_entry else desktop.remove_desktop_entry()

@@ -49,6 +49,16 @@ def scale_factor(text: str) -> float:
     return value
 
 
+def megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of megabytes, got {text!r}") from None
+    if not 0 < value <= 1 << 30:   # a petabyte: beyond it the number is a typo
+        raise argparse.ArgumentTypeError(f"must be a positive number of megabytes, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = Parser(
         prog="bnviz", description="A desktop laboratory for batch normalization.",
@@ -62,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                      + " (fig1 reproduces Ioffe & Szegedy 2015, Fig. 1)")
     src.add_argument("--session", metavar="FILE",
                      help="open a saved session (.npz) in the window, or continue it with --headless")
+    ap.add_argument("--max-data-mb", metavar="MB", type=megabytes,
+                    help="the most array data a data set or session file may hold, in MiB "
+                         "(default 1024; a CSV may be an eighth of it); the same as setting "
+                         "BNVIZ_MAX_DATA_MB")
     ap.add_argument("--compare", action="store_true",
                     help="train a second run B beside the chosen one, in lockstep: the same "
                          "network without batch norm")

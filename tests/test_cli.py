@@ -92,3 +92,26 @@ def test_compare_needs_batch_norm_in_a(tmp_path, capsys):
         status = exc.code
     err = capsys.readouterr().err
     assert status == 2 and "batchnorm" in err and len(err.strip().splitlines()) == 1
+
+
+def test_max_data_mb_sets_the_data_limit_of_the_run(tmp_path):
+    """--max-data-mb is the data limit of this run (the training processes
+    inherit it): a data set above it is refused before training with its
+    size and the limit; a value that is not a positive number is one line."""
+    data = tmp_path / "data.csv"
+    data.write_text("x1,x2,label\n" + "0.5,0.25,1\n0.125,0.75,0\n" * 200)
+    config = tmp_path / "run.toml"
+    config.write_text(f'dataset = "file"\ndata_path = "{data}"\nhidden = [4]\nbatch_size = 8\n')
+    proc = run_main("--headless", "--steps", "5", "--config", str(config), "--max-data-mb", "0.01",
+                    "--export", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "data.csv" in line and "too large" in line and "--max-data-mb" in line, line
+    assert "10.2 KiB" in line, line   # the limit, 0.01 MiB
+    ok = run_main("--headless", "--steps", "5", "--config", str(config), "--max-data-mb", "1",
+                  "--export", str(tmp_path / "out"))
+    assert ok.returncode == 0, ok.stderr
+    for bad in ("0", "-3", "lots"):
+        proc = run_main("--max-data-mb", bad)
+        assert proc.returncode == 2 and "--max-data-mb" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1

@@ -175,7 +175,7 @@ def _load_file(path: str):
         raise DatasetError(f"{fname}: too large to load: a CSV of {human_bytes(size)}, more than "
                            f"the {human_bytes(limit // CSV_BYTES_PER_LIMIT)} of CSV text bnviz "
                            f"parses (1/{CSV_BYTES_PER_LIMIT} of the data limit of "
-                           f"{human_bytes(limit)}, set BNVIZ_MAX_DATA_MB to raise it); "
+                           f"{human_bytes(limit)}, raised with --max-data-mb or BNVIZ_MAX_DATA_MB); "
                            "save it as .npz, which may hold up to the limit")
     if suffix == ".csv":
         x, labels = _read_csv(p, fname)

@@ -39,7 +39,7 @@ class TooLarge(NpzError):
 
     def __init__(self, declared: int, limit: int, what: str):
         super().__init__(f"{what} {human_bytes(declared)}, more than the limit of "
-                         f"{human_bytes(limit)} (set {LIMIT_ENV} to raise it)")
+                         f"{human_bytes(limit)} (raise it with --max-data-mb or {LIMIT_ENV})")
         self.declared, self.limit = declared, limit
 
 
