@@ -255,7 +255,8 @@ def main(argv=None) -> int:
     for key, name, start, configs, labels in cases:
         if args.only and key != args.only:
             continue
-        gui = window_run(start, args.seconds, settings, args.profile)
+        profile = f"{args.profile}.{key}" if args.profile and not args.only else args.profile
+        gui = window_run(start, args.seconds, settings, profile)
         alone = alone_rate(configs, labels, min(args.seconds, 10.0))
         report(name, gui, alone)
         if len(configs) > 1:
@@ -270,7 +271,8 @@ def main(argv=None) -> int:
     if args.memory_steps:
         mem = memory_run(args.memory_steps, settings)
         print(f"Memory after {mem['steps']} steps of the default run"
-              + (":" if args.only == "memory" else " (--only memory: in a process that ran nothing else):"))
+              + (":" if args.only == "memory" else " (after the cases above; --only memory for a "
+                                                   "process that ran nothing else):"))
         for kind, label in (("rss", "resident (shared pages counted in each)"),
                             ("pss", "proportional (shared pages split)")):
             parts = mem[kind]

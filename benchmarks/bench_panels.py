@@ -25,7 +25,7 @@ made), which should happen only when a view's range moves.
 
     python benchmarks/bench_panels.py [--frames 100] [--history 3000]
         [--mode events|full] [--size 700x450] [--only NAME] [--save DIR]
-        [--profile out.prof] [--stock axes,grid,autorange,settling,curves]
+        [--profile out.prof] [--stock grid,autorange,settling,curves]
 """
 from __future__ import annotations
 

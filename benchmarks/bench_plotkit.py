@@ -7,7 +7,7 @@ own, in alternating order, and prints every panel's mean milliseconds per
 frame and their total, with the total's ratio to plotkit's.
 
     python benchmarks/bench_plotkit.py [--history 3000] [--frames 40] [--rounds 1]
-        [--parts axes,grid,autorange,settling,curves]
+        [--parts grid,autorange,settling,curves]
 """
 from __future__ import annotations
 

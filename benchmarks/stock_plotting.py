@@ -87,6 +87,8 @@ def use_stock(parts) -> None:
         plotkit.StickyRange.__init__ = autorange_init
         plotkit.StickyRange.update = autorange_update
     if "settling" in parts:
-        plotkit.series.MIN_SETTLE_ROWS = 1 << 62
+        from bnviz.ui.panels import training_curves
+        # training_curves reads it (for its markers) through base.
+        plotkit.series.MIN_SETTLE_ROWS = base.MIN_SETTLE_ROWS = training_curves.MIN_SETTLE_ROWS = 1 << 62
     if "curves" in parts:
         base.LiveCurve = gamma_beta.LiveCurve = StockCurve

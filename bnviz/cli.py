@@ -54,8 +54,8 @@ def megabytes(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of megabytes, got {text!r}") from None
-    if not 0 < value <= 1 << 30:   # a petabyte: beyond it the number is a typo
-        raise argparse.ArgumentTypeError(f"must be a positive number of megabytes, got {text}")
+    if not 0.001 <= value <= 1 << 30:   # from about a kilobyte to a petabyte (beyond: a typo)
+        raise argparse.ArgumentTypeError(f"must be from 0.001 to {1 << 30} megabytes, got {text}")
     return value
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,6 +31,11 @@ STORES = ("steps", "summaries", "evals")
 COVER = ("step_first", "step_count")
 STORE_PREFIX = {"summaries": "summary_", "evals": "eval_"}
 PERCENTILES = ("p15", "p50", "p85")   # the rows of a summary's (3, ...) series
+MANIFEST = "manifest.json"
+STAGING_PREFIX = ".bnviz-export-"   # an export being written (tempfile adds 8 characters)
+STAGING_NAME = re.compile(r"^\.bnviz-export-[A-Za-z0-9_]{8}$")
+MAX_MANIFEST_BYTES = 1 << 20
+EXPORTED_SUFFIXES = (".toml", ".csv", ".npz", ".png", ".svg")   # what an export writes
 
 
 class ExportError(OSError):
@@ -305,36 +311,57 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
 
     Everything is first written into a private staging folder inside
     ``folder`` and moved in only once complete; the files of an earlier
-    export there (those its manifest lists) are removed then, so the folder
-    never holds two runs, and an export that fails half-way leaves the
-    earlier one as it was."""
+    export there (those its manifest lists, unchanged since) are removed
+    then, so the folder never holds two runs, and an export that fails at
+    any point leaves the earlier one as it was (``_swap_in``)."""
     folder = prepare_folder(folder)
     remove_stale_staging(folder)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
         staged = _export_into(staging, frame, panels, scale, formats, unit_csv)
-        # A folder with a manifest holds one complete export: the old manifest
-        # goes first, then the old files the new export does not replace, and
-        # the new manifest comes last.
-        new_names = {p.name for p in staged}
-        for name in reversed(previous_export(folder)):
-            if name == MANIFEST or name not in new_names:
-                try:
-                    (folder / name).unlink()
-                except FileNotFoundError:
-                    pass
-        written = []
-        for p in staged:
-            target = folder / p.name
-            os.replace(p, target)
-            written.append(target)
-        return written
+        return _swap_in(folder, staged, staging / ".replaced")
     except OSError as exc:
         if isinstance(exc, ExportError):
             raise
         raise ExportError(f"cannot write the export in {folder}: {exc.strerror or exc}") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(folder: Path, staged: list[Path], backup: Path) -> list[Path]:
+    """Move the staged files into ``folder``, the manifest last, after moving
+    aside every file they replace and every file of the earlier export
+    (``previous_export``), its manifest first; if a move fails, everything
+    is put back as it was and the error raised."""
+    backup.mkdir()
+    new_names = {p.name for p in staged}
+    aside = [n for n in previous_export(folder) if n not in new_names]
+    aside = [MANIFEST, *[n for n in aside if n != MANIFEST],
+             *[p.name for p in staged if p.name != MANIFEST]]
+    moved_aside, moved_in = [], []
+    try:
+        for name in aside:
+            if (folder / name).is_file():
+                os.replace(folder / name, backup / name)
+                moved_aside.append(name)
+        for p in staged:
+            os.replace(p, folder / p.name)
+            moved_in.append(folder / p.name)
+        return moved_in
+    except OSError:
+        for target in reversed(moved_in):
+            try:
+                target.unlink()
+            except OSError:
+                pass
+        for name in reversed(moved_aside):
+            try:
+                os.replace(backup / name, folder / name)
+            except OSError:
+                pass
+        raise
 
 
 def _export_into(folder: Path, frame, panels, scale, formats, unit_csv) -> list[Path]:
@@ -363,16 +390,14 @@ def _export_into(folder: Path, frame, panels, scale, formats, unit_csv) -> list[
     return written
 
 
-MANIFEST = "manifest.json"
-STAGING_PREFIX = ".bnviz-export-"   # an export being written (tempfile adds 8 characters)
-MAX_MANIFEST_BYTES = 1 << 20
-
 
 def previous_export(folder: Path) -> list[str]:
-    """The files of the bnviz export already in ``folder``: the plain file
-    names its manifest lists, and the manifest; [] when there is none, or
-    it is not bnviz's or cannot be read (then nothing is removed). Names
-    are never paths: nothing outside the folder is ever touched."""
+    """The files of the bnviz export already in ``folder``: those its
+    manifest lists that are plain files of this folder with a name an
+    export writes and the size the manifest recorded, and the manifest;
+    [] when there is none, or it is not bnviz's or cannot be read (then
+    nothing is removed). Names are never paths: nothing outside the folder,
+    and no file changed since that export, is ever touched."""
     path = folder / MANIFEST
     try:
         if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
@@ -382,11 +407,20 @@ def previous_export(folder: Path) -> list[str]:
         return []
     if not isinstance(manifest, dict) or "bnviz_version" not in manifest:
         return []
+    entries = manifest.get("files")
     names = []
-    for entry in manifest.get("files", []) if isinstance(manifest.get("files"), list) else []:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if (isinstance(name, str) and name and name == Path(name).name and not name.startswith(".")
-                and name not in (".", "..") and (folder / name).is_file()):
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        name, size = entry.get("name"), entry.get("bytes")
+        if not (isinstance(name, str) and name == Path(name).name and not name.startswith(".")
+                and name.endswith(EXPORTED_SUFFIXES) and isinstance(size, int)):
+            continue
+        try:
+            st = os.lstat(folder / name)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
             names.append(name)
     return [*names, MANIFEST]
 
@@ -400,7 +434,7 @@ def remove_stale_staging(folder: Path, older_than: float = STALE_SECONDS) -> Non
         return
     for entry in entries:
         try:
-            if (entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False)
+            if (STAGING_NAME.match(entry.name) and entry.is_dir(follow_symlinks=False)
                     and now - entry.stat(follow_symlinks=False).st_mtime > older_than):
                 shutil.rmtree(entry.path, ignore_errors=True)
         except OSError:

@@ -235,16 +235,53 @@ def test_an_export_that_fails_half_way_leaves_the_one_before(run, tmp_path, monk
     assert {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)} == before
 
 
+def test_a_move_that_fails_while_swapping_puts_the_earlier_export_back(run, tmp_path, monkeypatch):
+    """A file that cannot be replaced half-way through moving the new export
+    in (locked, on some systems): every file is as it was before."""
+    export_all(tmp_path, frame_of(run))
+    before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+    real, moves = os.replace, {"n": 0}
+
+    def flaky(src, dst):
+        # Count only the moves of staged files into the folder (not writes
+        # inside the staging folder, nor moves to and from its backup).
+        if Path(dst).parent == tmp_path and Path(src).parent.name.startswith(".bnviz-export-"):
+            moves["n"] += 1
+            if moves["n"] == 2:
+                raise PermissionError(13, "The file is in use", str(dst))
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", flaky)
+    with pytest.raises(ExportError, match="in use"):
+        export_all(tmp_path, frame_of(short_run(batchnorm=False)))
+    monkeypatch.setattr(os, "replace", real)
+    assert moves["n"] == 2
+    assert {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)} == before
+
+
+def test_a_file_changed_since_the_earlier_export_is_kept(run, tmp_path):
+    """The old manifest recorded each file's size: a file of that name the
+    user has since rewritten is theirs now and stays."""
+    other = frame_of(short_run(batchnorm=False), label="B: without BN")
+    export_all(tmp_path, dataclasses.replace(frame_of(run, label="A: with BN"), others=(other,)))
+    (tmp_path / "run-b-config.toml").write_text("# my notes on run B\n")
+    export_all(tmp_path, frame_of(run))
+    assert (tmp_path / "run-b-config.toml").read_text() == "# my notes on run B\n"
+    assert not (tmp_path / "run-b-data.csv").exists()
+
+
 def test_staging_left_by_a_killed_export_is_removed_by_the_next(run, tmp_path):
     from bnviz.engine.fileio import STALE_SECONDS
     from bnviz.export import STAGING_PREFIX
     stale, young = tmp_path / f"{STAGING_PREFIX}abcd1234", tmp_path / f"{STAGING_PREFIX}efgh5678"
+    mine = tmp_path / f"{STAGING_PREFIX}backup"   # a user's folder of a similar name
+    mine.mkdir()
+    os.utime(mine, (0, STALE_SECONDS))
     for d in (stale, young):
         d.mkdir()
         (d / "data.csv").write_text("half")
     os.utime(stale, (0, STALE_SECONDS))
     export_all(tmp_path, frame_of(run))
-    assert not stale.exists() and young.exists()
+    assert not stale.exists() and young.exists() and mine.exists()
 
 
 # ------------------------------------------------------------- failures

@@ -75,7 +75,7 @@ def load_dataset(name: str, *, n_samples: int = 600, noise: float = 0.15,
     if name == "digits":
         try:
             x, y = sklearn_data.load_digits()
-        except OSError as exc:
+        except (OSError, EOFError, ValueError) as exc:   # missing, truncated or corrupt
             raise DatasetError(f"the digits need scikit-learn's data file: {exc}") from None
         parts, image_shape = [(x, y.astype(np.int64))], (8, 8)
     elif name == "file":
@@ -343,10 +343,10 @@ def _split(x, y, test_fraction, seed, name):
     """Seeded split, stratified when every class has at least two examples
     (scikit-learn's train_test_split, see sklearn_data)."""
     counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
+    stratify = bool(counts[counts > 0].min() >= 2)
     # Stratifying also fails when a part is smaller than the number of classes;
     # then fall back to a plain shuffled split.
-    for strat in ((True, False) if stratify is not None else (False,)):
+    for strat in ((True, False) if stratify else (False,)):
         try:
             train, test = sklearn_data.split_indices(y, test_fraction, seed, strat)
             return (x[train], y[train]), (x[test], y[test])

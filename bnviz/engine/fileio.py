@@ -12,8 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-# ".<target name>.<mkstemp's 8 characters>.tmp", as write_atomic names them.
-TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+# ".<target name>.bnviz-<mkstemp's 8 characters>.tmp", as write_atomic names
+# them: the marker keeps other programs' ".name.XXXXXXXX.tmp" files out.
+TEMPORARY_PREFIX = ".{name}.bnviz-"
+TEMPORARY_NAME = re.compile(r"^\..+\.bnviz-[A-Za-z0-9_]{8}\.tmp$")
 STALE_SECONDS = 600   # no write takes this long: an older temporary file was abandoned
 
 
@@ -47,7 +49,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     interrupted writes in the same folder are removed first."""
     path = Path(path)
     remove_stale_temporaries(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX.format(name=path.name), suffix=".tmp",
+                               dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain
         # open() would (0666 less the umask), or keep the replaced file's.

@@ -51,7 +51,7 @@ def data_limit() -> int:
         mb = float(text) if text else 0.0
     except ValueError:
         mb = 0.0
-    return int(mb * (1 << 20)) if math.isfinite(mb) and mb > 0 else DEFAULT_LIMIT
+    return max(1, int(mb * (1 << 20))) if math.isfinite(mb) and mb > 0 else DEFAULT_LIMIT
 
 
 def human_bytes(n: int) -> str:

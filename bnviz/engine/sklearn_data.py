@@ -41,8 +41,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     path = digits_file()
     if path is None:
         raise FileNotFoundError("scikit-learn's digits.csv.gz (install scikit-learn)")
-    with path.open("rb") as compressed:
-        data = np.loadtxt(gzip.open(compressed, mode="rt", encoding="utf-8"), delimiter=",")
+    with gzip.open(path, mode="rt", encoding="utf-8") as text:
+        data = np.loadtxt(text, delimiter=",")
     return data[:, :-1], data[:, -1].astype(int, copy=False)
 
 
@@ -127,6 +127,8 @@ def split_indices(y: np.ndarray, test_size: float, random_state: int,
     """(train rows, test rows) as train_test_split(..., test_size=,
     random_state=, stratify=y if stratify else None) chooses them; raises
     ValueError where it does."""
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     n = len(y)
     n_test = math.ceil(test_size * n)
     n_train = n - n_test

@@ -24,8 +24,8 @@ from .stats import evaluate_model, population_statistics
 SUMMARY_ROWS = 512   # with summary growth: about this many summaries per doubling of the run
 # The summary interval of runs that play on (the window's and headless runs,
 # with summary growth). A summary costs about 3 ms on the Fig. 1 network, over
-# four bare steps, most of it the probe's sorts; every 16th step is still two
-# or more per frame at the window's speed, and 1,024 of them before growth.
+# four bare steps, most of it the probe's sorts; every 16th step is still
+# about one a frame at the window's 600 steps/s, and 1,024 of them before growth.
 PLAYING_SUMMARY_EVERY = 16
 
 # Settings that may change between steps without rebuilding the network.

@@ -7,6 +7,7 @@ current run goes on untouched.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -192,16 +193,19 @@ class FileActions:
         self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
         self.settings.setValue("last_dir", str(Path(path).parent))
 
-    def remove_stale_temporaries(self) -> None:
+    def clean_interrupted_saves(self) -> threading.Thread:
         """At start: the temporary files that interrupted saves (the app
         killed while writing) left beside the recent files and in the last
-        folder used, recognised by name and age (``fileio``)."""
+        folder used, recognised by name and age (``fileio``). In a thread of
+        its own: a folder on an unreachable drive must not freeze the window."""
         folders = {Path(p).parent for p in self.recent_files()}
         last = self.settings.value("last_dir")
         if last:
             folders.add(Path(str(last)))
-        for folder in folders:
-            remove_stale_temporaries(folder)
+        worker = threading.Thread(target=lambda: [remove_stale_temporaries(f) for f in folders],
+                                  name="bnviz-clean-saves", daemon=True)
+        worker.start()
+        return worker
 
     def _remove_recent(self, path: str) -> None:
         self.settings.setValue(RECENT_KEY, [p for p in self.recent_files() if p != path])

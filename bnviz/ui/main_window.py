@@ -91,7 +91,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.setAcceptDrops(True)
         self.reset_run(self._config)
         # Once the window is up: left-overs of saves a kill interrupted.
-        QTimer.singleShot(0, self, self.remove_stale_temporaries)
+        QTimer.singleShot(0, self, self.clean_interrupted_saves)
 
     # ------------------------------------------------------------ building
     def _build_panels(self) -> None:

@@ -37,7 +37,7 @@ def _left_over(folder, name, age_seconds):
     """A temporary file as write_atomic names them, last touched that long ago."""
     import tempfile
     import time
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.bnviz-", suffix=".tmp", dir=folder)
     os.write(fd, b"half a session")
     os.close(fd)
     then = time.time() - age_seconds
@@ -53,7 +53,9 @@ def test_the_next_write_removes_what_interrupted_writes_left(tmp_path):
     stale = [_left_over(tmp_path, "run.npz", STALE_SECONDS + 60),
              _left_over(tmp_path, "other.npz", 10 * STALE_SECONDS)]
     young = _left_over(tmp_path, "run.npz", 5)
-    keep = [tmp_path / ".notes.tmp", tmp_path / "run.npz.tmp", tmp_path / ".run.npz.abc.tmp"]
+    # Not bnviz's: another program's ".name.XXXXXXXX.tmp", a user's files.
+    keep = [tmp_path / ".notes.tmp", tmp_path / "run.npz.tmp", tmp_path / ".run.npz.bnviz-abc.tmp",
+            tmp_path / ".run.npz.abcd1234.tmp"]
     for p in keep:
         p.write_bytes(b"mine")
         os.utime(p, (0, 0))

@@ -51,7 +51,6 @@ def test_a_bad_file_opened_in_the_window_brings_a_message_or_its_run_and_trainin
     event(f"{kind}: {'a message' if messages else 'its run started'}")
     for text in messages:   # a message names the file, or says what failed in words
         assert text.strip() and "Traceback" not in text, text
-    frame = window._frame
     qtbot.waitUntil(lambda: window._frame is not None and window._frame.run_id == window._run_id,
                     timeout=15000)
     frame = window._frame

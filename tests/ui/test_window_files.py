@@ -282,7 +282,7 @@ def test_the_window_removes_what_a_killed_save_left_beside_recent_files(qtbot, s
     last.mkdir()
     stale = []
     for folder in (sessions, last):
-        fd, tmp = tf.mkstemp(prefix=".run.npz.", suffix=".tmp", dir=folder)
+        fd, tmp = tf.mkstemp(prefix=".run.npz.bnviz-", suffix=".tmp", dir=folder)
         os.close(fd)
         os.utime(tmp, (0, STALE_SECONDS))
         stale.append(tmp)

@@ -38,7 +38,8 @@ naming the one that changed, when a pyqtgraph release changes any of them;
 4. ``ViewBox.state["autoRange"]`` and ``ViewBox.childTransform()``
    (StickyRange, the backdrop's mapping).
 5. ``PlotItem.autoBtn``, ``_exportOpts``, ``mouseHovering``, ``buttonsHidden``
-   (StickyRange shows the "A" button only while an axis does not follow).
+   and ``updateButtons`` (StickyRange replaces it, to show the "A" button only
+   while an axis does not follow).
 6. What PlotItem, ViewBox and LegendItem read of a data item, which
    ``LiveCurve`` provides: ``implements("plotData")``, ``name()``,
    ``opts`` (pen, name, symbol, ...), ``dataBounds(ax, frac, orthoRange)``,
