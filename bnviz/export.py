@@ -14,7 +14,6 @@ import re
 import shutil
 import stat
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from . import __version__
 from .engine.compare import run_letter
-from .engine.fileio import STALE_SECONDS, write_atomic
+from .engine.fileio import remove_stale, write_atomic
 
 FORMATS = ("png", "svg")
 STORES = ("steps", "summaries", "evals")
@@ -315,7 +314,7 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
     then, so the folder never holds two runs, and an export that fails at
     any point leaves the earlier one as it was (``_swap_in``)."""
     folder = prepare_folder(folder)
-    remove_stale_staging(folder)
+    remove_stale(folder, STAGING_NAME, folders=True)   # of exports killed half-way
     staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
@@ -423,19 +422,3 @@ def previous_export(folder: Path) -> list[str]:
         if stat.S_ISREG(st.st_mode) and st.st_size == size:
             names.append(name)
     return [*names, MANIFEST]
-
-
-def remove_stale_staging(folder: Path, older_than: float = STALE_SECONDS) -> None:
-    """Remove the staging folders of exports that were killed half-way."""
-    now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if (STAGING_NAME.match(entry.name) and entry.is_dir(follow_symlinks=False)
-                    and now - entry.stat(follow_symlinks=False).st_mtime > older_than):
-                shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:
-            continue

@@ -94,7 +94,7 @@ def parallel_runs(comparison, labels):
     """The runs of ``comparison`` as the window trains them: B, C... each
     in a follower process (LocalRuns if there is one run, or no process
     can be started)."""
-    from .engine.compare import run_letter
+    from .engine.compare import run_name
     from .training.process import start_followers
     from .training.runs import LocalRuns, ParallelRuns
     n = len(comparison.runs)
@@ -103,7 +103,7 @@ def parallel_runs(comparison, labels):
             processes, ends = start_followers(n - 1)
         except OSError:
             return LocalRuns(comparison), []
-        names = [labels[i] if i < len(labels) and labels[i] else run_letter(i) for i in range(n)]
+        names = [run_name(labels, i) for i in range(n)]
         return ParallelRuns(comparison, ends, names), processes
     return LocalRuns(comparison), []
 
@@ -230,7 +230,7 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
 
     import numpy as np
 
-    from .engine.compare import run_letter
+    from .engine.compare import run_name
     from .engine.session import SessionError
     from .export import ExportError, export_all
     from .training.messages import FrameUpdate
@@ -242,7 +242,7 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
     start = f" from step {trainer.step_count}" if trainer.step_count else ""
     print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps{start}"
           f"{lockstep}", file=sys.stderr)
-    names = [(labels[i] if i < len(labels) else "") or run_letter(i) for i in range(runs.count)]
+    names = [run_name(labels, i) for i in range(runs.count)]
     starts = runs.starts([names[i] if runs.count > 1 else "" for i in range(runs.count)])
     progress = Progress(args.steps)
     # A diverging run overflows on purpose: say so once below, not with
@@ -252,7 +252,6 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
     progress.finish()
     if diverged_at is not None:
         broken, _, what = runs.broken()
-        what = what.replace("a batch statistic", "a batch norm statistic")
         where = f" of run {names[broken]}" if len(configs) > 1 else ""
         print(f"bnviz: training diverged at step {diverged_at}: {what}{where} became NaN or Inf; "
               "exporting what was trained", file=sys.stderr)

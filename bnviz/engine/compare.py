@@ -29,6 +29,11 @@ def run_letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
 
 
+def run_name(labels, i: int) -> str:
+    """Run i's label, or its letter where it has none."""
+    return labels[i] if i < len(labels) and labels[i] else run_letter(i)
+
+
 def _trainers(configs, summary_every: int, summary_growth: bool = False) -> list[Trainer]:
     """A Trainer per config; those on A's data share its (identical) arrays."""
     first = Trainer(configs[0], summary_every=summary_every, summary_growth=summary_growth)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -19,11 +20,13 @@ TEMPORARY_NAME = re.compile(r"^\..+\.bnviz-[A-Za-z0-9_]{8}\.tmp$")
 STALE_SECONDS = 600   # no write takes this long: an older temporary file was abandoned
 
 
-def remove_stale_temporaries(folder: str | Path, older_than: float = STALE_SECONDS) -> list[Path]:
-    """Remove the temporary files interrupted writes left in ``folder``: named
-    as write_atomic names them and untouched for ``older_than`` seconds (a
-    write still going on, in this or another bnviz, is younger). Returns
-    what was removed; a file that cannot be removed is left quietly."""
+def remove_stale(folder: str | Path, name: re.Pattern, folders: bool = False,
+                 older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove what interrupted work left in ``folder``: files (or with
+    ``folders``, folders and all they hold) whose whole name matches ``name``
+    and that are untouched for ``older_than`` seconds (work still going on,
+    in this or another bnviz, is younger). Symbolic links are never
+    followed. Returns what was removed; what cannot be is left quietly."""
     removed = []
     now = time.time()
     try:
@@ -31,15 +34,21 @@ def remove_stale_temporaries(folder: str | Path, older_than: float = STALE_SECON
     except OSError:
         return removed
     for entry in entries:
-        if not TEMPORARY_NAME.match(entry.name):
+        if not name.fullmatch(entry.name):
             continue
         try:
-            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than:
-                os.unlink(entry.path)
+            kind_ok = entry.is_dir(follow_symlinks=False) if folders else entry.is_file(follow_symlinks=False)
+            if kind_ok and now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                shutil.rmtree(entry.path) if folders else os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:
             continue
     return removed
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """The temporary files of interrupted write_atomic calls in ``folder``."""
+    return remove_stale(folder, TEMPORARY_NAME)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

@@ -10,7 +10,7 @@ from ..engine.compare import Comparison
 from ..engine.session import run_arrays
 from ..engine.testtime import inspect_example
 from ..engine.trainer import Trainer
-from .runs import run_start, run_update
+from .runs import divergence, run_start, run_update
 
 
 class Follower:
@@ -34,8 +34,7 @@ class Follower:
         t = self.trainer
         with np.errstate(all="ignore"):
             done = self._solo.advance(n, stop_on_divergence=True, summarize_last=summarize_last)
-        broken = None if t.is_finite() else (
-            t.step_count, "the loss" if not np.isfinite(t.last_loss) else "a batch statistic")
+        broken = divergence(t)
         return done, bool(np.isfinite(t.last_loss)), broken
 
     def cmd_summarize(self):

@@ -14,7 +14,7 @@ import traceback
 
 import numpy as np
 
-from ..engine.compare import Comparison, run_letter
+from ..engine.compare import Comparison, run_name
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
 from ..engine.session import SessionError, load_runs
@@ -216,7 +216,7 @@ class RunHost:
 
     def _install(self, comparison: Comparison, labels: tuple[str, ...], run_id: int, followers=()) -> None:
         n = len(comparison.runs)
-        names = [labels[i] if i < len(labels) and labels[i] else run_letter(i) for i in range(n)]
+        names = [run_name(labels, i) for i in range(n)]
         if followers and len(followers) == n - 1:
             try:
                 runs = ParallelRuns(comparison, followers, names)
@@ -242,7 +242,7 @@ class RunHost:
         self._owe_frame()
 
     def _label(self, i: int) -> str:
-        return self._labels[i] if i < len(self._labels) and self._labels[i] else run_letter(i)
+        return run_name(self._labels, i)
 
     def _set_playing(self, playing: bool) -> None:
         if not playing and self._playing and self._runs is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.compare import Comparison, run_letter
+from ..engine.compare import Comparison, run_name
 from ..engine.config import RunConfig
 from ..engine.frame import boundary_grid
 from ..engine.session import run_arrays, save_runs, write_runs
@@ -82,8 +82,9 @@ class LocalRuns:
     def broken(self) -> tuple[int, int, str] | None:
         """(run, step, what) of the first run whose loss or statistics are not finite."""
         for i, t in enumerate(self.comparison.runs):
-            if not t.is_finite():
-                return i, t.step_count, "the loss" if not np.isfinite(t.last_loss) else "a batch statistic"
+            d = divergence(t)
+            if d is not None:
+                return (i, *d)
         return None
 
     def summarize(self) -> None:
@@ -129,8 +130,7 @@ class ParallelRuns:
         self._solo = Comparison.from_runs([self.a])
         self.count = len(comparison.runs)
         self._followers = list(followers)
-        self._labels = [lab or run_letter(i) for i, lab in enumerate(labels)] or \
-            [run_letter(i) for i in range(self.count)]
+        self._labels = [run_name(labels, i) for i in range(self.count)]
         self._mark: dict = {}
         self._finite: list[bool] = [True] * self.count
         self._broken: list = [None] * self.count
@@ -183,9 +183,7 @@ class ParallelRuns:
                 return self._solo.advance(n, stop_on_divergence=True, summarize_last=summarize_last)
         done = self._everywhere(("advance", n, summarize_last), local)
         self._finite = [bool(np.isfinite(self.a.last_loss))] + [d[1] for d in done[1:]]
-        self._broken = [None if self.a.is_finite() else
-                        (self.a.step_count, "the loss" if not np.isfinite(self.a.last_loss)
-                         else "a batch statistic")] + [d[2] for d in done[1:]]
+        self._broken = [divergence(self.a)] + [d[2] for d in done[1:]]
         return done[0]
 
     def finite_losses(self) -> bool:
@@ -246,6 +244,13 @@ class ParallelRuns:
         """Stop the followers (they exit at once; the client reaps them)."""
         close_followers(self._followers)
         self._followers = []
+
+
+def divergence(t: Trainer) -> tuple[int, str] | None:
+    """(step, what became NaN or Inf) once run ``t`` diverged, else None."""
+    if t.is_finite():
+        return None
+    return t.step_count, "the loss" if not np.isfinite(t.last_loss) else "a batch norm statistic"
 
 
 def close_followers(conns) -> None:
