@@ -42,6 +42,7 @@ class Frame:
     label: str = ""                    # the run's name in compare mode ("A: with BN")
     others: tuple["Frame", ...] = ()   # compare mode: runs B, C, ... at the same step
     n_test: int = 0                    # test examples
+    stepping: tuple[int, int] | None = None   # (done, of) while n requested steps train
 
     @property
     def step(self) -> int:

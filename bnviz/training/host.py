@@ -27,6 +27,7 @@ FRAME_INTERVAL = 1.0 / 30    # at most this often a frame is published
 EVAL_INTERVAL = 0.25         # evaluate the test set at most this often...
 EVAL_SHARE = 0.10            # ...and with at most this share of the time
 BOUNDARY_INTERVAL = 0.15
+RATE_SPAN = 5.0              # s: the longest stretch the steps/s read-out looks back over
 EXPECTED = (ConfigError, DatasetError, SessionError, ValueError, OSError)
 
 
@@ -55,6 +56,7 @@ class RunHost:
         self._run_id = 0
         self._playing = False
         self._pending_steps = 0
+        self._stepping_total = 0     # steps of the step-n request training now
         self._speed = 0.0            # steps per second; 0 = flat out
         self._credit = 0.0           # steps owed at a limited speed
         self._last_tick = 0.0
@@ -144,6 +146,9 @@ class RunHost:
         if self._trainer is None or self._diverged_at is not None:
             return
         self._set_playing(False)
+        if self._pending_steps == 0:
+            self._stepping_total = 0   # a new request, not more of the one training
+        self._stepping_total += max(0, int(n))
         self._pending_steps += max(0, int(n))
 
     def cmd_step_epoch(self) -> None:
@@ -398,13 +403,20 @@ class RunHost:
             self._last_boundary = now
         self._published_step = tr.step_count
         updates = runs.updates(boundary, self._diverged_at)
+        owed = self._pending_steps
+        stepping = (self._stepping_total - owed, self._stepping_total) if owed > 0 else None
         self._send(("frame", FrameUpdate(run_id=self._run_id, steps_per_second=self._steps_per_second(),
-                                         runs=updates, starts=self._starts)))
+                                         runs=updates, starts=self._starts, stepping=stepping)))
         self._starts = ()
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()
-        self._rate_window = window = [(t, s) for t, s in self._rate_window if now - t <= 1.0]
+        # The last second, but at least the last three advances of the last
+        # RATE_SPAN seconds: at 1 step/s a one-second window holds one.
+        self._rate_window = kept = [(t, s) for t, s in self._rate_window if now - t <= RATE_SPAN]
+        window = [(t, s) for t, s in kept if now - t <= 1.0]
+        if len(window) < 3:
+            window = kept[-3:]
         if not self.busy or len(window) < 2 or window[-1][0] <= window[0][0]:
             return 0.0
         return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])

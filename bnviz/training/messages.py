@@ -68,3 +68,4 @@ class FrameUpdate:
     steps_per_second: float
     runs: tuple[RunUpdate, ...]           # A first
     starts: tuple[RunStart, ...] = ()     # set on the first frame of new runs
+    stepping: tuple[int, int] | None = None   # (done, of) while a step-n request trains

@@ -43,7 +43,8 @@ class Replica:
                                 history=history.snapshot(), evaluation=run.evaluation,
                                 boundary=self.boundaries[i], steps_per_second=update.steps_per_second,
                                 n_classes=start.n_classes, steps_per_epoch=start.steps_per_epoch,
-                                diverged_at=run.diverged_at, label=start.label, n_test=start.n_test))
+                                diverged_at=run.diverged_at, label=start.label, n_test=start.n_test,
+                                stepping=update.stepping))
         first = frames[0]
         if len(frames) == 1:
             return first

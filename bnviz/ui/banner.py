@@ -29,7 +29,7 @@ class DivergenceBanner(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         row = banner_row(self, "divergenceBanner", "#fdecea", "#e0796b", "#611a15")
-        self.lower_button = QPushButton("Lower learning rate ×0.1 and reset")
+        self.lower_button = QPushButton("Learning rate ×0.1, reset")
         self.lower_button.setToolTip("Divide the learning rate by 10 and start the run again")
         self.lower_button.clicked.connect(self.lower_lr_requested)
         row.addWidget(self.lower_button)
@@ -44,8 +44,11 @@ class DivergenceBanner(QFrame):
         self.hide()
 
     def show_divergence(self, step: int, what: str, lr: float) -> None:
-        self.label.setText(
-            f"<b>Training diverged at step {step}:</b> {what} became NaN or infinite, so "
-            f"training paused. Try a lower learning rate (now {lr:g}), batch norm in every "
-            "layer, or a reset.")
+        """One line, the advice in its tooltip (the buttons are the advice)."""
+        self.label.setText(f"<b>Diverged at step {step:,}:</b> {what} became NaN or infinite; "
+                           "training paused.")
+        tip = (f"Try a lower learning rate (now {lr:g}), batch norm in every layer, or a reset.")
+        self.label.setToolTip(tip)
+        self.lower_button.setToolTip(f"Divide the learning rate by 10 (to {lr * 0.1:g}) and start "
+                                     "the run again")
         self.show()

@@ -16,7 +16,8 @@ from .compare_dialog import CompareDialog
 
 class CompareMode:
     """Needs ``_config``, ``_runset``, ``reset_run``, ``_confirm_reset``,
-    ``step``, ``lesson_view``, ``lesson_dock`` and ``panel_docks``."""
+    ``step``, ``lesson_view``, ``lesson_dock``, ``config_dock``, ``show_panel``
+    and ``fit_to_screen``."""
 
     def comparing(self) -> bool:
         return self._runset.comparing
@@ -39,38 +40,27 @@ class CompareMode:
         """Leave compare mode (and any lesson): run A alone, from the start."""
         if self.comparing() and not self._confirm_reset("Leaving compare mode starts run A alone."):
             return
-        self.lesson_dock.hide()
+        self.close_lesson()
         self.start_runs((self._config,))
 
+    def close_lesson(self) -> None:
+        """The lesson's text goes; the configuration takes its place again."""
+        self.lesson_view.clear()
+        self.lesson_dock.hide()
+        self.config_dock.show()
+        self.config_dock.raise_()
+
     def open_lesson(self, key: str) -> None:
-        """Start a guided lesson: its runs, its explanation, the panel that
-        shows its point in front, and its steps trained."""
+        """Start a guided lesson: its runs, its text beside the figures in the
+        configuration's place, the view that shows its point, and its steps trained."""
         chosen = lesson(key)
         if not self._confirm_reset(f"The lesson “{chosen.title}” starts new runs."):
             return
         self.lesson_view.show_lesson(chosen)
         self.lesson_dock.show()
         self.lesson_dock.raise_()
-        dock = self.panel_docks.get(f"{chosen.panel}_panel")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-            # Once the window is laid out (a lesson may open before it is shown).
-            QTimer.singleShot(0, lambda: self._bring_forward(dock))
         self.start_runs(chosen.configs, chosen.labels)
+        self.show_panel(f"{chosen.panel}_panel")
         self.step(chosen.steps)
-
-    def _bring_forward(self, dock) -> None:
-        """Give ``dock``, in front of its tab group, room enough to read:
-        about half the window across its dock area (it is shown and raised
-        already; this runs once the window is laid out)."""
-        from PySide6.QtCore import Qt
-        if dock.isFloating():
-            return
-        area = self.dockWidgetArea(dock)
-        if area in (Qt.BottomDockWidgetArea, Qt.TopDockWidgetArea):
-            self.resizeDocks([dock], [int(self.height() * 0.48)], Qt.Vertical)
-            self.resizeDocks([dock], [int(self.width() * 0.7)], Qt.Horizontal)
-        elif area in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea):
-            self.resizeDocks([dock], [int(self.width() * 0.45)], Qt.Horizontal)
-            self.resizeDocks([dock], [int(self.height() * 0.6)], Qt.Vertical)
+        # Whatever the lesson's text and panels ask for, the window stays on the screen.
+        QTimer.singleShot(0, self.fit_to_screen)

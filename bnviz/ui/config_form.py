@@ -56,6 +56,9 @@ class ConfigForm:
 
     def _row(self, form: QFormLayout, label: str, widget: QWidget, live: bool = False,
              editor: QWidget | None = None) -> None:
+        field = (editor or widget).objectName()
+        if field:   # a message names the setting as its row does
+            self.__dict__.setdefault("_field_labels", {})[field] = label
         text = QLabel(label + (LIVE_MARK if live else ""))
         text.setToolTip(self._help.get(editor or widget, ""))
         text.setBuddy(editor or widget)

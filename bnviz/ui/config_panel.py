@@ -82,6 +82,22 @@ class ConfigPanel(ConfigForm, QWidget):
                 widget.set_value(getattr(cfg, name))
         self._refresh(emit=False)
 
+    def set_owner(self, label: str, editable: bool = True) -> None:
+        """Say whose settings these are (compare mode: "A: with BN"); another
+        run's are shown to read, not to edit."""
+        if not label:
+            self._owner.hide()
+        elif editable:
+            self._owner.setText(f"Settings of run <b>{label}</b>; edits here apply to run A, and "
+                                "the other runs keep their differences from it.")
+        else:
+            self._owner.setText(f"Settings of run <b>{label}</b>, to read: this run follows run A's "
+                                "settings and its own differences (Run › Compare with… changes "
+                                "them). Show run A to edit.")
+        self._owner.setVisible(bool(label))
+        self._content.setEnabled(editable)
+        self._buttons.setEnabled(editable)
+
     def config(self) -> RunConfig:
         """The config the widgets show; may be invalid (text that does not
         parse is passed on as text, so validate() names its field)."""
@@ -94,6 +110,10 @@ class ConfigPanel(ConfigForm, QWidget):
     def editor(self, field: str) -> QWidget:
         """The widget that edits (and is marked for) a RunConfig field."""
         return self._editors[field]
+
+    def field_label(self, field: str) -> str:
+        """The name a user reads for RunConfig field ``field`` (its row's label)."""
+        return self._field_labels.get(field, field.replace("_", " "))
 
     def errors(self) -> dict[str, str]:
         """{field: message} for every field now marked invalid."""
@@ -108,6 +128,13 @@ class ConfigPanel(ConfigForm, QWidget):
         self._message.setWordWrap(True)
         self._message.setContentsMargins(6, 4, 6, 4)
         self._message.hide()
+        self._owner = QLabel()
+        self._owner.setObjectName("config_owner")
+        self._owner.setWordWrap(True)
+        self._owner.setContentsMargins(6, 4, 6, 4)
+        self._owner.setStyleSheet("background: #eef3fa; border-bottom: 1px solid #c6d4e8;")
+        self._owner.hide()
+        outer.addWidget(self._owner)
         outer.addWidget(self._message)
 
         content = QWidget()
@@ -124,11 +151,17 @@ class ConfigPanel(ConfigForm, QWidget):
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         outer.addWidget(scroll, 1)
-        outer.addWidget(self._build_buttons())
+        self._buttons = self._build_buttons()
+        outer.addWidget(self._buttons)
+        self._content = content
         # One label column across all groups reads better than six ragged ones.
         width = max(label.sizeHint().width() for label in self._labels)
         for label in self._labels:
             label.setMinimumWidth(width)
+        # No horizontal scrolling, so the column is never narrower than its
+        # widest row: nothing is clipped (long notes wrap instead).
+        scroll.setMinimumWidth(content.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
 
     def _read(self) -> tuple[dict, dict[str, str]]:
         """(values for RunConfig, {field: message} for text that did not parse)."""
@@ -188,7 +221,7 @@ class ConfigPanel(ConfigForm, QWidget):
         if errors:
             note = "Fix the marked fields to apply."
         elif pending:
-            note = f"Pending: {', '.join(pending)}."
+            note = f"Not applied yet: {', '.join(self.field_label(f) for f in pending)}."
         else:
             note = ""
         self._note.setText((note + "\n" if note else "") + "Changes to the network or data reset the run; "
@@ -212,8 +245,9 @@ class ConfigPanel(ConfigForm, QWidget):
         self._errors = errors
         for field, widget in self._editors.items():
             message = errors.get(field)
-            set_invalid(widget, f"{field}: {message}" if message else None, self._help[widget])
-        self._message.setText("\n".join(f"⚠ {f}: {m}" for f, m in errors.items()))
+            set_invalid(widget, f"{self.field_label(field)}: {message}" if message else None,
+                        self._help[widget])
+        self._message.setText("\n".join(f"⚠ {self.field_label(f)}: {m}" for f, m in errors.items()))
         self._message.setVisible(bool(errors))
 
     def _update_enabled(self, values: dict, errors: dict[str, str]) -> None:

@@ -96,7 +96,7 @@ class FileActions:
             return
         self._run_id += 1
         self.banner.hide()
-        self.lesson_dock.hide()
+        self.close_lesson()
         self._pending_recent = self._opening_session = path
         self.statusBar().showMessage(f"Opening {path}…")
         self.open_session_requested.emit(path, self._run_id)

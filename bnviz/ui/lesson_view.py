@@ -23,6 +23,10 @@ class LessonView(QWidget):
         self.title_label.setStyleSheet("font-weight: bold; font-size: 12pt;")
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
+        # The whole text at a readable size: the dock's height is the box's.
+        self.text.setStyleSheet("QTextBrowser { font-size: 11pt; }")
+        self.text.setFrameShape(QTextBrowser.NoFrame)
+        self.setMinimumWidth(260)
         self.text.setToolTip("What this lesson shows, and where to look")
         self.run_button = QPushButton()
         self.run_button.setToolTip("Train every run of the lesson this many more steps, in lockstep")
@@ -40,14 +44,22 @@ class LessonView(QWidget):
         for b in (self.run_button, self.restart_button, self.leave_button):
             b.setEnabled(False)
         self.run_button.setText("Train more steps")
+        # The main action on a row of its own, so a narrow column clips nothing.
         buttons = QHBoxLayout()
-        for b in (self.run_button, self.restart_button, self.leave_button):
+        for b in (self.restart_button, self.leave_button):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title_label)
         layout.addWidget(self.text, 1)
+        layout.addWidget(self.run_button)
         layout.addLayout(buttons)
+
+    def clear(self) -> None:
+        """No lesson open (the dock is hidden)."""
+        self.lesson = None
+        for b in (self.run_button, self.restart_button, self.leave_button):
+            b.setEnabled(False)
 
     def show_lesson(self, lesson) -> None:
         self.lesson = lesson

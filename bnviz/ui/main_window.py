@@ -10,7 +10,7 @@ import time
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from ..engine.compare import RunSet
@@ -26,22 +26,13 @@ from .window_menus import WindowMenus
 from .panels import ALL_PANELS, EVERY_RUN_PANELS
 from .status import RunStatus
 from .training_client import TrainingClient
+from .views import DEFAULT_VIEW, VIEW_OF_PANEL, VIEWS, View
 
-# The default layout: distributions in the middle, the rest docked around.
-CENTRAL_PANEL = "distributions_panel"
-DOCKED_PANELS = (("gamma_beta_panel", Qt.RightDockWidgetArea),
-                 ("running_stats_panel", Qt.RightDockWidgetArea),
-                 ("training_curves_panel", Qt.BottomDockWidgetArea),
-                 ("decision_boundary_panel", Qt.BottomDockWidgetArea),
-                 ("compare_panel", Qt.BottomDockWidgetArea),
-                 ("gradients_panel", Qt.RightDockWidgetArea),
-                 ("test_time_panel", Qt.RightDockWidgetArea))
-# Docks that share a place with another as tabs (the first named is in front).
-TABBED_PANELS = (("training_curves_panel", "compare_panel"), ("gamma_beta_panel", "gradients_panel"),
-                 ("running_stats_panel", "test_time_panel"))
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
 DRAW_IDLE_FACTOR = 0.2    # idle this many times a redraw's cost before the next
-SETTINGS_VERSION = 2  # bump when the dock layout changes incompatibly
+SETTINGS_VERSION = 3  # bump when the layout changes incompatibly (3: task views)
+DEFAULT_SIZE = (1800, 1100)   # at most; less on a smaller screen
+CONFIG_WIDTH = 350            # the configuration column, if the screen has room
 
 
 class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
@@ -77,6 +68,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.frames_drawn = 0
         self._slices = []   # (panel, frame) still to draw of the frame being drawn
         self._drawing = None
+        self._shown_once = False
 
         self._build_panels()
         self._build_actions()
@@ -107,12 +99,21 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.process_banner.restart_requested.connect(self.restart_training)
         self.process_banner.session_requested.connect(self.restart_training)
         column.addWidget(self.process_banner)
-        column.addWidget(self.panels[CENTRAL_PANEL], 1)
+        self.views = {spec.key: View(spec, self.panels) for spec in VIEWS}
+        self.panel_docks = {name: dock for view in self.views.values()
+                            for name, dock in view.docks.items()}
+        self.view_tabs = QTabWidget()
+        self.view_tabs.setObjectName("view_tabs")
+        self.view_tabs.setDocumentMode(True)
+        for i, view in enumerate(self.views.values()):
+            self.view_tabs.addTab(view, view.spec.title)
+            self.view_tabs.setTabToolTip(i, f"{view.spec.tip} (Ctrl+{i + 1})")
+        self.view_tabs.currentChanged.connect(self._on_view_changed)
+        column.addWidget(self.view_tabs, 1)
         self.setCentralWidget(central)
         # Keyboard focus starts on the plots, not in a form field, so Space
         # and the arrow keys drive training instead of editing a setting.
         central.setFocusPolicy(Qt.StrongFocus)
-        self.setDockNestingEnabled(True)
 
         self.config_panel = ConfigPanel()
         self.config_panel.set_config(self._config)
@@ -127,44 +128,86 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.lesson_view.restart_requested.connect(lambda: self.open_lesson(self.lesson_view.lesson.key))
         self.lesson_view.leave_requested.connect(self.single_run)
         self.lesson_dock = self._dock("Lesson", "dock_lesson", self.lesson_view, Qt.LeftDockWidgetArea)
-        self.splitDockWidget(self.lesson_dock, self.config_dock, Qt.Vertical)
+        # A lesson's text takes the configuration's place (its tab stays a click away).
+        self.tabifyDockWidget(self.config_dock, self.lesson_dock)
         self.lesson_dock.hide()
-        self.panel_docks = {}
-        for name, area in DOCKED_PANELS:
-            panel = self.panels[name]
-            self.panel_docks[name] = self._dock(panel.title, "dock_" + name, panel, area)
-            # A tab raised: draw its latest frame once it has its place on screen.
-            self.panel_docks[name].visibilityChanged.connect(
-                lambda shown, p=panel: shown and QTimer.singleShot(0, p.show_latest))
-        tabbed = {second for _, second in TABBED_PANELS}
-        right = [self.panel_docks[n] for n, a in DOCKED_PANELS
-                 if a == Qt.RightDockWidgetArea and n not in tabbed]
-        bottom = [self.panel_docks[n] for n, a in DOCKED_PANELS
-                  if a == Qt.BottomDockWidgetArea and n not in tabbed]
-        for a, b in zip(right, right[1:]):
-            self.splitDockWidget(a, b, Qt.Vertical)
-        for a, b in zip(bottom, bottom[1:]):
-            self.splitDockWidget(a, b, Qt.Horizontal)
-        for first, second in TABBED_PANELS:
-            self.tabifyDockWidget(self.panel_docks[first], self.panel_docks[second])
-            self.panel_docks[first].raise_()
-        # The default layout, fitted to the screen: up to 1800 x 1100.
-        screen = QGuiApplication.primaryScreen()
-        room = screen.availableGeometry() if screen is not None else None
-        width = min(1800, room.width() - 40) if room else 1560
-        height = min(1100, room.height() - 60) if room else 960
-        column = height - 90   # below the menu and toolbar, above the status bar
-        self.resizeDocks([self.config_dock] + right[:1], [330, int(width * 0.31)], Qt.Horizontal)
-        self.resizeDocks(bottom[:1], [int(column * 0.33)], Qt.Vertical)
-        self.resizeDocks(bottom, [int(width * 0.58), int(width * 0.36)][:len(bottom)], Qt.Horizontal)
-        upper = column - int(column * 0.33)
-        self.resizeDocks(right, [int(upper * 0.45), int(upper * 0.55)][:len(right)], Qt.Vertical)
-        self.resize(width, height)
+        self.config_dock.raise_()
+        self.resize(*self.default_size())
+        self._fit_views()
         self._default_state = None
+
+    def default_size(self) -> tuple[int, int]:
+        """DEFAULT_SIZE, or the screen's available room less a margin."""
+        room = self._screen_room()
+        if room is None:
+            return DEFAULT_SIZE
+        return min(DEFAULT_SIZE[0], room.width() - 40), min(DEFAULT_SIZE[1], room.height() - 60)
+
+    def _screen_room(self):
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
+    def _fit_views(self) -> None:
+        """The default shares of every view, for the window's default size."""
+        width, height = self.default_size()
+        self.resizeDocks([self.config_dock], [min(CONFIG_WIDTH, width // 3)], Qt.Horizontal)
+        for view in self.views.values():
+            view.fit_default(max(width - CONFIG_WIDTH, View.MIN_WIDTH), max(height - 150, View.MIN_HEIGHT))
+
+    def fit_to_screen(self) -> None:
+        """Keep the window inside the screen's available room (a restored
+        geometry from a larger screen, a lesson's wider text)."""
+        room = self._screen_room()
+        if room is None or self.isMaximized() or self.isFullScreen():
+            return
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        width = min(self.width(), room.width() - extra_w)
+        height = min(self.height(), room.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), room.x()), room.right() - frame.width() + 1)
+        y = min(max(frame.y(), room.y()), room.bottom() - frame.height() + 1)
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    # ------------------------------------------------------------- views
+    def show_view(self, key: str) -> None:
+        self.view_tabs.setCurrentWidget(self.views[key])
+
+    def current_view(self) -> View:
+        return self.view_tabs.currentWidget()
+
+    def show_panel(self, name: str) -> None:
+        """Bring panel ``name`` on screen: its view, and its dock in front."""
+        self.show_view(VIEW_OF_PANEL[name])
+        dock = self.panel_docks[name]
+        if not dock.isVisible() and dock.absence is None:
+            dock.wanted = True
+            dock.sync()
+        dock.raise_()
+
+    def _on_view_changed(self, _index: int) -> None:
+        for panel in self.current_view().panels():
+            QTimer.singleShot(0, panel.show_latest)
+
+    def _update_absences(self, frame) -> None:
+        """Panels with nothing to show for this run leave their views."""
+        shown = self._shown_run(frame)
+        for view in self.views.values():
+            view.set_absences({name: dock.panel.absence(frame if name in EVERY_RUN_PANELS else shown)
+                               for name, dock in view.docks.items()})
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.centralWidget().setFocus()
+        if not self._shown_once:
+            self._shown_once = True
+            # Docks take their shares once the window has its size on screen.
+            if self.settings.value("layout_version") != str(SETTINGS_VERSION):
+                QTimer.singleShot(0, self._fit_views)
+            QTimer.singleShot(0, self.fit_to_screen)
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -257,9 +300,10 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
             for panel in self.panels.values():
                 panel.clear()
         shown = self._shown_run(frame)
+        self._update_absences(frame)
         self._slices = [(panel, frame if name in EVERY_RUN_PANELS else shown)
                         for name, panel in self.panels.items()]
-        self.status.update(frame)
+        self.status.update(shown, shown_name=shown.label if frame.others else "")
         self.frames_drawn += 1
         self._draw_slice()
 
@@ -297,10 +341,22 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         if self._frame is None:
             return
         shown = self._shown_run(self._frame)
+        self._update_absences(self._frame)
+        self._show_settings_of(shown)
+        self.status.update(shown, shown_name=shown.label)
         for name, panel in self.panels.items():
             if name not in EVERY_RUN_PANELS:
                 panel.clear()
                 panel.set_frame(shown)
+
+    def _show_settings_of(self, shown) -> None:
+        """The configuration shows the settings of the run on screen: run A's
+        to edit, another run's to read (they follow from A's and its own
+        differences, chosen in Run › Compare with…)."""
+        is_a = self._frame is None or shown is self._frame
+        self.config_panel.set_config(self._config if is_a else shown.config)
+        self.config_panel.set_owner(shown.label if self._frame is not None and self._frame.others else "",
+                                    editable=is_a)
 
     def _on_training_playing_changed(self, playing: bool) -> None:
         self._playing = playing
@@ -404,27 +460,50 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
     # -------------------------------------------------------------- layout
     def _restore_layout(self) -> None:
         self._default_state = self.saveState(SETTINGS_VERSION)
+        if self.settings.value("layout_version") != str(SETTINGS_VERSION):
+            self.show_view(DEFAULT_VIEW)
+            return   # an older layout (docks of another kind): start from the default
         geometry = self.settings.value("geometry")
         state = self.settings.value("window_state")
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state, SETTINGS_VERSION)
+        for key, view in self.views.items():
+            view_state = self.settings.value(f"view_state/{key}")
+            if view_state is not None:
+                view.restore_state(view_state)
+        current = self.settings.value("current_view", DEFAULT_VIEW)
+        self.show_view(current if current in self.views else DEFAULT_VIEW)
+        self.lesson_dock.setVisible(self.lesson_view.lesson is not None)
+        self.fit_to_screen()
 
     def reset_layout(self) -> None:
+        """The default size (fitted to the screen), docks and views."""
+        if self.isMaximized() or self.isFullScreen():
+            self.showNormal()
         if self._default_state is not None:
             self.restoreState(self._default_state, SETTINGS_VERSION)
-        for dock in [self.config_dock, *self.panel_docks.values()]:
-            dock.show()
+        for dock in (self.config_dock, self.lesson_dock):
             dock.setFloating(False)
-        self.lesson_dock.setFloating(False)
+        self.config_dock.show()
         self.lesson_dock.setVisible(self.lesson_view.lesson is not None and self.comparing())
+        (self.lesson_dock if self.lesson_dock.isVisible() else self.config_dock).raise_()
+        for view in self.views.values():
+            view.reset()
+        self.resize(*self.default_size())
+        self._fit_views()
+        self.fit_to_screen()
 
     def closeEvent(self, event) -> None:
         if not self._closing:
             self._closing = True
+            self.settings.setValue("layout_version", str(SETTINGS_VERSION))
             self.settings.setValue("geometry", self.saveGeometry())
             self.settings.setValue("window_state", self.saveState(SETTINGS_VERSION))
+            for key, view in self.views.items():
+                self.settings.setValue(f"view_state/{key}", view.save_state())
+            self.settings.setValue("current_view", self.current_view().spec.key)
             self.shutdown()
         super().closeEvent(event)
 

@@ -10,6 +10,11 @@ from ..engine.lessons import LESSONS
 from .speed import SpeedControl
 
 
+def menu_text(text: str) -> str:
+    """``text`` shown as is in a menu ("&" would otherwise mark a mnemonic)."""
+    return text.replace("&", "&&")
+
+
 class WindowMenus:
     """Builds every QAction once; the toolbar and menus share them."""
 
@@ -55,7 +60,8 @@ class WindowMenus:
                              self.compare_with, "Ctrl+K")
         self.act_single = a("Single run", "Leave compare mode: run A alone, from its initial weights",
                             self.single_run)
-        self.act_reset_layout = a("Reset layout", "Put every panel back where it started",
+        self.act_reset_layout = a("Reset layout", "Put the window's size, every view and every "
+                                  "panel back as they started",
                                   self.reset_layout)
         self.act_about = a("About bnviz", "Version and what bnviz is", self.show_about)
         self.act_keys = a("Keyboard shortcuts", "List the keyboard shortcuts (F1)",
@@ -117,7 +123,7 @@ class WindowMenus:
         lessons_menu = mb.addMenu("&Lessons")
         self.lesson_actions = {}
         for item in LESSONS:
-            act = QAction(item.title, self)
+            act = QAction(menu_text(item.title), self)
             first = item.explanation.split(". ")[0].rstrip(".") + "."
             act.setToolTip(first)
             act.setStatusTip(first)
@@ -125,10 +131,24 @@ class WindowMenus:
             lessons_menu.addAction(act)
             self.lesson_actions[item.key] = act
         view_menu = mb.addMenu("&View")
-        view_menu.addAction(self.config_dock.toggleViewAction())
-        view_menu.addAction(self.lesson_dock.toggleViewAction())
-        for dock in self.panel_docks.values():
-            view_menu.addAction(dock.toggleViewAction())
+        self.view_actions = {}
+        for i, (key, view) in enumerate(self.views.items()):
+            act = self._action(menu_text(view.spec.title), f"{view.spec.tip} (Ctrl+{i + 1})",
+                               lambda _=False, k=key: self.show_view(k), f"Ctrl+{i + 1}")
+            view_menu.addAction(act)
+            self.view_actions[key] = act
+        view_menu.addSeparator()
+        panels_menu = self.panels_menu = view_menu.addMenu("Panels")
+        for view in self.views.values():
+            panels_menu.addSection(menu_text(view.spec.title))
+            for dock in view.docks.values():
+                panels_menu.addAction(dock.toggle_action)
+        panels_menu.setToolTipsVisible(True)
+        for dock, tip in ((self.config_dock, "Show or hide the run's settings"),
+                          (self.lesson_dock, "Show or hide the open lesson's text")):
+            act = dock.toggleViewAction()
+            act.setToolTip(tip)
+            view_menu.addAction(act)
         view_menu.addSeparator()
         view_menu.addAction(self.act_reset_layout)
         help_menu = mb.addMenu("&Help")

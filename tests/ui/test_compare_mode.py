@@ -32,7 +32,7 @@ def test_compare_with_b_trains_both_in_lockstep(qtbot, window, monkeypatch):
     assert f.others[0].step == 10
     np.testing.assert_array_equal(f.record.labels, f.others[0].record.labels)
     # (Tabbed behind Training curves, it draws once its tab is raised.)
-    window.panel_docks["compare_panel"].raise_()
+    window.show_panel("compare_panel")
     qtbot.waitUntil(window.panels["compare_panel"].is_comparing, timeout=2000)
     # A live edit reaches B too (it had A's learning rate).
     window.config_panel.live_changed.emit(f.config.replace(lr=0.05))
@@ -80,7 +80,7 @@ def test_each_lesson_opens_from_the_menu(qtbot, window, item):
 
 def test_test_time_lab_controls_and_inspection(qtbot, window):
     lab = window.panels["test_time_panel"]
-    window.panel_docks["test_time_panel"].raise_()
+    window.show_panel("test_time_panel")
     qtbot.waitUntil(lab.isVisible, timeout=2000)
     window.act_step10.trigger()
     qtbot.waitUntil(lambda: lab.inspection is not None and lab.inspection.step == 10, timeout=5000)
@@ -109,7 +109,7 @@ def test_test_time_lab_controls_and_inspection(qtbot, window):
 
 def test_test_time_lab_in_compare_mode_shows_every_runs_lag(qtbot, window):
     lab = window.panels["test_time_panel"]
-    window.panel_docks["test_time_panel"].raise_()
+    window.show_panel("test_time_panel")
     qtbot.waitUntil(lab.isVisible, timeout=2000)
     a = window._config
     window.start_runs((a, a.replace(bn_momentum=0.01), a.replace(batch_size=4)),
@@ -150,7 +150,10 @@ def test_single_run_panels_show_the_chosen_run(qtbot, window):
     assert window.panels["compare_panel"].frame().others   # every run, still
     boundary = window.panels["decision_boundary_panel"].frame().boundary
     assert boundary is not None and boundary.probs.shape[:2] == (80, 80)
-    x, y = window.panels["training_curves_panel"].loss_series.data()
+    window.show_panel("training_curves_panel")   # a panel draws once on screen
+    curves = window.panels["training_curves_panel"]
+    qtbot.waitUntil(lambda: len(curves.loss_series.data()[1]) == 10, timeout=2000)
+    x, y = curves.loss_series.data()
     np.testing.assert_allclose(y, _frame(window).others[0].history.steps["loss"], rtol=1e-6)
     window.act_step.trigger()
     qtbot.waitUntil(lambda: dist.frame().step == 11, timeout=5000)

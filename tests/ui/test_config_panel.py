@@ -141,7 +141,7 @@ def test_structural_edit_enables_apply_and_apply_emits(panel, qtbot):
     with qtbot.assertNotEmitted(panel.live_changed, wait=0):
         editor(panel, "hidden").setText("64, 32")
     assert apply_button(panel).isEnabled()
-    assert "hidden" in panel.findChild(QLabel, "config_note").text()
+    assert "Not applied yet: Hidden." in panel.findChild(QLabel, "config_note").text()
     with qtbot.waitSignal(panel.apply_requested, timeout=1000) as blocker:
         qtbot.mouseClick(apply_button(panel), Qt.LeftButton)
     assert blocker.args[0].hidden == (64, 32)
@@ -240,7 +240,8 @@ def test_invalid_value_is_marked_at_its_field(panel, qtbot, case, data_file):
     assert field in panel.errors()
     assert list(panel.errors()) == [field]
     for text in (widget.toolTip(), message(panel).text()):
-        assert field in text
+        # Named as its row names it, never by the internal field name.
+        assert panel.field_label(field) in text and f"{field}:" not in text
         for words in allowed:
             assert words in text
     assert message(panel).isVisibleTo(panel)
@@ -374,7 +375,7 @@ def test_every_control_has_a_tooltip(panel):
     assert "resets the run" in editor(panel, "hidden").toolTip()
     # The mouse is over a spin box's own line edit: it shows the error too.
     editor(panel, "batch_size").setValue(1)
-    assert "batch_size" in editor(panel, "batch_size").lineEdit().toolTip()
+    assert "Batch size:" in editor(panel, "batch_size").lineEdit().toolTip()
 
 
 def test_browse_fills_the_path(panel, qtbot, monkeypatch, data_file):

@@ -32,9 +32,16 @@ def test_window_basics(window):
     assert not window.windowIcon().isNull()
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles == ["File", "Run", "Lessons", "View", "Help"]
-    # Every dock can be toggled from the View menu.
+    # Every view has its entry and shortcut, every dock its toggle in the View menu.
     view = window.menus["view"]
-    assert len([a for a in view.actions() if a.isCheckable()]) == 2 + len(window.panel_docks)
+    assert len([a for a in view.actions() if a.isCheckable()]) == 2   # configuration, lesson
+    panels = window.panels_menu
+    assert panels.menuAction() in view.actions()
+    assert len([a for a in panels.actions() if a.isCheckable()]) == len(window.panel_docks)
+    for i, key in enumerate(window.views):
+        assert window.view_actions[key].shortcut().toString() == f"Ctrl+{i + 1}"
+        window.view_actions[key].trigger()
+        assert window.current_view() is window.views[key]
 
 
 def test_help_menu(window, monkeypatch):
@@ -139,7 +146,12 @@ def test_divergence_shows_the_banner(qtbot, settings):
         win.toggle_play()
     qtbot.waitUntil(win.banner.isVisible, timeout=2000)
     assert f"step {sig.args[0]}" in win.banner.label.text()
-    assert "learning rate" in win.banner.label.text()
+    assert "learning rate" in win.banner.label.toolTip()
+    # One line with its buttons, on a laptop-wide window.
+    win.resize(1280, 700)
+    qtbot.waitUntil(lambda: win.width() == 1280, timeout=2000)
+    qtbot.waitUntil(lambda: win.banner.label.height() < 2 * win.banner.label.fontMetrics().height(),
+                    timeout=2000)
     # The window stays usable: lower the learning rate and start again.
     win.banner.lower_button.click()
     qtbot.waitUntil(lambda: win._frame.config.lr == pytest.approx(8.0) and win._frame.step == 0,
@@ -152,15 +164,24 @@ def test_layout_is_restored(qtbot, settings):
     win = MainWindow(SMALL, settings=settings)
     qtbot.addWidget(win)
     win.show()
-    dock = next(iter(win.panel_docks.values()))
-    dock.hide()
+    win.show_view("layer")
+    qtbot.waitUntil(lambda: win.panel_docks["gamma_beta_panel"].isVisible(), timeout=2000)
+    win.panel_docks["gamma_beta_panel"].close()     # the user closes a panel...
+    win.show_view("training")                        # ...and works in another view
+    win.resize(700, 560)
     win.close()
     again = MainWindow(SMALL, settings=settings)
     qtbot.addWidget(again)
     again.show()
-    assert not next(iter(again.panel_docks.values())).isVisible()
+    assert again.current_view() is again.views["training"]
+    assert (again.width(), again.height()) == (700, 560)
+    dock = again.panel_docks["gamma_beta_panel"]
+    assert not dock.wanted and not dock.toggle_action.isChecked()
+    again.show_view("layer")
+    assert not dock.isVisible() and "Gamma and beta" in again.views["layer"].notes.text()
     again.reset_layout()
-    assert next(iter(again.panel_docks.values())).isVisible()
+    qtbot.waitUntil(dock.isVisible, timeout=2000)
+    assert dock.wanted and again.size().toTuple() == again.default_size()
     again.close()
 
 

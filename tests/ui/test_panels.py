@@ -601,26 +601,25 @@ def test_help_button_shows_what_the_panel_plots(qtbot):
         QToolTip.hideText()
 
 
-def test_short_plots_fold_their_legend_unless_it_is_the_only_key(qtbot):
-    from bnviz.ui.panels.base import LEGEND_MIN_HEIGHT, fit_legend
-    plots = []
-    for keep in (False, True):
-        plot = make_plot("t", "x", "y")
-        plot.keep_legend = keep
-        add_curve(plot, "curve", "#000")
-        qtbot.addWidget(plot)
-        plot.show()
-        plots.append(plot)
-    for height, folded in ((LEGEND_MIN_HEIGHT + 100, False), (LEGEND_MIN_HEIGHT - 60, True)):
-        for plot in plots:
-            plot.resize(500, height)
-        qtbot.waitUntil(lambda: plots[0].height() == height, timeout=2000)
-        for plot in plots:
-            fit_legend(plot)
-        legend = plots[0].getPlotItem().legend
-        assert legend.isVisible() is not folded
-        assert (legend.maximumHeight() == 0) is folded
-        assert plots[1].getPlotItem().legend.isVisible()   # the only key to the colours: kept
+def test_legends_stay_visible_and_the_plot_keeps_room_for_them(qtbot):
+    from bnviz.ui.panels.base import LEGEND_ROW_HEIGHT, PLOT_MIN_HEIGHT, fit_legend
+    plot = make_plot("t", "x", "y")
+    for i in range(6):
+        add_curve(plot, f"a long curve name {i}", "#000")
+    qtbot.addWidget(plot)
+    plot.show()
+    legend = plot.getPlotItem().legend
+    for width in (900, 260):
+        plot.resize(width, 120)
+        qtbot.waitUntil(lambda: plot.width() == width, timeout=2000)
+        fit_legend(plot)
+        rows = -(-len(legend.items) // legend.columnCount)
+        assert legend.isVisible()
+        assert plot.minimumHeight() == PLOT_MIN_HEIGHT + rows * LEGEND_ROW_HEIGHT
+        if width == 900:
+            assert legend.columnCount >= 3
+        else:
+            assert legend.columnCount == 1 and rows == 6
 
 
 def test_trailing_mean_by_step_weighs_merged_rows():

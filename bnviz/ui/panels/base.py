@@ -60,7 +60,7 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     beneath the data unless ``grid_on_top`` (for an image)."""
     w = pg.PlotWidget(background=BACKGROUND)
     w.setAntialiasing(False)  # speed: these plots redraw up to 30 times a second
-    w.setMinimumSize(160, 130)  # below this a plot is only axes; let the dock grow instead
+    w.setMinimumSize(PLOT_MIN_WIDTH, PLOT_MIN_HEIGHT)  # below this a plot is only axes
     item = w.getPlotItem()
     item.getViewBox().disableAutoRange()
     set_title(w, title)
@@ -85,6 +85,7 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     return w
 
 
+EMPTY_HINT = "Press Space to train, or Right for one mini-batch"
 TITLE_INTERVAL = 0.25   # s: a title that changes every frame (the step) changes at most this often
 
 
@@ -131,28 +132,28 @@ def orient(splitter: QSplitter, width: int, height: int, wide: float) -> None:
     splitter.setOrientation(Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical)
 
 
-LEGEND_MIN_HEIGHT = 230   # px: a shorter plot drops its legend, keeping room for the data
+PLOT_MIN_WIDTH = 220         # px: narrower, and the axes take the plot
+PLOT_MIN_HEIGHT = 150        # px without a legend: title, axes and room for the data
+LEGEND_ROW_HEIGHT = 20       # px per row of legend entries (8 pt text)
 
 
 def fit_legend(plot: pg.PlotWidget) -> None:
-    """Lay the legend out in as many columns as the plot's width allows, or
-    fold it away while the plot is too short to spare the rows (the title
-    and the panel's "?" still say what is drawn)."""
+    """Lay the legend out below the axes in as many columns as the plot's
+    width allows, always visible, and keep the plot tall enough for the
+    legend's rows and its data (a view scrolls rather than squash it)."""
     leg = plot.getPlotItem().legend
     if leg is None or not leg.items:
         return
-    # keep_legend: the legend is the only key to the colours (one per run).
-    show = plot.height() >= LEGEND_MIN_HEIGHT or getattr(plot, "keep_legend", False)
-    if show != leg.isVisible():
-        leg.setVisible(show)
-        leg.setMaximumHeight(16777215 if show else 0)   # Qt's "no maximum"
-        plot.getPlotItem().layout.invalidate()
     # The text's own width: a label laid out in one column is stretched to the
     # legend's width, which would keep the legend in one column for ever.
     widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 20 for s, l in leg.items)
     cols = int(max(1, min(len(leg.items), (plot.width() - 20) // max(widest, 1))))
     if cols != leg.columnCount:
         leg.setColumnCount(cols)
+    rows = -(-len(leg.items) // cols)
+    height = PLOT_MIN_HEIGHT + rows * LEGEND_ROW_HEIGHT
+    if plot.minimumHeight() != height:
+        plot.setMinimumHeight(height)
 
 
 def set_legend(plot: pg.PlotWidget, entries) -> None:
@@ -246,11 +247,21 @@ class Panel(QWidget):
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(150)
         self._resize_timer.timeout.connect(self.redraw)
+        # Over the empty plots of a run not yet trained: what to do first.
+        self.hint = QLabel(EMPTY_HINT, self)
+        self.hint.setObjectName("empty_hint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hint.setStyleSheet("QLabel { background: rgba(255, 255, 255, 225); color: #333; "
+                                "border: 1px solid #c8c8c8; border-radius: 6px; padding: 10px; "
+                                "font-size: 11pt; }")
 
     # ------------------------------------------------------------ public
     def set_frame(self, frame) -> None:
         """Show ``frame`` now if visible, otherwise when next shown."""
         self._frame = frame
+        self._show_hint(frame.record is None)
         if self.on_screen():
             self._draw_latest()
 
@@ -274,6 +285,12 @@ class Panel(QWidget):
         self._frame = self._drawn = None
         self._keys.clear()
         self._clear()
+        self._show_hint(True)
+
+    def absence(self, frame) -> str | None:
+        """Why this panel has nothing to show for ``frame``'s run (it then
+        leaves its view, and the view says why), or None."""
+        return None
 
     def plot_widgets(self) -> list:
         """The plot widgets of this panel, for export."""
@@ -366,7 +383,21 @@ class Panel(QWidget):
             sticky.refit()
         self.redraw()
 
+    def _show_hint(self, empty: bool) -> None:
+        if empty == self.hint.isHidden():
+            self.hint.setVisible(empty)
+            if empty:
+                self._place_hint()
+
+    def _place_hint(self) -> None:
+        width = min(self.width() - 20, 360)
+        height = self.hint.heightForWidth(width)
+        self.hint.setGeometry((self.width() - width) // 2, (self.height() - height) // 2, width, height)
+        self.hint.raise_()
+
     def resizeEvent(self, event) -> None:
+        if self.hint.isVisible():
+            self._place_hint()
         splitter = getattr(self, "splitter", None)
         if splitter is not None:
             orient(splitter, event.size().width(), event.size().height(), self.split_wide)

@@ -98,7 +98,6 @@ class ComparePanel(Panel):
             hist.setVisible(False)   # the bands are shown first
         for plot in (self.accuracy_plot, self.loss_plot, *self.band_plots):
             plot.setMinimumSize(150, 100)   # four plots: the dock must still fit under the others
-        self.accuracy_plot.keep_legend = self.loss_plot.keep_legend = True
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.accuracy_plot)
@@ -129,6 +128,12 @@ class ComparePanel(Panel):
         self.source_combo.currentIndexChanged.connect(self._refit_and_redraw)
         self.hist_bins = Bins()
         self.smooth_check.toggled.connect(self._refit_and_redraw)
+
+    def absence(self, frame) -> str | None:
+        if frame.others:
+            return None
+        return ("compare mode is off. Run › Compare with… (Ctrl+K) trains a second run beside "
+                "this one, on the same mini-batches; the Lessons menu opens guided comparisons.")
 
     def plot_widgets(self) -> list:
         return [self.accuracy_plot, self.loss_plot, *self.band_plots]

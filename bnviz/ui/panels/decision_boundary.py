@@ -72,6 +72,14 @@ class DecisionBoundaryPanel(Panel):
         layout.addLayout(self.control_row())
         layout.addWidget(self.stack)
 
+    def absence(self, frame) -> str | None:
+        if frame.boundary is not None:
+            return None
+        data = ("the 8×8 digits have 64" if frame.config.dataset == "digits"
+                else "this data file has more")
+        return (f"a decision boundary is drawn for data with two features; {data}. "
+                "The 2-D data sets (moons, circles, spiral, XOR, blobs) show it.")
+
     def plot_widgets(self) -> list:
         return [self.plot]
 

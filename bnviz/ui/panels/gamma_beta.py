@@ -112,6 +112,11 @@ class GammaBetaPanel(Panel):
         self._bounds_settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
         self.selector.selection_changed.connect(self._refit_and_redraw)
 
+    def absence(self, frame) -> str | None:
+        if any(frame.config.bn_layers()):
+            return None
+        return "this run has no batch norm, so there is no γ and β to learn."
+
     def plot_widgets(self) -> list:
         return [self.gamma_plot, self.beta_plot]
 

@@ -100,6 +100,11 @@ class RunningStatsPanel(Panel):
         self.caption.setVisible(event.size().height() >= CAPTION_MIN_HEIGHT)
         super().resizeEvent(event)
 
+    def absence(self, frame) -> str | None:
+        if any(frame.config.bn_layers()):
+            return None
+        return "this run has no batch norm, so no batch or running statistics."
+
     def plot_widgets(self) -> list:
         return [self.mean_plot, self.var_plot]
 

@@ -73,7 +73,6 @@ class TestTimePanel(Panel):
             self.accuracy_plot, "training batches", TRAIN_COLOR, width=1))   # a trailing mean
         self.gap_plot = make_plot("Lag of the running averages", "step", "relative gap (log scale)")
         self.gap_plot.getPlotItem().setLogMode(y=True)
-        self.gap_plot.keep_legend = True   # in compare mode, the key to the runs' colours
         self.gap_range = StickyRange(self.gap_plot, steps_x=True, on_user_range=self.redraw)
         # One run: the mean's and the variance's lag. Compare mode: a pair per
         # run, in the run's colour, the variance solid and the mean dashed.
@@ -116,6 +115,12 @@ class TestTimePanel(Panel):
     @property
     def inspection(self):
         return self.example.inspection
+
+    def absence(self, frame) -> str | None:
+        if any(any(run.config.bn_layers()) for run in (frame, *frame.others)):
+            return None
+        return ("without batch norm a network is the same in training and inference mode, so "
+                "there is nothing to compare. Turn batch norm on in the Configuration.")
 
     def plot_widgets(self) -> list:
         return [self.accuracy_plot, self.gap_plot, self.example.image_plot, self.example.probs_plot]

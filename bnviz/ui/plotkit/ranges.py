@@ -19,6 +19,8 @@ HEADROOM = 0.15     # extra room on a side the data outgrew, so a drift re-fits 
 STEP_PAD = 0.03     # room left of 0 on a step axis (its label fits), as a share of its range
 NICE = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)   # step-axis ends: the data fills 60 to 100%
 
+EMPTY_RANGE = (0.0, 1.0)   # the axes of a plot with no data (a new run)
+
 
 def nice_ceil(v: float) -> float:
     """The smallest number m * 10**e with m in NICE that is >= v (0 if v <= 0)."""
@@ -164,10 +166,15 @@ class StickyRange(QObject):
         return bool(ranges)
 
     def reset(self) -> None:
-        """Follow the data again and fit it afresh (a new run)."""
+        """Follow the data again and fit it afresh (a new run); until data
+        comes, the axes are the empty ones of a new plot, not the last run's."""
         self.follow = [True, True]
         self.target = [None, None]
         self._asked = [0, 0]
+        empty = {"xRange": EMPTY_RANGE}
+        if self.fixed_y is None:
+            empty["yRange"] = EMPTY_RANGE
+        self._set(empty)
         self._update_buttons()
 
     def refit(self, axis: int | None = None) -> None:
