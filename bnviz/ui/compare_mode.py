@@ -59,6 +59,7 @@ class CompareMode:
         self.lesson_view.show_lesson(chosen)
         self.lesson_dock.show()
         self.lesson_dock.raise_()
+        QTimer.singleShot(0, self.lesson_dock.raise_)   # (a tab raised before the window is shown stays behind)
         self.start_runs(chosen.configs, chosen.labels)
         self.show_panel(f"{chosen.panel}_panel")
         self.step(chosen.steps)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from bnviz.engine.config import PRESETS, TOY_DATASETS, ConfigError, RunConfig, preset
@@ -19,6 +19,31 @@ from bnviz.engine.trainer import LIVE_FIELDS
 from .config_fields import (FIELD_ORDER, LIVE_MARK, STYLE, check_values, format_flags,
                             format_hidden, momentum_note, parse_flags, parse_hidden, set_invalid)
 from .config_form import ConfigForm
+
+
+class FormScroll(QScrollArea):
+    """Scrolls vertically only, and is never narrower than its widest row
+    (asked again whenever a row changes), so nothing is clipped; long notes
+    wrap instead."""
+
+    def setWidget(self, widget) -> None:   # noqa: N802 - Qt's name
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:   # noqa: N802
+        # A scroll area does not pass its content's new size on: do it, so
+        # the column widens when a row does (a longer value, a shown row).
+        if watched is self.widget() and event.type() == QEvent.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
+
+    def minimumSizeHint(self):   # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        content = self.widget()
+        if content is not None:
+            hint.setWidth(content.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+                          + 2 * self.frameWidth())
+        return hint
 
 
 class ConfigPanel(ConfigForm, QWidget):
@@ -145,7 +170,7 @@ class ConfigPanel(ConfigForm, QWidget):
             column.addWidget(build())
         self._build_declared()
         column.addStretch(1)
-        scroll = QScrollArea()
+        scroll = FormScroll()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
@@ -158,10 +183,7 @@ class ConfigPanel(ConfigForm, QWidget):
         width = max(label.sizeHint().width() for label in self._labels)
         for label in self._labels:
             label.setMinimumWidth(width)
-        # No horizontal scrolling, so the column is never narrower than its
-        # widest row: nothing is clipped (long notes wrap instead).
-        scroll.setMinimumWidth(content.minimumSizeHint().width()
-                               + scroll.verticalScrollBar().sizeHint().width())
+
 
     def _read(self) -> tuple[dict, dict[str, str]]:
         """(values for RunConfig, {field: message} for text that did not parse)."""

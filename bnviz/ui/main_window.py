@@ -301,6 +301,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
                 panel.clear()
         shown = self._shown_run(frame)
         self._update_absences(frame)
+        if first:
+            self._show_settings_of(shown, frame)
         self._slices = [(panel, frame if name in EVERY_RUN_PANELS else shown)
                         for name, panel in self.panels.items()]
         self.status.update(shown, shown_name=shown.label if frame.others else "")
@@ -342,21 +344,20 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
             return
         shown = self._shown_run(self._frame)
         self._update_absences(self._frame)
-        self._show_settings_of(shown)
+        self._show_settings_of(shown, self._frame)
         self.status.update(shown, shown_name=shown.label)
         for name, panel in self.panels.items():
             if name not in EVERY_RUN_PANELS:
                 panel.clear()
                 panel.set_frame(shown)
 
-    def _show_settings_of(self, shown) -> None:
+    def _show_settings_of(self, shown, frame) -> None:
         """The configuration shows the settings of the run on screen: run A's
         to edit, another run's to read (they follow from A's and its own
         differences, chosen in Run › Compare with…)."""
-        is_a = self._frame is None or shown is self._frame
+        is_a = shown is frame
         self.config_panel.set_config(self._config if is_a else shown.config)
-        self.config_panel.set_owner(shown.label if self._frame is not None and self._frame.others else "",
-                                    editable=is_a)
+        self.config_panel.set_owner(shown.label if frame.others else "", editable=is_a)
 
     def _on_training_playing_changed(self, playing: bool) -> None:
         self._playing = playing

@@ -42,7 +42,7 @@ VIEWS = (
     ViewSpec("training", "Training",
              "Loss and accuracy curves, gradient norms per layer, and the decision boundary "
              "of 2-D data", "training_curves_panel",
-             beside=("decision_boundary_panel",), below=("gradients_panel",), main_share=0.55),
+             beside=("gradients_panel", "decision_boundary_panel"), main_share=0.55),
     ViewSpec("test_time", "Test time",
              "The test-time lab: the same network in inference mode with batch, running and "
              "population statistics", "test_time_panel"),

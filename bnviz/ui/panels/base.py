@@ -34,6 +34,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
+from ..flow_layout import FlowLayout
 from ..plot_menu import add_export_actions
 from ..plotkit import BACKGROUND, BandSeries, LiveCurve, Mark, Series, StickyRange, backdrop  # noqa: F401
 from ..plotkit import history_rows, sticky_range  # noqa: F401
@@ -146,7 +147,8 @@ def fit_legend(plot: pg.PlotWidget) -> None:
         return
     # The text's own width: a label laid out in one column is stretched to the
     # legend's width, which would keep the legend in one column for ever.
-    widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 20 for s, l in leg.items)
+    # (+ the legend's spacing between columns and its margins)
+    widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 36 for s, l in leg.items)
     cols = int(max(1, min(len(leg.items), (plot.width() - 20) // max(widest, 1))))
     if cols != leg.columnCount:
         leg.setColumnCount(cols)
@@ -309,14 +311,11 @@ class Panel(QWidget):
             if mine.count() == theirs.count() and mine is not getattr(selector, "layer_combo", None):
                 mine.setCurrentIndex(theirs.currentIndex())
 
-    def control_row(self, *left: QWidget, right=()) -> QHBoxLayout:
-        """The row above a panel's plots: its controls on the left, read-outs
-        on the right, then the "?" button."""
-        row = QHBoxLayout()
-        for w in left:
-            row.addWidget(w)
-        row.addStretch(1)
-        for w in (*right, self.help_button()):
+    def control_row(self, *left: QWidget, right=()) -> FlowLayout:
+        """The row above a panel's plots: its controls, read-outs, then the
+        "?" button, wrapping onto a second row when the panel is narrow."""
+        row = FlowLayout()
+        for w in (*left, *right, self.help_button()):
             row.addWidget(w)
         return row
 
