@@ -7,7 +7,7 @@ from . import __version__
 from .engine.config import PRESETS, ConfigError, RunConfig, preset
 from .engine.lessons import LESSONS
 
-HEADLESS_ONLY = ("steps", "export", "scale", "unit_csv", "save_session")
+HEADLESS_ONLY = ("steps", "export", "scale", "figure_size", "unit_csv", "save_session")
 EPILOG = """\
 Headless example (trains 2000 steps of the "Spiral with BN" preset, then
 writes config, data, figures and a manifest into ./spiral-run):
@@ -37,6 +37,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
+
+
+def figure_size(text: str) -> tuple[int, int]:
+    from .figures import parse_size
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def scale_factor(text: str) -> float:
@@ -86,9 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mini-batches to train (required with --headless)")
     run.add_argument("--export", metavar="DIR",
                      help="folder to write into, created if missing (default: ./bnviz-export)")
+    run.add_argument("--figure-size", metavar="SIZE", type=figure_size, default=None,
+                     help="each figure's size in pixels, WIDTHxHEIGHT or 16:9 (1920x1080, the "
+                          "default), 4:3 (1600x1200) or square (1200x1200)")
     run.add_argument("--scale", metavar="S", type=scale_factor, default=1.0,
-                     help="PNG size as a multiple of the 900x600 panels' plots (default 1; "
-                          "2 for slides)")
+                     help="PNG resolution as a multiple of the figure size, the same layout "
+                          "(default 1)")
     run.add_argument("--save-session", metavar="FILE",
                      help="save the runs as a session (.npz) at the end; open it in the window "
                           "with --session FILE")

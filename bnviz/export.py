@@ -22,6 +22,7 @@ import numpy as np
 from . import __version__
 from .engine.compare import run_letter
 from .engine.fileio import remove_stale, write_atomic
+from .figures import DEFAULT_FIGURE, FIGURE_SCALE, FIGURE_SIZES, laid_out, layout_size
 
 FORMATS = ("png", "svg")
 STORES = ("steps", "summaries", "evals")
@@ -91,9 +92,10 @@ def figure_name(title: str) -> str:
 
 
 # ---------------------------------------------------------------- figures
-def _paint(widget, painter, width: float, height: float) -> None:
-    """Paint ``widget`` into a (width x height) logical area of ``painter``."""
-    from PySide6.QtCore import QRectF, Qt
+def _paint(widget, painter, width: float, height: float, laid_out: bool = False) -> None:
+    """Paint ``widget`` into a (width x height) logical area of ``painter``;
+    ``laid_out``: a plot laid out at that size in its scene (figures.laid_out)."""
+    from PySide6.QtCore import QPoint, QRectF, Qt
     from PySide6.QtWidgets import QGraphicsView
     if isinstance(widget, QGraphicsView) and widget.scene() is not None:
         # Through the scene, not the view: items are then painted with no
@@ -101,10 +103,10 @@ def _paint(widget, painter, width: float, height: float) -> None:
         # drawn as vectors and stay sharp at any scale.
         target = QRectF(0, 0, width, height)
         painter.fillRect(target, widget.backgroundBrush())
-        source = widget.mapToScene(widget.viewport().rect()).boundingRect()
+        source = target if laid_out else widget.mapToScene(widget.viewport().rect()).boundingRect()
         widget.scene().render(painter, target, source, Qt.AspectRatioMode.IgnoreAspectRatio)
-    else:
-        widget.render(painter)
+    else:   # a widget with its children (a whole view)
+        widget.render(painter, QPoint(0, 0))
 
 
 def plot_title(widget) -> str:
@@ -117,14 +119,15 @@ def plot_title(widget) -> str:
     return widget.windowTitle() or widget.objectName() or "bnviz figure"
 
 
-def export_png(widget, path, scale: float = 1.0) -> Path:
+def export_png(widget, path, scale: float = 1.0, size=None) -> Path:
     """Write ``widget`` as it looks on screen to a PNG ``scale`` times its
-    size in pixels (text and lines drawn at that resolution, not enlarged)."""
+    size in pixels (text and lines drawn at that resolution, not enlarged);
+    ``size``: a plot's figure size, once laid out at it (figures.laid_out)."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice
     from PySide6.QtGui import QImage, QPainter
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
-    w, h = max(1, widget.width()), max(1, widget.height())
+    w, h = _extent(widget, size)
     image = QImage(max(1, round(w * scale)), max(1, round(h * scale)),
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(scale)   # the painter works in logical pixels
@@ -133,7 +136,7 @@ def export_png(widget, path, scale: float = 1.0) -> Path:
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        _paint(widget, painter, w, h)
+        _paint(widget, painter, w, h, laid_out=size is not None)
     finally:
         painter.end()
     data = QByteArray()
@@ -145,38 +148,45 @@ def export_png(widget, path, scale: float = 1.0) -> Path:
     return _write(Path(path), bytes(data))
 
 
-def export_svg(widget, path) -> Path:
+def _extent(widget, size) -> tuple[float, float]:
+    if size is not None:
+        return max(1.0, float(size[0])), max(1.0, float(size[1]))
+    return max(1, widget.width()), max(1, widget.height())
+
+
+def export_svg(widget, path, size=None) -> Path:
     """Write ``widget`` to an SVG file as vectors, titled with its plot title.
     QSvgGenerator at the widget's DPI, not pyqtgraph's exporter (which
     fails on PySide6 6.11+)."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize
     from PySide6.QtGui import QPainter
     from PySide6.QtSvg import QSvgGenerator
-    w, h = max(1, widget.width()), max(1, widget.height())
+    w, h = _extent(widget, size)
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     gen = QSvgGenerator()
     gen.setOutputDevice(buf)
-    gen.setSize(QSize(w, h))
-    gen.setViewBox(QRect(0, 0, w, h))
+    gen.setSize(QSize(round(w), round(h)))
+    gen.setViewBox(QRect(0, 0, round(w), round(h)))
     gen.setResolution(widget.logicalDpiX())   # else text comes out at the wrong size
     gen.setTitle(plot_title(widget))
     gen.setDescription(f"Exported by bnviz {__version__}")
     painter = QPainter(gen)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        _paint(widget, painter, w, h)
+        _paint(widget, painter, w, h, laid_out=size is not None)
     finally:
         painter.end()
     buf.close()
     return _write(Path(path), bytes(data))
 
 
-def export_panel(panel, folder, stem: str = "", scale: float = 1.0,
-                 formats=FORMATS) -> list[Path]:
+def export_panel(panel, folder, stem: str = "", scale: float = FIGURE_SCALE,
+                 formats=FORMATS, size=None) -> list[Path]:
     """Export every plot of ``panel`` as its own figure, named
-    ``{stem}{panel}-{plot title}.{format}``.
+    ``{stem}{panel}-{plot title}.{format}``, each laid out alone at ``size``
+    (layout pixels; by default a 16:9 slide's), its PNG ``scale`` times that.
 
     One file per plot rather than the whole panel: a plot alone fits a
     slide, its text stays large relative to the figure, and the panel's
@@ -195,13 +205,26 @@ def export_panel(panel, folder, stem: str = "", scale: float = 1.0,
         if name in used:
             name = f"{name}-{i + 1}"
         used.add(name)
+        written += export_figure(plot, folder / name, size, scale, formats)
+    return written
+
+
+def export_figure(plot, base: Path, size=None, scale: float = FIGURE_SCALE,
+                  formats=FORMATS) -> list[Path]:
+    """``plot`` laid out alone at ``size`` (layout pixels), written as
+    ``base.png`` (``scale`` times that) and/or ``base.svg``."""
+    size = size or layout_size(FIGURE_SIZES[DEFAULT_FIGURE])
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown figure format {unknown[0]!r} (known: {', '.join(FORMATS)})")
+    written = []
+    with laid_out(plot, size):
         for fmt in formats:
+            path = base.with_name(f"{base.name}.{fmt}")
             if fmt == "png":
-                written.append(export_png(plot, folder / f"{name}.png", scale))
-            elif fmt == "svg":
-                written.append(export_svg(plot, folder / f"{name}.svg"))
+                written.append(export_png(plot, path, scale, size=size))
             else:
-                raise ValueError(f"unknown figure format {fmt!r} (known: {', '.join(FORMATS)})")
+                written.append(export_svg(plot, path, size=size))
     return written
 
 
@@ -300,8 +323,8 @@ def _run_entry(frame, files: list[Path]) -> dict:
             "config": frame.config.to_dict(), "files": [p.name for p in files]}
 
 
-def export_all(folder, frame, panels=None, scale: float = 1.0,
-               formats=FORMATS, unit_csv: bool = False) -> list[Path]:
+def export_all(folder, frame, panels=None, scale: float = FIGURE_SCALE,
+               formats=FORMATS, unit_csv: bool = False, size=None) -> list[Path]:
     """Write a run's config (``config.toml``), its data (``data.csv``,
     ``data.npz``), the figures of ``panels`` and ``manifest.json``; in
     compare mode each other run's config and data with a ``run-B-`` prefix.
@@ -318,7 +341,7 @@ def export_all(folder, frame, panels=None, scale: float = 1.0,
     staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
-        staged = _export_into(staging, frame, panels, scale, formats, unit_csv)
+        staged = _export_into(staging, frame, panels, scale, formats, unit_csv, size)
         return _swap_in(folder, staged, staging / ".replaced")
     except OSError as exc:
         if isinstance(exc, ExportError):
@@ -363,7 +386,7 @@ def _swap_in(folder: Path, staged: list[Path], backup: Path) -> list[Path]:
         raise
 
 
-def _export_into(folder: Path, frame, panels, scale, formats, unit_csv) -> list[Path]:
+def _export_into(folder: Path, frame, panels, scale, formats, unit_csv, size) -> list[Path]:
     written = [_write(folder / "config.toml", frame.config.to_toml().encode("utf-8"))]
     written += export_data(frame.history, folder, "data", unit_csv)
     runs = []
@@ -374,7 +397,7 @@ def _export_into(folder: Path, frame, panels, scale, formats, unit_csv) -> list[
         runs.append(_run_entry(other, files))
         written += files
     for panel in panels or ():
-        written += export_panel(panel, folder, "", scale, formats)
+        written += export_panel(panel, folder, "", scale, formats, size)
     main = _run_entry(frame, [])
     del main["files"]   # the manifest lists every file below, with sizes
     manifest = {

@@ -12,7 +12,6 @@ import time
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
 EXIT_BUG = 70   # EX_SOFTWARE: an exception bnviz does not expect, that is a bug
-PANEL_SIZE = (900, 600)   # legible figures: about a slide's width
 DEFAULT_EXPORT_DIR = "bnviz-export"
 
 
@@ -106,46 +105,6 @@ def parallel_runs(comparison, labels):
         names = [run_name(labels, i) for i in range(n)]
         return ParallelRuns(comparison, ends, names), processes
     return LocalRuns(comparison), []
-
-
-def build_panels(frame, inspection=None, like=(), shown=None):
-    """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``
-    (and the test-time lab's ``inspection`` of one test example). ``like``:
-    panels whose choices (layer, unit, check boxes) the copies take over.
-    ``shown``: in compare mode, the run the single-run panels draw (else A)."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication
-
-    from .ui.panels import ALL_PANELS, EVERY_RUN_PANELS
-    from .ui.panels.base import TITLE_INTERVAL
-    app = QApplication.instance()
-    panels = []
-    for cls in ALL_PANELS:
-        panel = cls()
-        panel.resize(*PANEL_SIZE)
-        # Laid out and painted as if shown, but never on a screen (the window
-        # uses these copies for File > Export all, too).
-        panel.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        panel.show()   # panels draw only while visible; offscreen, nothing appears
-        panels.append(panel)
-    app.processEvents()   # lay the plots out at their size before drawing
-    models = {p.object_name: p for p in like}
-    for panel in panels:
-        one_run = shown is not None and panel.object_name not in EVERY_RUN_PANELS
-        panel.set_frame(shown if one_run else frame)
-        if panel.object_name in models:
-            panel.copy_controls_from(models[panel.object_name])
-        panel.redraw()   # once more now that every view has its final size
-        if inspection is not None and hasattr(panel, "set_inspection"):
-            panel.set_inspection(inspection)
-    # Titles that show the step are set at most every TITLE_INTERVAL: let the
-    # pending ones land so the figures name the step they show.
-    deadline = time.monotonic() + TITLE_INTERVAL + 0.05
-    while time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)
-    app.processEvents()
-    return panels
 
 
 def run(args, config) -> int:
@@ -262,6 +221,7 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
     from PySide6.QtWidgets import QApplication
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
+    from .figures import DEFAULT_FIGURE, FIGURE_SCALE, FIGURE_SIZES, figure_panels, layout_size
     with np.errstate(all="ignore"):
         # The frame the window would show: every run's whole history, from
         # the processes that trained them (A's decision boundary only, as before).
@@ -272,9 +232,11 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
         inspection = None
         if len(trainer.y_test) >= 2 and trainer.step_count > 0:
             inspection = runs.inspect(0, 0)
-        panels = build_panels(frame, inspection)
+        panels = figure_panels(frame, inspection)
     try:
-        written = export_all(folder, frame, panels, scale=args.scale, unit_csv=args.unit_csv)
+        pixels = args.figure_size or FIGURE_SIZES[DEFAULT_FIGURE]
+        written = export_all(folder, frame, panels, scale=FIGURE_SCALE * args.scale,
+                             unit_csv=args.unit_csv, size=layout_size(pixels))
     except ExportError as exc:
         return fail(str(exc))
     finally:

@@ -22,7 +22,7 @@ from bnviz.engine.config import RunConfig
 from bnviz.engine.frame import frame_of
 from bnviz.engine.trainer import Trainer
 from bnviz.export import ExportError, export_all, export_png
-from bnviz.headless import build_panels
+from bnviz.figures import figure_panels
 from bnviz.ui import plot_menu
 from bnviz.ui.panels import TrainingCurvesPanel
 
@@ -47,7 +47,7 @@ def run():
 def exported(qapp, run, tmp_path_factory):
     """export_all of a real run's frame with the window's real panels."""
     frame = frame_of(run)
-    panels = build_panels(frame)
+    panels = figure_panels(frame)
     folder = tmp_path_factory.mktemp("export") / "new" / "folder"   # created if missing
     written = export_all(folder, frame, panels, unit_csv=True)
     yield frame, panels, folder, written
@@ -360,10 +360,14 @@ def test_export_actions_write_valid_files(curves, tmp_path, monkeypatch):
     menu_actions(plot)["Export PNG…"].trigger()
     png = tmp_path / "out" / "mini-batch-loss.png"
     img = QImage(str(png))
-    assert img.width() == 2 * plot.width() and distinct_colours(img) > 10
+    # A 16:9 slide's figure by default, whatever the plot's size on screen...
+    assert (img.width(), img.height()) == (1920, 1080) and distinct_colours(img) > 10
     assert store.value(plot_menu.LAST_DIR_KEY) == str(tmp_path / "out")
+    store.setValue("export/figure_size", "square")   # ...or the size of the last Export all
+    menu_actions(plot)["Export PNG…"].trigger()
+    assert QImage(str(png)).size().toTuple() == (1200, 1200)
     menu_actions(plot)["Export SVG…"].trigger()
-    assert Path(asked[1]).parent == tmp_path / "out"   # starts in the last export folder
+    assert Path(asked[2]).parent == tmp_path / "out"   # starts in the last export folder
     root = ET.parse(tmp_path / "out" / "mini-batch-loss.svg").getroot()
     assert "Mini-batch loss" in root.find("{http://www.w3.org/2000/svg}title").text
 

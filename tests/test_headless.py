@@ -59,7 +59,7 @@ def status_of(argv, capsys) -> tuple[int, str]:
 def test_headless_run_writes_everything(tmp_path):
     out = tmp_path / "out"
     proc = bnviz("--headless", "--config", write(tmp_path, "run.toml", SMALL),
-                 "--steps", "60", "--export", str(out), "--scale", "2")
+                 "--steps", "60", "--export", str(out), "--figure-size", "4:3", "--scale", "0.5")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "propagateSizeHints" not in proc.stderr
     # Not a terminal: a progress line every ~10%, no carriage returns.
@@ -76,7 +76,7 @@ def test_headless_run_writes_everything(tmp_path):
     assert "test-time-class-probabilities.png" in pngs
     for name in pngs:
         img = QImage(str(out / name))
-        assert max(img.width(), img.height()) > 850, name   # --scale 2 of 900x600 panels
+        assert (img.width(), img.height()) == (800, 600), name   # 4:3's 1600x1200 at --scale 0.5
         colours = {img.pixel(x, y) for x in range(0, img.width(), 7)
                    for y in range(0, img.height(), 7)}
         assert len(colours) > 10, name
@@ -126,6 +126,8 @@ def test_bad_config_exits_2(tmp_path, capsys, toml, needle):
     (["--steps", "x"], "--steps"),
     ([], "--steps"),
     (["--steps", "5", "--scale", "0"], "--scale"),
+    (["--steps", "5", "--figure-size", "wide"], "WIDTHxHEIGHT"),
+    (["--steps", "5", "--figure-size", "100x100"], "320 to 7680 pixels"),
 ])
 def test_bad_arguments_exit_2(tmp_path, capsys, args, needle):
     status, err = status_of(["--headless", *args, "--export", str(tmp_path)], capsys)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from .. import export
+from ..figures import FIGURE_SCALE, layout_size
 from ..engine.config import ConfigError, RunConfig
 from ..engine.fileio import remove_stale_temporaries
 from ..engine.npzfile import TooLarge, read_npz
@@ -25,6 +26,7 @@ RECENT_KEY = "recent_files"
 SESSION_FILTER = "bnviz session (*.npz)"
 CONFIG_FILTER = "bnviz settings (*.toml)"
 DATA_FILTER = "Data set (*.csv *.npz)"
+VIEW_FILTER = "PNG image (*.png);;SVG vector image (*.svg)"
 
 
 def file_kind(path: str) -> str:
@@ -129,15 +131,15 @@ class FileActions:
         dialog = ExportDialog(self.settings, self)
         if not dialog.exec():
             return
-        folder, scale, formats, unit_csv = dialog.choice()
+        folder, pixels, formats, unit_csv = dialog.choice()
         frame = self._frame
         self.statusBar().showMessage(f"Exporting to {folder}…")
         QApplication.setOverrideCursor(Qt.WaitCursor)   # a few seconds for a long run's data
         copies, error = [], None
         try:
             copies = offscreen_copies(self.panels.values(), frame, self._shown_run(frame))
-            written = export.export_all(folder, frame, copies, scale=scale, formats=formats,
-                                        unit_csv=unit_csv)
+            written = export.export_all(folder, frame, copies, formats=formats, unit_csv=unit_csv,
+                                        size=layout_size(pixels))
         except (OSError, ValueError) as exc:
             error = exc
         finally:
@@ -150,7 +152,32 @@ class FileActions:
             self._warn(f"Could not export to {folder}:\n{error}", unchanged=False)
             return
         self.settings.setValue(LAST_DIR_KEY, str(folder))
-        self.statusBar().showMessage(f"Exported {len(written)} files to {folder}", 10000)
+        self.statusBar().showMessage(f"Exported {len(written)} files to {folder} (figures "
+                                     f"{pixels[0]} × {pixels[1]})", 15000)
+
+    def export_view(self) -> None:
+        """The view on screen as one figure (PNG at twice its pixels, or SVG),
+        its panels as they are laid out now."""
+        view = self.current_view()
+        step = self._frame.step if self._frame is not None else 0
+        name = f"bnviz-{export.slug(view.spec.title)}-step{step}.png"
+        start = str(Path(self.settings.value(LAST_DIR_KEY, "") or Path.home()) / name)
+        path, chosen = QFileDialog.getSaveFileName(self, "Export this view", start, VIEW_FILTER)
+        if not path:
+            return
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg"):
+            path = path.with_name(path.name + (".svg" if "svg" in chosen.lower() else ".png"))
+        try:
+            if path.suffix.lower() == ".svg":
+                export.export_svg(view.area, path)
+            else:
+                export.export_png(view.area, path, scale=FIGURE_SCALE)
+        except (OSError, ValueError) as exc:
+            self._warn(f"Could not export the view to {path}:\n{exc}", unchanged=False)
+            return
+        self.settings.setValue(LAST_DIR_KEY, str(path.parent))
+        self.statusBar().showMessage(f"Exported the {view.spec.title} view to {path}", 15000)
 
     # ---------------------------------------------------- recent and drops
     def open_path(self, path: str) -> None:

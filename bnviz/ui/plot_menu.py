@@ -13,8 +13,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import export
+from ..figures import layout_size
+from .export_dialog import LAST_DIR_KEY, saved_figure_size
 
-LAST_DIR_KEY = "export/last_dir"
 FILTERS = {"png": "PNG image (*.png)", "svg": "SVG vector image (*.svg)"}
 
 
@@ -58,14 +59,26 @@ def export_plot_dialog(plot, fmt: str) -> Path | None:
     path = Path(path)
     if path.suffix.lower() != "." + fmt:
         path = path.with_name(path.name + "." + fmt)
+    # At the figure size of the last Export all (16:9 by default), not the
+    # plot's size on screen: a slide's figure whatever the window's layout.
+    pixels = saved_figure_size(store)
     try:
-        if fmt == "png":
-            # Twice the screen's pixels at least: sharp on a slide or a HiDPI screen.
-            export.export_png(plot, path, scale=max(2.0, plot.devicePixelRatioF()))
-        else:
-            export.export_svg(plot, path)
+        export.export_figure(plot, path.with_suffix(""), layout_size(pixels), formats=(fmt,))
     except (OSError, ValueError) as exc:
         QMessageBox.warning(plot, "Export failed", f"Could not export the plot to {path}:\n{exc}")
         return None
     store.setValue(LAST_DIR_KEY, str(path.parent))
+    say(plot, f"Exported the plot to {path} ({pixels[0]} × {pixels[1]})")
     return path
+
+
+def say(widget, message: str) -> None:
+    """``message`` in the status bar of the window ``widget`` is in (a
+    panel floated out of its view included)."""
+    from PySide6.QtWidgets import QMainWindow
+    w = widget
+    while w is not None:
+        if isinstance(w, QMainWindow) and w.parentWidget() is None:
+            w.statusBar().showMessage(message, 15000)
+            return
+        w = w.parentWidget()

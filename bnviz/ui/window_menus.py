@@ -55,6 +55,9 @@ class WindowMenus:
         self.act_export = a("Export all…", "Write every figure (PNG, SVG), the recorded data (CSV, "
                             "NPZ), the settings and a manifest to a folder (Ctrl+E)", self.export_all,
                             "Ctrl+E")
+        self.act_export_view = a("Export this view…", "Write the view on screen, as it is laid out, "
+                                 "as one figure (PNG or SVG) (Ctrl+Shift+E)", self.export_view,
+                                 "Ctrl+Shift+E")
         self.act_compare = a("Compare with…", "Train a second run beside this one, on the same "
                              "mini-batches from the same initial weights (Ctrl+K)",
                              self.compare_with, "Ctrl+K")
@@ -110,6 +113,7 @@ class WindowMenus:
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_export)
+        file_menu.addAction(self.act_export_view)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         run_menu = mb.addMenu("&Run")

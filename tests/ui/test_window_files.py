@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QImage
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -95,7 +96,44 @@ def test_export_all_writes_figures_data_and_manifest(qtbot, window, monkeypatch,
     assert {"config.toml", "data.csv", "data.npz"} <= names
     assert sum(n.endswith(".png") for n in names) >= 10 and sum(n.endswith(".svg") for n in names) >= 10
     assert window.settings.value("export/last_dir") == str(out)
-    assert "Exported" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage().startswith(f"Exported {len(names) + 1} files to {out}")
+    assert "1920 × 1080" in window.statusBar().currentMessage()
+    png = next(n for n in names if n.endswith(".png"))
+    assert QImage(str(out / png)).size().toTuple() == (1920, 1080)   # the default: a 16:9 slide
+
+
+def test_export_all_at_a_chosen_figure_size(qtbot, window, monkeypatch, tmp_path):
+    _steps(qtbot, window, 5)
+    out = tmp_path / "square"
+
+    def choose(dialog):
+        dialog.folder_edit.setText(str(out))
+        dialog.size_combo.setCurrentIndex(dialog.size_combo.findData("custom"))
+        dialog.width_spin.setValue(1000)
+        dialog.height_spin.setValue(800)
+        dialog.svg_check.setChecked(False)
+        dialog.accept()
+        return 1
+    monkeypatch.setattr(ExportDialog, "exec", choose)
+    window.act_export.trigger()
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) >= 10 and not list(out.glob("*.svg"))
+    assert {QImage(str(p)).size().toTuple() for p in pngs} == {(1000, 800)}
+    assert window.settings.value("export/figure_size") == "1000x800"   # remembered, for the next
+
+
+def test_export_this_view_writes_the_view_as_one_figure(qtbot, window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+    _steps(qtbot, window, 5)
+    window.show_view("training")
+    target = tmp_path / "view"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a: (str(target), "PNG image (*.png)")))
+    window.act_export_view.trigger()
+    img = QImage(str(target) + ".png")
+    area = window.views["training"].area
+    assert img.size().toTuple() == (2 * area.width(), 2 * area.height())
+    assert f"to {target}.png" in window.statusBar().currentMessage()
 
 
 def test_export_to_a_folder_that_cannot_be_written(qtbot, window, monkeypatch, warnings, tmp_path):
@@ -223,14 +261,14 @@ def test_export_all_in_compare_mode_draws_the_shown_run(qtbot, window, monkeypat
     _steps(qtbot, window, 6)
     window.run_view_combo.setCurrentIndex(1)
     seen = {}
-    from bnviz import headless
-    original = headless.build_panels
+    from bnviz import figures
+    original = figures.figure_panels
 
     def spy(frame, inspection=None, like=(), shown=None):
         panels = original(frame, inspection, like, shown)
         seen.update({p.object_name: p.frame() for p in panels})
         return panels
-    monkeypatch.setattr(headless, "build_panels", spy)
+    monkeypatch.setattr(figures, "figure_panels", spy)
     out = tmp_path / "pair"
     monkeypatch.setattr(ExportDialog, "exec", lambda self: (self.folder_edit.setText(str(out)), 1)[1])
     window.act_export.trigger()
