@@ -76,11 +76,12 @@ def laid_out(plot, size: tuple[float, float]):
         item.setGeometry(before)
 
 
-def figure_panels(frame, inspection=None, like=(), shown=None):
+def figure_panels(frame, inspection=None, like=(), shown=None, dark: bool = False):
     """The window's panels, shown offscreen at PANEL_SIZE, drawing ``frame``
     (and the test-time lab's ``inspection`` of one test example). ``like``:
     panels whose choices (layer, unit, check boxes) the copies take over.
-    ``shown``: in compare mode, the run the single-run panels draw (else A)."""
+    ``shown``: in compare mode, the run the single-run panels draw (else A).
+    On white, whatever the window's colour scheme, unless ``dark``."""
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
@@ -88,8 +89,10 @@ def figure_panels(frame, inspection=None, like=(), shown=None):
     from .ui.panels.base import TITLE_INTERVAL
     app = QApplication.instance()
     panels = []
+    from .ui.theme import DARK, LIGHT, using
     for cls in ALL_PANELS:
-        panel = cls()
+        with using(DARK if dark else LIGHT):
+            panel = cls()
         panel.resize(*PANEL_SIZE)
         # Laid out and painted as if shown, but never on a screen (the window
         # uses these copies for File > Export all, too).

@@ -22,14 +22,14 @@ def saved_figure_size(settings) -> tuple[int, int]:
         return FIGURE_SIZES[DEFAULT_FIGURE]
 
 
-def offscreen_copies(panels, frame, shown=None) -> list:
+def offscreen_copies(panels, frame, shown=None, dark: bool = False) -> list:
     """Fresh copies of ``panels`` at a fixed figure size, drawing ``frame``
     with the same choices (layer, unit, check boxes): figures do not depend
     on how the window's docks happen to be sized, tabbed or closed."""
     from ..figures import figure_panels
     panels = list(panels)
     inspection = next((p.inspection for p in panels if getattr(p, "inspection", None) is not None), None)
-    return figure_panels(frame, inspection, like=panels, shown=shown)
+    return figure_panels(frame, inspection, like=panels, shown=shown, dark=dark)
 
 
 class ExportDialog(QDialog):
@@ -80,6 +80,10 @@ class ExportDialog(QDialog):
         self.units_check.setChecked(settings.value("export/unit_csv", "false") in (True, "true"))
         self.units_check.setToolTip("Also write every unit's series (γ, β, batch and running "
                                     "statistics, percentiles) as CSV columns; data.npz always has them")
+        self.dark_check = QCheckBox("Dark background, as on screen")
+        self.dark_check.setToolTip("Figures in the window's dark colours; by default they are on "
+                                   "white, for print and most slides")
+        self.dark_check.setChecked(settings.value("export/dark", "false") in (True, "true"))
         formats = QHBoxLayout()
         formats.addWidget(self.png_check)
         formats.addWidget(self.svg_check)
@@ -88,6 +92,7 @@ class ExportDialog(QDialog):
         form.addRow("Folder", row)
         form.addRow("Figure size", size_row)
         form.addRow("Figures", formats)
+        form.addRow("", self.dark_check)
         form.addRow("Data", self.units_check)
         note = QLabel("Always written: the recorded data (data.csv with the scalar series, data.npz "
                       "with every array), the settings (TOML) and manifest.json; in compare mode, "
@@ -130,6 +135,7 @@ class ExportDialog(QDialog):
         width, height = self.figure_size()
         self.settings.setValue(SIZE_KEY, key if key != "custom" else f"{width}x{height}")
         self.settings.setValue("export/unit_csv", self.units_check.isChecked())
+        self.settings.setValue("export/dark", self.dark_check.isChecked())
         super().accept()
 
     def _update(self) -> None:

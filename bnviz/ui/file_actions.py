@@ -137,7 +137,8 @@ class FileActions:
         QApplication.setOverrideCursor(Qt.WaitCursor)   # a few seconds for a long run's data
         copies, error = [], None
         try:
-            copies = offscreen_copies(self.panels.values(), frame, self._shown_run(frame))
+            copies = offscreen_copies(self.panels.values(), frame, self._shown_run(frame),
+                                      dark=dialog.dark_check.isChecked())
             written = export.export_all(folder, frame, copies, formats=formats, unit_csv=unit_csv,
                                         size=layout_size(pixels))
         except (OSError, ValueError) as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -26,6 +26,8 @@ from .window_menus import WindowMenus
 from .panels import ALL_PANELS, EVERY_RUN_PANELS
 from .status import RunStatus
 from .training_client import TrainingClient
+from .theme import desktop_theme, restyle_plot
+from .theme import set_current as set_current_theme
 from .views import DEFAULT_VIEW, VIEW_OF_PANEL, VIEWS, View
 
 MIN_DRAW_GAP = 0.010      # seconds of idle event loop between two redraws
@@ -71,6 +73,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._shown_once = False
 
         self._build_panels()
+        self.follow_desktop_scheme()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self.follow_desktop_scheme)
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
@@ -198,6 +202,27 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         for view in self.views.values():
             view.set_absences({name: dock.panel.absence(frame if name in EVERY_RUN_PANELS else shown)
                                for name, dock in view.docks.items()})
+
+    # ------------------------------------------------------ colour scheme
+    def follow_desktop_scheme(self, *_args) -> None:
+        """Plots in the desktop's light or dark colours (theme.py)."""
+        from PySide6.QtWidgets import QApplication
+        self.apply_theme(desktop_theme(QApplication.instance()))
+
+    def apply_theme(self, theme) -> None:
+        set_current_theme(theme)
+        for panel in self.panels.values():
+            plots = [p for p in panel.plot_widgets() if hasattr(p, "getPlotItem")]
+            if any([restyle_plot(p, theme) for p in plots]):
+                frame = panel.frame()
+                panel.clear()   # every series drawn afresh in the new colours
+                if frame is not None:
+                    panel.set_frame(frame)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:   # a platform that has no colorScheme
+            self.follow_desktop_scheme()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -35,8 +35,10 @@ from PySide6.QtCore import QPoint, QRect, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
 from ..flow_layout import FlowLayout
+from ..theme import LIGHT as LIGHT_THEME
+from ..theme import current as current_theme
 from ..plot_menu import add_export_actions
-from ..plotkit import BACKGROUND, BandSeries, LiveCurve, Mark, Series, StickyRange, backdrop  # noqa: F401
+from ..plotkit import BandSeries, LiveCurve, Mark, Series, StickyRange, backdrop  # noqa: F401
 from ..plotkit import history_rows, sticky_range  # noqa: F401
 from ..plotkit.downsampling import block_length, downsample, finite_bounds, finite_or_nan  # noqa: F401
 from ..plotkit.series import MIN_SETTLE_ROWS  # noqa: F401
@@ -45,12 +47,11 @@ from ..plotkit.series import MIN_SETTLE_ROWS  # noqa: F401
 BEFORE = "#e6550d"       # before batch norm (z, or g(z) when BN comes after)
 AFTER = "#3182bd"        # after batch norm (gamma * x_hat + beta)
 NORMALIZED = "#756bb1"   # x_hat, before the learnt scale and shift
-RUNNING = "#252525"      # running (EMA) statistics
+RUNNING = LIGHT_THEME.running   # running (EMA) statistics (dark schemes: theme.py)
 POPULATION = "#31a354"   # population statistics (precise BN)
-LIGHT = "#b8b8b8"        # background series (all units)
+LIGHT = LIGHT_THEME.light       # background series (all units)
 CLASS_COLORS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26",
                 "#8c564b", "#e377c2", "#636363", "#bcbd22", "#17becf")
-AXIS = "#444"
 
 
 def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
@@ -59,7 +60,9 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     legend below the axes (never on top of the data). Autorange is off: give
     the plot a ``StickyRange``. The grid is drawn by its ``backdrop``,
     beneath the data unless ``grid_on_top`` (for an image)."""
-    w = pg.PlotWidget(background=BACKGROUND)
+    theme = current_theme()
+    w = pg.PlotWidget(background=theme.background)
+    w.bnviz_theme = theme   # restyled when the desktop's colour scheme changes (theme.py)
     w.setAntialiasing(False)  # speed: these plots redraw up to 30 times a second
     w.setMinimumSize(PLOT_MIN_WIDTH, PLOT_MIN_HEIGHT)  # below this a plot is only axes
     item = w.getPlotItem()
@@ -67,17 +70,17 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     set_title(w, title)
     for side in ("left", "bottom"):
         ax = item.getAxis(side)
-        ax.setPen(pg.mkPen(AXIS))
-        ax.setTextPen(pg.mkPen("#222"))
+        ax.setPen(pg.mkPen(theme.axis))
+        ax.setTextPen(pg.mkPen(theme.text))
         ax.enableAutoSIPrefix(False)  # "(x0.001)" in an axis label reads as a unit
         # Ticks outside the view: an axis reaching into the view would be
         # repainted with every curve update.
         ax.setStyle(tickLength=4)
-    item.setLabel("bottom", x_label)
-    item.setLabel("left", y_label)
+    item.setLabel("bottom", x_label, color=theme.text)
+    item.setLabel("left", y_label, color=theme.text)
     backdrop(w, grid_on_top=grid_on_top)
     if legend:
-        leg = pg.LegendItem(labelTextColor="#222", labelTextSize="8pt", horSpacing=12)
+        leg = pg.LegendItem(labelTextColor=theme.text, labelTextSize="8pt", horSpacing=12)
         # A row of the PlotItem's own layout under the bottom axis: part of the
         # figure when exported, and PlotItem.addItem(name=...) still fills it.
         item.layout.addItem(leg, 4, 0, 1, 3)
@@ -114,7 +117,7 @@ def set_title(plot: pg.PlotWidget, text: str, live: bool = False) -> None:
             state["timer"].start(int(1000 * (TITLE_INTERVAL - (now - state["time"]))) + 1)
         return
     state["text"], state["time"] = text, now
-    item.setTitle(text, color="#222", size="10pt")
+    item.setTitle(text, color=getattr(plot, "bnviz_theme", LIGHT_THEME).text, size="10pt")
     item.titleLabel.setMinimumWidth(0)
 
 
@@ -189,7 +192,7 @@ def message_label(text: str) -> QLabel:
     label = QLabel(text)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     label.setWordWrap(True)
-    label.setStyleSheet("color: #555; font-size: 11pt; padding: 24px;")
+    label.setStyleSheet("color: palette(text); font-size: 11pt; padding: 24px;")
     return label
 
 
@@ -255,7 +258,7 @@ class Panel(QWidget):
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
         self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.hint.setStyleSheet("QLabel { background: rgba(255, 255, 255, 225); color: #333; "
+        self.hint.setStyleSheet("QLabel { background: palette(base); color: palette(text); "
                                 "border: 1px solid #c8c8c8; border-radius: 6px; padding: 10px; "
                                 "font-size: 11pt; }")
 

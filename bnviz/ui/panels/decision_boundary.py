@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout
 
+from ..theme import current as current_theme
 from .base import CLASS_COLORS, Panel, StickyRange, make_plot, message_label, set_title
 
 NO_BOUNDARY = ("The decision boundary is drawn for 2-D data sets "
@@ -58,7 +59,7 @@ class DecisionBoundaryPanel(Panel):
         self.range = StickyRange(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")  # image[row = y, col = x]
         self.plot.addItem(self.image)
-        self.scatter = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#222", width=0.8))
+        self.scatter = pg.ScatterPlotItem(size=6, pen=pg.mkPen(current_theme().outline, width=0.8))
         self.plot.addItem(self.scatter)
         self._brushes = [pg.mkBrush(c) for c in CLASS_COLORS]
         self._points = None   # the points array last given to the scatter

@@ -106,7 +106,6 @@ class GammaBetaPanel(Panel):
         layout.addLayout(controls)
         layout.addWidget(self.stack, 1)
         self._legend_key = None
-        self._light_pen = pg.mkPen(LIGHT, width=1)
         # key -> (layer, bucket width, first step, log x, last settled step) in the backdrop
         self._settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
         self._bounds_settled: dict[str, tuple | None] = {"gamma": None, "beta": None}
@@ -220,7 +219,7 @@ class GammaBetaPanel(Panel):
                 target.set_marks(owner, [])
             self._settled[key] = self._bounds_settled[key] = None
             return
-        mark = Mark(*xy, pen=self._light_pen)
+        mark = Mark(*xy, pen=owner.opts["pen"])   # the background curves' pen (light or dark)
         old = self._bounds_settled[key] if add else None
         self._bounds_settled[key] = finite_bounds(xy[1], *filter(None, [old]))
         if add:

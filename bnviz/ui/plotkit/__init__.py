@@ -48,10 +48,10 @@ naming the one that changed, when a pyqtgraph release changes any of them;
    ``PlotItem.legend``, ``PlotItem.titleLabel`` (the panels' base).
 """
 from . import downsampling, series
-from .backdrop import BACKGROUND, GRID_ALPHA, Backdrop, Mark, backdrop
+from .backdrop import GRID_ALPHA, Backdrop, Mark, backdrop
 from .ranges import StickyRange, sticky_range
 from .series import BandSeries, LiveCurve, Series, history_rows
 
-__all__ = ["BACKGROUND", "GRID_ALPHA", "Backdrop", "Mark", "backdrop", "StickyRange",
+__all__ = ["GRID_ALPHA", "Backdrop", "Mark", "backdrop", "StickyRange",
            "sticky_range", "BandSeries", "LiveCurve", "Series", "history_rows", "downsampling",
            "series"]

@@ -20,9 +20,10 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEngine, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
+from ..theme import current
+
 from .downsampling import finite_bounds
 
-BACKGROUND = "w"
 GRID_ALPHA = 0.2
 
 
@@ -114,6 +115,7 @@ class Backdrop(QGraphicsObject):
         self.setParentItem(vb)
         self.setZValue(-1000)   # beneath the data (the ViewBox's children)
         self._vb = vb
+        self._background = pg.mkColor(current().background)
         self._axes = (plot_item.getAxis("bottom"), plot_item.getAxis("left"))
         self._alpha = alpha
         self._rect = QRectF()
@@ -162,7 +164,7 @@ class Backdrop(QGraphicsObject):
             try:
                 p.translate(-self._rect.topLeft())
                 p.setClipRect(area)
-                p.fillRect(area, pg.mkColor(BACKGROUND))
+                p.fillRect(area, self._background)
                 if self._overlay is None:
                     self._draw_lines(p)
                 self._draw_marks(p, [(it, [m for m in ms if m.overlaps(inside)])
@@ -170,6 +172,11 @@ class Backdrop(QGraphicsObject):
             finally:
                 p.end()
         self.update(area)
+
+    def set_background(self, color) -> None:
+        """Another background (a colour scheme): the grid is blended anew."""
+        self._background = pg.mkColor(color)
+        self._rebuild()
 
     def invalidate(self) -> None:
         """Redraw everything (e.g. an owner's item was shown or hidden)."""
@@ -181,7 +188,7 @@ class Backdrop(QGraphicsObject):
         self.prepareGeometryChange()
         rect = self._vb.boundingRect()
         self._rect, self._lines, self._pixmap = rect, [], None
-        background = pg.mkColor(BACKGROUND)
+        background = self._background
         for axis, (lo, hi) in zip(self._axes, self._vb.viewRange()):
             horizontal = axis is self._axes[0]
             length = rect.width() if horizontal else rect.height()
@@ -249,7 +256,7 @@ class Backdrop(QGraphicsObject):
             pixmap = QPixmap(max(1, math.ceil(size.width() * dpr)),
                              max(1, math.ceil(size.height() * dpr)))
             pixmap.setDevicePixelRatio(dpr)
-            pixmap.fill(pg.mkColor(BACKGROUND))
+            pixmap.fill(self._background)
             p = QPainter(pixmap)
             try:
                 p.translate(-self._rect.topLeft())
