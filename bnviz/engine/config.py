@@ -17,30 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("moons", "circles", "spiral", "xor", "blobs", "digits", "file")
-TOY_DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
-PLACEMENTS = ("before", "after")
-INITS = ("gaussian", "glorot", "he")
-OPTIMIZERS = ("gd", "sgd", "momentum", "rmsprop", "adam")
-DTYPES = ("float32", "float64")
-# How a BN network is run on the probe of held-out examples behind Fig. 1 (b, c).
-PROBE_STATISTICS = (
-    ("batch", "probe's own batch statistics (training mode, the paper)"),
-    ("running", "running statistics (inference mode)"),
-    ("population", "population statistics (precise BN)"))
-# Whose update formulas the optimizers use (see ``optim``).
-OPTIMIZER_FORMULAS = (
-    ("pytorch", "PyTorch (torch.optim)"),
-    ("keras", "Keras (keras.optimizers)"))
+from .settings import (BY_NAME, MAX_LAYERS, MAX_WIDTH, OPTIMIZER_FORMULAS, PROBE_STATISTICS,  # noqa: F401
+                       SETTINGS, TOY_DATASETS, choice_values, is_int, show)
+
+# The choices of each setting, as the schema (settings.py) declares them.
+DATASETS = choice_values("dataset")
+ACTIVATIONS = choice_values("activation")
+PLACEMENTS = choice_values("bn_placement")
+INITS = choice_values("init")
+OPTIMIZERS = choice_values("optimizer")
+DTYPES = choice_values("dtype")
 CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
-MAX_LAYERS = 16
-MAX_WIDTH = 4096
 MAX_TOML_CHARS = 1 << 20   # a config is a few hundred characters
 
 
@@ -85,26 +77,14 @@ class RunConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     opt_eps: float = 1e-8
-    optimizer_formulas: str = field(default="pytorch", metadata={
-        "group": "Optimisation", "label": "Formulas", "choices": OPTIMIZER_FORMULAS,
-        "tooltip": "Whose update formulas momentum, RMSProp and Adam use. PyTorch: Adam "
-                   "lr·m̂/(√v̂ + ε), RMSProp lr·g/(√s + ε), momentum v = μ·v + g, w −= lr·v. "
-                   "Keras: Adam adds ε to the uncorrected √v with the rate "
-                   "lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), so its ε acts larger early on; RMSprop divides by "
-                   "√(s + ε); momentum v = μ·v − lr·g, w += v (the same unless lr changes)"})
+    optimizer_formulas: str = "pytorch"
     # reproducibility
     seed: int = 0
     dtype: str = "float32"
     # test-time statistics
     eval_batch_size: int = 0      # k of the test mini-batches; 0 = the training batch size
     population_every: int = 0     # recompute population statistics at most every this many steps; 0 = every evaluation
-    probe_statistics: str = field(default="batch", metadata={
-        "group": "Batch norm", "label": "Probe statistics", "choices": PROBE_STATISTICS,
-        "tooltip": "How a BN network is run on the fixed probe of held-out examples whose "
-                   "percentiles Distributions and Compare runs plot over training: as one batch "
-                   "normalised by its own statistics (training mode, as in the BN paper's Fig. 1), "
-                   "with the running statistics (inference mode), or with population statistics "
-                   "of the training set (recomputed as 'population_every' says)"})
+    probe_statistics: str = "batch"
 
     def __post_init__(self):
         if isinstance(self.hidden, list):
@@ -122,66 +102,20 @@ class RunConfig:
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)
 
-    @staticmethod
-    def declared_fields() -> list:
-        """The fields that declare their own label, tooltip, group and choices
-        in their metadata: the form builds their editors and validation
-        checks their choices from that declaration alone."""
-        return [f for f in fields(RunConfig) if "label" in f.metadata]
-
     # --------------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
-        """Raise ConfigError naming the first bad field; return self if valid."""
-        _choice(self, "dataset", DATASETS)
-        if not isinstance(self.data_path, str):
-            raise ConfigError("data_path", f"must be text (the path of a .csv or .npz file), "
-                                           f"got {_show(self.data_path)}")
-        if self.dataset == "file":
-            if not self.data_path:
-                raise ConfigError("data_path", "dataset 'file' needs the path of a .csv or .npz file")
-            if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
-                raise ConfigError("data_path", "must end in .csv or .npz")
-        _int(self, "n_samples", 20, 1_000_000)
-        _float(self, "noise", 0.0, 5.0)
-        _float(self, "test_fraction", 0.05, 0.9)
-        hidden = self.hidden
-        if (not isinstance(hidden, tuple) or not 1 <= len(hidden) <= MAX_LAYERS
-                or not all(_is_int(h) and 1 <= h <= MAX_WIDTH for h in hidden)):
-            raise ConfigError("hidden", f"1 to {MAX_LAYERS} layer widths, each an integer from 1 to {MAX_WIDTH}")
-        _choice(self, "activation", ACTIVATIONS)
-        _float(self, "leaky_slope", 0.0, 1.0)
-        if isinstance(self.batchnorm, tuple):
-            if len(self.batchnorm) != len(hidden) or not all(isinstance(b, bool) for b in self.batchnorm):
-                raise ConfigError("batchnorm", f"true/false, or a list of {len(hidden)} true/false values (one per hidden layer)")
-        elif not isinstance(self.batchnorm, bool):
-            raise ConfigError("batchnorm", "true/false, or one true/false per hidden layer")
-        _choice(self, "bn_placement", PLACEMENTS)
-        _bool(self, "keep_bias")
-        _choice(self, "init", INITS)
-        _float(self, "init_std", 1e-6, 10.0)
-        if self.bn_momentum is not None:
-            _float(self, "bn_momentum", 0.0, 1.0, low_open=True,
-                   hint=" (PyTorch convention: weight of the new batch; course 0.9 = 0.1, Keras 0.99 = 0.01), or cumulative")
-        _float(self, "bn_eps", 1e-12, 1.0)
-        _bool(self, "unbiased_running_var")
-        _choice(self, "optimizer", OPTIMIZERS)
-        _float(self, "lr", 0.0, 100.0, low_open=True)
-        _int(self, "batch_size", 2, 1_000_000, hint=" (batch norm needs at least 2 examples per batch)")
-        _float(self, "sgd_momentum", 0.0, 1.0, high_open=True)
-        _float(self, "rmsprop_rho", 0.0, 1.0, high_open=True)
-        _float(self, "adam_beta1", 0.0, 1.0, high_open=True)
-        _float(self, "adam_beta2", 0.0, 1.0, high_open=True)
-        _float(self, "opt_eps", 0.0, 1.0, low_open=True)
-        _int(self, "seed", 0, 2**32 - 1)
-        _choice(self, "dtype", DTYPES)
-        if not (_is_int(self.eval_batch_size) and self.eval_batch_size == 0):
-            _int(self, "eval_batch_size", 2, 100_000,
-                 hint=" (size of the test mini-batches), or 0 for the training batch size")
-        _int(self, "population_every", 0, 10**9,
-             hint=" (steps between population-statistics updates; 0 = at every evaluation)")
-        for f in self.declared_fields():
-            if "choices" in f.metadata:
-                _choice(self, f.name, [value for value, _ in f.metadata["choices"]])
+        """Raise ConfigError naming the first bad field; return self if valid.
+        Each setting's rule is the schema's (settings.py); only the rules
+        that tie two settings together are written here."""
+        for setting in SETTINGS:
+            problem = setting.problem(getattr(self, setting.name), hidden=self.hidden)
+            if problem is not None:
+                raise ConfigError(setting.name, problem)
+            if setting.name == "data_path" and self.dataset == "file":
+                if not self.data_path:
+                    raise ConfigError("data_path", "data set 'file' needs the path of a .csv or .npz file")
+                if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
+                    raise ConfigError("data_path", "must end in .csv or .npz")
         return self
 
     # ---------------------------------------------------------- serialisation
@@ -202,7 +136,7 @@ class RunConfig:
         """Build and validate; unknown keys and wrong types raise ConfigError."""
         if not isinstance(data, dict):
             raise ConfigError("config", "expected a table of settings")
-        known = {f.name: f for f in fields(cls)}
+        known = BY_NAME
         kwargs = {}
         for key, value in data.items():
             if key not in known:
@@ -256,55 +190,6 @@ class RunConfig:
     def save(self, path: str | Path) -> None:
         from .fileio import write_atomic
         write_atomic(path, self.to_toml().encode("utf-8"))
-
-
-# ------------------------------------------------------------------- checks
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _show(v) -> str:
-    """A value as a message shows it: its repr, cut short (a value from a
-    file may be nested deeply or be very long)."""
-    import reprlib
-    short = reprlib.Repr()
-    short.maxlevel, short.maxstring, short.maxother, short.maxlong = 3, 60, 60, 60
-    try:
-        return short.repr(v)
-    except (RecursionError, ValueError):
-        return f"a {type(v).__name__}"
-
-
-def _choice(cfg, name, allowed):
-    v = getattr(cfg, name)
-    if not isinstance(v, str) or v not in allowed:
-        raise ConfigError(name, f"{_show(v)} is not one of {', '.join(allowed)}")
-
-
-def _bool(cfg, name):
-    if not isinstance(getattr(cfg, name), bool):
-        raise ConfigError(name, "must be true or false")
-
-
-def _int(cfg, name, lo, hi, hint=""):
-    v = getattr(cfg, name)
-    if not _is_int(v) or not lo <= v <= hi:
-        raise ConfigError(name, f"must be an integer from {lo} to {hi}{hint}, got {_show(v)}")
-
-
-def _float(cfg, name, lo, hi, low_open=False, high_open=False, hint=""):
-    v = getattr(cfg, name)
-    ok = _is_number(v) and v == v  # v == v rejects NaN
-    if ok:
-        ok = (v > lo if low_open else v >= lo) and (v < hi if high_open else v <= hi)
-    if not ok:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        raise ConfigError(name, f"must be a number in {left}{lo}, {hi}{right}{hint}, got {_show(v)}")
 
 
 # ------------------------------------------------------------------ presets

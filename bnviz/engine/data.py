@@ -19,10 +19,12 @@ import numpy as np
 
 from . import sklearn_data
 from .npzfile import NpzError, TooLarge, data_limit, human_bytes, read_npz
+from .settings import BY_NAME, choice_values
+
 # scikit-learn's data sets and split come from sklearn_data, which never
 # imports scikit-learn (seconds to load): only its digits file is read.
 
-DATASETS = ("moons", "circles", "spiral", "xor", "blobs", "digits", "file")
+DATASETS = choice_values("dataset")
 LABEL_COLUMNS = ("label", "y", "target", "class")
 MIN_EXAMPLES = 10
 MAX_CLASSES = 1000   # the head has one output per class
@@ -89,10 +91,13 @@ def load_dataset(name: str, *, n_samples: int = 600, noise: float = 0.15,
                                f"{type(exc).__name__}: {str(exc)[:200]})") from None
         name = Path(path).name
     else:
-        if not isinstance(n_samples, (int, np.integer)) or n_samples < MIN_EXAMPLES:
-            raise DatasetError(f"n_samples must be an integer >= {MIN_EXAMPLES}, got {n_samples!r}")
-        if not 0.0 <= noise <= 5.0:
-            raise DatasetError(f"noise must be in [0, 5], got {noise}")
+        # The ranges RunConfig checks (the schema's), so the form and this agree.
+        for setting, value in (("n_samples", n_samples), ("noise", noise)):
+            if isinstance(value, np.generic):
+                value = value.item()
+            problem = BY_NAME[setting].problem(value)
+            if problem is not None:
+                raise DatasetError(f"{BY_NAME[setting].label} ({setting}) {problem}")
         parts = [_toy(name, int(n_samples), float(noise), seed)]
     if not class_names:  # built-in sets already have labels 0..K-1
         class_names = tuple(str(c) for c in range(int(parts[0][1].max()) + 1))

@@ -17,6 +17,7 @@ from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
 from .probe import probe_rows, probe_stats
 from .recorder import Recorder, _norm
+from .settings import LIVE_FIELDS  # noqa: F401 - settings that change between steps
 from .records import Evaluation, StepRecord, evaluation_from_state, evaluation_state
 from .state import StateError, array, count, nest, number, part
 from .stats import evaluate_model, population_statistics
@@ -28,9 +29,6 @@ SUMMARY_ROWS = 512   # with summary growth: about this many summaries per doubli
 # about one a frame at the window's 600 steps/s, and 1,024 of them before growth.
 PLAYING_SUMMARY_EVERY = 16
 
-# Settings that may change between steps without rebuilding the network.
-LIVE_FIELDS = frozenset({"lr", "sgd_momentum", "rmsprop_rho", "adam_beta1", "adam_beta2", "opt_eps",
-                         "bn_momentum", "eval_batch_size", "population_every"})
 
 
 class Trainer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPushButton,
                                QVBoxLayout)
 
+from ..engine.settings import label, value_text
 from ..engine.compare import describe, differences
 from ..engine.config import ConfigError, RunConfig
 from .config_panel import ConfigPanel
@@ -77,6 +78,7 @@ class CompareDialog(QDialog):
         elif not differences(self._a, b):
             self.summary.setText("B is the same as A: change at least one setting.")
         else:
-            self.summary.setText("Differs from A: " + ", ".join(
-                f"{k} = {v!r}" for k, v in differences(self._a, b).items()))
+            self.summary.setText("Differs from A: " + "; ".join(
+                f"{label(k)} {value_text(k, v)} (A: {value_text(k, getattr(self._a, k))})"
+                for k, v in differences(self._a, b).items()))
         self.ok_button.setEnabled(b is not None and bool(differences(self._a, b)))

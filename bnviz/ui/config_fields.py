@@ -23,16 +23,7 @@ LIVE = " (applies live)"
 RESET = " (Apply resets the run)"
 LIVE_MARK = " ●"
 
-DATASET_CHOICES = [("moons", "Two moons"), ("circles", "Circles"), ("spiral", "Spiral"), ("xor", "XOR"),
-                   ("blobs", "Blobs"), ("digits", "Digits (8×8)"), ("file", "File (.csv / .npz)")]
-ACTIVATION_CHOICES = [("sigmoid", "sigmoid"), ("tanh", "tanh"), ("relu", "ReLU"),
-                      ("leaky_relu", "leaky ReLU"), ("identity", "identity (linear)")]
 BN_MODES = [("all", "every hidden layer"), ("none", "no layer"), ("per_layer", "per layer…")]
-PLACEMENT_CHOICES = [("before", "before activation (paper)"), ("after", "after activation")]
-INIT_CHOICES = [("gaussian", "Gaussian (std below)"), ("glorot", "Glorot / Xavier"), ("he", "He / Kaiming")]
-OPTIMIZER_CHOICES = [("gd", "Full-batch gradient descent"), ("sgd", "Mini-batch SGD"),
-                     ("momentum", "SGD with momentum"), ("rmsprop", "RMSProp"), ("adam", "Adam")]
-DTYPE_CHOICES = [("float32", "float32 (fast)"), ("float64", "float64 (precise)")]
 
 # A styled spin box loses its native arrow buttons unless they get a size.
 STYLE = """
@@ -106,6 +97,11 @@ def format_flags(flags) -> str:
 
 
 # -------------------------------------------------------------- editors
+def typed_limit(lo: float, hi: float) -> float:
+    """The largest magnitude a box takes as typed: one digit more than its
+    range, so that -1 or 500 can be typed (and marked), and the box's size
+    stays that of its range."""
+    return 10.0 ** (len(str(int(max(abs(lo), abs(hi), 1)))) + 1) - 1
 class NumberSpinBox(QDoubleSpinBox):
     """An exact float spin box. ``step`` is "linear", "log" (1-2-5 per
     decade: 0.01, 0.02, 0.05, 0.1) or "log1m" (the same on 1 - x: 0.9, 0.95,
@@ -115,9 +111,13 @@ class NumberSpinBox(QDoubleSpinBox):
     def __init__(self, lo: float, hi: float, *, step: str = "linear", single_step: float = 0.1,
                  floor: float = 1e-6, integer: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
+        # What is typed is kept, in range or not (the form says what the range
+        # is, and that the value is out of it); the arrows stay inside it.
+        self.lo, self.hi = lo, hi
+        self.limit = typed_limit(lo, hi)
         self._step, self._floor, self._integer = step, floor, integer
         self.setDecimals(0 if integer else 320)  # exact: the text comes from textFromValue
-        self.setRange(lo, hi)
+        self.setRange(-self.limit, self.limit)
         self.setSingleStep(1 if integer else single_step)
         self.setKeyboardTracking(False)  # typed values apply on Enter / focus out, not per key
         self.setCorrectionMode(QAbstractSpinBox.CorrectToNearestValue)
@@ -141,10 +141,9 @@ class NumberSpinBox(QDoubleSpinBox):
         except ValueError:
             state = QValidator.Intermediate if _NUMBER_CHARS.fullmatch(text.strip()) else QValidator.Invalid
             return state, text, pos
-        if not math.isfinite(value):
+        if not math.isfinite(value) or abs(value) > self.limit:
             return QValidator.Invalid, text, pos
-        ok = self.minimum() <= value <= self.maximum()
-        return (QValidator.Acceptable if ok else QValidator.Intermediate), text, pos
+        return QValidator.Acceptable, text, pos
 
     def stepBy(self, steps: int) -> None:
         value = self.value()
@@ -157,7 +156,7 @@ class NumberSpinBox(QDoubleSpinBox):
             value = float(f"{value:.12g}")
         else:
             value = float(f"{value + steps * self.singleStep():.12g}")
-        self.setValue(min(max(value, self.minimum()), self.maximum()))
+        self.setValue(min(max(value, self.lo), self.hi))
 
     def wheelEvent(self, event):
         _wheel_when_focused(self, event, QDoubleSpinBox)
@@ -178,12 +177,20 @@ def _step_125(value: float, up: bool, floor: float) -> float:
 
 
 class IntSpinBox(QSpinBox):
+    """An integer spin box that keeps what is typed, in range or not (the
+    form marks it); its arrows stay inside ``lo`` .. ``hi``."""
+
     def __init__(self, lo: int, hi: int, step: int = 1, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setRange(lo, hi)
+        self.lo, self.hi = lo, hi
+        limit = int(min(typed_limit(lo, hi), 2**31 - 1))
+        self.setRange(-limit, limit)
         self.setSingleStep(step)
         self.setKeyboardTracking(False)
         self.setCorrectionMode(QAbstractSpinBox.CorrectToNearestValue)
+
+    def stepBy(self, steps: int) -> None:
+        self.setValue(min(max(self.value() + steps * self.singleStep(), self.lo), self.hi))
 
     def wheelEvent(self, event):
         _wheel_when_focused(self, event, QSpinBox)

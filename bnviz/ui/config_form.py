@@ -7,13 +7,11 @@ import random
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from bnviz.engine.config import PRESETS, RunConfig
-from bnviz.engine.trainer import LIVE_FIELDS
+from bnviz.engine.config import PRESETS
+from bnviz.engine.settings import BY_NAME, GENERIC_EDITORS
 
-from .config_fields import (ACTIVATION_CHOICES, BN_MODES, DATASET_CHOICES, DTYPE_CHOICES,
-                            INIT_CHOICES, LIVE, LIVE_MARK, OPTIMIZER_CHOICES, PLACEMENT_CHOICES,
-                            RESET, ChoiceCombo, IntSpinBox, NumberSpinBox, hbox, hint_label,
-                            set_tooltip)
+from .config_fields import (BN_MODES, LIVE, LIVE_MARK, RESET, ChoiceCombo, IntSpinBox, NumberSpinBox,
+                            hbox, hint_label, set_tooltip)
 
 
 class ConfigForm:
@@ -29,15 +27,39 @@ class ConfigForm:
         return box, form
 
     def _build_declared(self) -> None:
-        """An editor for each field that declares itself in RunConfig's
-        metadata (label, tooltip, group, choices), at the end of its group."""
+        """An editor for each setting the schema lets the form build alone
+        (settings.GENERIC_EDITORS), at the end of its group."""
         self._declared = {}
-        for f in RunConfig.declared_fields():
-            meta = f.metadata
-            live = f.name in LIVE_FIELDS
-            widget = self._input(ChoiceCombo(meta["choices"]), f.name, meta["tooltip"], live=live)
-            self._declared[f.name] = widget
-            self._row(self._forms[meta["group"]], meta["label"], widget, live=live)
+        for name in GENERIC_EDITORS:
+            widget = self._setting(name)
+            self._declared[name] = widget
+            self._setting_row(self._forms[BY_NAME[name].group], name, widget)
+
+    def _setting(self, name: str):
+        """The editor of setting ``name``: its kind, range, steps and tooltip
+        as the schema declares them, registered for validation."""
+        s = BY_NAME[name]
+        if s.kind == "choice":
+            widget = ChoiceCombo(s.choices)
+        elif s.kind == "bool":
+            widget = QCheckBox(s.label)
+        elif s.kind == "float":
+            widget = NumberSpinBox(s.lo, s.hi, step=s.step, single_step=s.single_step, floor=s.floor)
+        elif s.kind == "int" and s.hi > 2**31 - 1:   # beyond a QSpinBox (the seed)
+            widget = NumberSpinBox(s.lo, s.hi, integer=True)
+        elif s.kind == "int":
+            widget = IntSpinBox(int(s.lo), int(s.hi), max(1, int(s.single_step)))
+        else:
+            widget = QLineEdit()
+        return self._input(widget, name, s.tooltip, live=s.live)
+
+    def _setting_row(self, form, name: str, widget, editor=None) -> None:
+        """A form row labelled as the schema names the setting."""
+        setting = BY_NAME[name]
+        if setting.kind == "bool":   # a check box carries its own label
+            form.addRow(widget)
+        else:
+            self._row(form, setting.label, widget, live=setting.live, editor=editor)
 
     def _input(self, widget, field: str | None, tip: str, live: bool = False):
         """Register an editor: tooltip, change signal -> re-validate, error target."""
@@ -56,9 +78,6 @@ class ConfigForm:
 
     def _row(self, form: QFormLayout, label: str, widget: QWidget, live: bool = False,
              editor: QWidget | None = None) -> None:
-        field = (editor or widget).objectName()
-        if field:   # a message names the setting as its row does
-            self.__dict__.setdefault("_field_labels", {})[field] = label
         text = QLabel(label + (LIVE_MARK if live else ""))
         text.setToolTip(self._help.get(editor or widget, ""))
         text.setBuddy(editor or widget)
@@ -76,140 +95,90 @@ class ConfigForm:
 
     def _build_data(self) -> QGroupBox:
         box, form = self._group("Data")
-        self._dataset = self._input(ChoiceCombo(DATASET_CHOICES), "dataset",
-                                    "Data set: 2-D toys, sklearn's 8×8 digits, or your own file")
-        self._row(form, "Data set", self._dataset)
-        self._path = self._input(QLineEdit(), "data_path",
-                                 "A .csv (one label column) or .npz file; used for data set 'File'")
+        self._dataset = self._setting("dataset")
+        self._setting_row(form, "dataset", self._dataset)
+        self._path = self._setting("data_path")
         self._path.setPlaceholderText("path of a .csv or .npz")
         self._path.returnPressed.connect(self._on_apply_clicked)
         self._browse = self._input(QToolButton(), None, "Choose a .csv or .npz data file")
         self._browse.setText("Browse…")
         self._browse.setObjectName("browse")
         self._browse.clicked.connect(self._on_browse_clicked)
-        self._row(form, "File", hbox(self._path, self._browse), editor=self._path)
-        self._n_samples = self._input(IntSpinBox(20, 1_000_000, 100), "n_samples",
-                                      "Number of points in a toy data set (train + test)")
-        self._row(form, "Samples", self._n_samples)
-        self._noise = self._input(NumberSpinBox(0.0, 5.0, single_step=0.05), "noise",
-                                  "Noise added to a toy data set, 0 to 5")
-        self._row(form, "Noise", self._noise)
-        self._test_fraction = self._input(NumberSpinBox(0.05, 0.9, single_step=0.05), "test_fraction",
-                                          "Share of the examples held out for testing, 0.05 to 0.9 "
-                                          "(a file with its own x_test keeps its split)")
-        self._row(form, "Test share", self._test_fraction)
+        self._setting_row(form, "data_path", hbox(self._path, self._browse), editor=self._path)
+        for name in ("n_samples", "noise", "test_fraction"):
+            widget = self._setting(name)
+            setattr(self, "_" + name, widget)
+            self._setting_row(form, name, widget)
         return box
 
     def _build_network(self) -> QGroupBox:
         box, form = self._group("Network")
-        self._hidden = self._input(QLineEdit(), "hidden",
-                                   "Widths of the hidden layers, comma-separated, e.g. 100, 100, 100")
+        self._hidden = self._setting("hidden")
         self._hidden.setPlaceholderText("e.g. 100, 100, 100")
         self._hidden.returnPressed.connect(self._on_apply_clicked)
-        self._row(form, "Hidden", self._hidden)
-        self._activation = self._input(ChoiceCombo(ACTIVATION_CHOICES), "activation",
-                                       "Nonlinearity after every hidden layer")
-        self._row(form, "Activation", self._activation)
-        self._leaky = self._input(NumberSpinBox(0.0, 1.0, step="log", floor=1e-4), "leaky_slope",
-                                  "Slope of leaky ReLU for negative inputs, 0 to 1")
-        self._row(form, "Leak slope", self._leaky)
+        self._setting_row(form, "hidden", self._hidden)
+        self._activation = self._setting("activation")
+        self._setting_row(form, "activation", self._activation)
+        self._leaky = self._setting("leaky_slope")
+        self._setting_row(form, "leaky_slope", self._leaky)
         self._bn_mode = self._input(ChoiceCombo(BN_MODES), None,
                                     "Which hidden layers get batch normalization" + RESET)
         self._bn_mode.setObjectName("batchnorm_mode")
         self._row(form, "Batch norm", self._bn_mode)
-        self._bn_flags = self._input(QLineEdit(), "batchnorm",
-                                     "One on/off per hidden layer, e.g. on, on, off")
+        self._bn_flags = self._setting("batchnorm")
         self._bn_flags.setPlaceholderText("e.g. on, on, off")
         self._bn_flags.returnPressed.connect(self._on_apply_clicked)
-        self._row(form, "BN per layer", self._bn_flags)
-        self._placement = self._input(ChoiceCombo(PLACEMENT_CHOICES), "bn_placement",
-                                      "Normalize the pre-activation (paper) or the activation's output")
-        self._row(form, "BN placement", self._placement)
-        self._keep_bias = self._input(QCheckBox("Keep bias under BN"), "keep_bias",
-                                      "Keep the bias b of a layer followed by BN; redundant, since "
-                                      "BN subtracts the mean and β shifts instead")
-        form.addRow(self._keep_bias)
+        self._setting_row(form, "batchnorm", self._bn_flags)
+        self._placement = self._setting("bn_placement")
+        self._setting_row(form, "bn_placement", self._placement)
+        self._keep_bias = self._setting("keep_bias")
+        self._setting_row(form, "keep_bias", self._keep_bias)
         form.addRow(hint_label("Redundant (β does its job); for demonstration"))
-        self._init = self._input(ChoiceCombo(INIT_CHOICES), "init", "Initialisation of the weights")
-        self._row(form, "Init", self._init)
-        self._init_std = self._input(NumberSpinBox(0.0, 10.0, step="log"), "init_std",
-                                     "Standard deviation of the Gaussian initial weights, 1e-6 to 10")
-        self._row(form, "Init std", self._init_std)
+        self._init = self._setting("init")
+        self._setting_row(form, "init", self._init)
+        self._init_std = self._setting("init_std")
+        self._setting_row(form, "init_std", self._init_std)
         return box
 
     def _build_batchnorm(self) -> QGroupBox:
         box, form = self._group("Batch norm")
-        self._bn_momentum = self._input(NumberSpinBox(0.0, 1.0, step="log", floor=1e-4), "bn_momentum",
-                                        "Running statistics: weight of the new batch (PyTorch "
-                                        "convention), in (0, 1]", live=True)
+        self._bn_momentum = self._setting("bn_momentum")
         self._cumulative = self._input(QCheckBox("cumulative"), None,
                                        "Average all batches equally (PyTorch momentum=None)" + LIVE)
         self._cumulative.setObjectName("bn_momentum_cumulative")
-        self._row(form, "Momentum", hbox(self._bn_momentum, self._cumulative), live=True,
-                  editor=self._bn_momentum)
+        self._setting_row(form, "bn_momentum", hbox(self._bn_momentum, self._cumulative),
+                          editor=self._bn_momentum)
         self._momentum_note = hint_label("")
         form.addRow(self._momentum_note)
-        self._bn_eps = self._input(NumberSpinBox(0.0, 1.0, step="log", floor=1e-12), "bn_eps",
-                                   "ε added to the batch variance before the square root, 1e-12 to 1")
-        self._row(form, "ε", self._bn_eps)
-        self._unbiased = self._input(QCheckBox("Unbiased running variance"), "unbiased_running_var",
-                                     "Store unbiased running variance (PyTorch); off = Keras/Flax")
-        form.addRow(self._unbiased)
+        self._bn_eps = self._setting("bn_eps")
+        self._setting_row(form, "bn_eps", self._bn_eps)
+        self._unbiased = self._setting("unbiased_running_var")
+        self._setting_row(form, "unbiased_running_var", self._unbiased)
         form.addRow(hint_label("On: PyTorch (× n/(n−1)); off: Keras / Flax"))
         return box
 
     def _build_optimisation(self) -> QGroupBox:
         box, form = self._group("Optimisation")
         self._form_opt = form
-        self._optimizer = self._input(ChoiceCombo(OPTIMIZER_CHOICES), "optimizer",
-                                      "Update rule, in the form of PyTorch's torch.optim unless Formulas "
-                                      "says Keras; Keras's Adam and RMSprop place ε differently "
-                                      "(see Optimizer ε)")
-        self._row(form, "Optimizer", self._optimizer)
-        self._lr = self._input(NumberSpinBox(0.0, 100.0, step="log", single_step=0.01), "lr",
-                               "Learning rate: step size of every update, in (0, 100]", live=True)
-        self._row(form, "Learning rate", self._lr, live=True)
-        self._batch_size = self._input(IntSpinBox(1, 1_000_000), "batch_size",
-                                       "Examples per mini-batch, at least 2 (full-batch GD uses all)")
-        self._row(form, "Batch size", self._batch_size)
-        self._sgd_momentum = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "sgd_momentum",
-                                         "Momentum μ: v = μ·v + g, w −= lr·v (PyTorch's form; Keras's "
-                                         "v = μ·v − lr·g, w += v is the same at a constant rate), "
-                                         "in [0, 1)",
-                                         live=True)
-        self._row(form, "Momentum μ", self._sgd_momentum, live=True)
-        self._rho = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "rmsprop_rho",
-                                "RMSProp decay ρ of the squared-gradient average s = ρ·s + (1 − ρ)·g², "
-                                "in [0, 1): PyTorch's alpha (default 0.99), Keras's rho "
-                                "(default 0.9)", live=True)
-        self._row(form, "Decay ρ", self._rho, live=True)
-        self._beta1 = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "adam_beta1",
-                                  "Adam β₁: decay of the gradient average, in [0, 1)", live=True)
-        self._row(form, "β₁", self._beta1, live=True)
-        self._beta2 = self._input(NumberSpinBox(0.0, 1.0, step="log1m"), "adam_beta2",
-                                  "Adam β₂: decay of the squared-gradient average, in [0, 1)", live=True)
-        self._row(form, "β₂", self._beta2, live=True)
-        self._opt_eps = self._input(NumberSpinBox(0.0, 1.0, step="log", floor=1e-12), "opt_eps",
-                                    "ε in the optimizer's denominator, in (0, 1]. PyTorch's formulas: "
-                                    "Adam lr·m̂/(√v̂ + ε), RMSProp lr·g/(√s + ε) (default 1e-8). Keras's "
-                                    "Adam adds ε to the uncorrected √v and corrects lr instead, so "
-                                    "its ε acts 1/√(1 − β₂ᵗ) times larger early on; Keras's RMSprop "
-                                    "divides by √(s + ε) (Keras's default 1e-7)", live=True)
-        self._row(form, "Optimizer ε", self._opt_eps, live=True)
+        names = {"optimizer": "_optimizer", "lr": "_lr", "batch_size": "_batch_size",
+                 "sgd_momentum": "_sgd_momentum", "rmsprop_rho": "_rho", "adam_beta1": "_beta1",
+                 "adam_beta2": "_beta2", "opt_eps": "_opt_eps"}
+        for name, attribute in names.items():
+            widget = self._setting(name)
+            setattr(self, attribute, widget)
+            self._setting_row(form, name, widget)
         return box
 
     def _build_reproducibility(self) -> QGroupBox:
         box, form = self._group("Reproducibility")
-        self._seed = self._input(NumberSpinBox(0, 2**32 - 1, integer=True), "seed",
-                                 "Random seed for data, weights and batch order, 0 to 4294967295")
+        self._seed = self._setting("seed")
         self._random_seed = self._input(QToolButton(), None, "Pick a random seed" + RESET)
         self._random_seed.setText("Random")
         self._random_seed.setObjectName("random_seed")
         self._random_seed.clicked.connect(lambda: self._seed.setValue(random.randrange(2**32)))
-        self._row(form, "Seed", hbox(self._seed, self._random_seed), editor=self._seed)
-        self._dtype = self._input(ChoiceCombo(DTYPE_CHOICES), "dtype",
-                                  "Floating-point precision of the network: float32 is faster")
-        self._row(form, "Precision", self._dtype)
+        self._setting_row(form, "seed", hbox(self._seed, self._random_seed), editor=self._seed)
+        self._dtype = self._setting("dtype")
+        self._setting_row(form, "dtype", self._dtype)
         return box
 
     def _build_buttons(self) -> QWidget:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from bnviz.engine.config import PRESETS, TOY_DATASETS, ConfigError, RunConfig, preset
-from bnviz.engine.trainer import LIVE_FIELDS
+from bnviz.engine.settings import BY_NAME, LIVE_FIELDS, label
 
 from .config_fields import (FIELD_ORDER, LIVE_MARK, STYLE, check_values, format_flags,
                             format_hidden, momentum_note, parse_flags, parse_hidden, set_invalid)
@@ -138,7 +138,7 @@ class ConfigPanel(ConfigForm, QWidget):
 
     def field_label(self, field: str) -> str:
         """The name a user reads for RunConfig field ``field`` (its row's label)."""
-        return self._field_labels.get(field, field.replace("_", " "))
+        return label(field)
 
     def errors(self) -> dict[str, str]:
         """{field: message} for every field now marked invalid."""
@@ -282,8 +282,7 @@ class ConfigPanel(ConfigForm, QWidget):
         self._bn_flags.setEnabled(self._bn_mode.value() == "per_layer")
         bn = values["batchnorm"]
         any_bn = bn if isinstance(bn, bool) else (not isinstance(bn, tuple) or any(bn))
-        in_bn_group = [self._declared[f.name] for f in RunConfig.declared_fields()
-                       if f.metadata["group"] == "Batch norm"]
+        in_bn_group = [w for name, w in self._declared.items() if BY_NAME[name].group == "Batch norm"]
         for widget in (self._placement, self._keep_bias, self._cumulative, self._bn_eps, self._unbiased,
                        *in_bn_group):
             widget.setEnabled(any_bn)

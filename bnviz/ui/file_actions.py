@@ -94,6 +94,18 @@ class FileActions:
         path = path or self._ask_open("Open session", SESSION_FILTER)
         if not path:
             return
+        # The file first: no question about losing progress for a file that
+        # cannot be a session (the training process checks the rest).
+        try:
+            kind = file_kind(path) if Path(path).is_file() else None
+        except ValueError as exc:
+            self._warn(str(exc))
+            return
+        if kind != "session":
+            self._warn(f"{path} is not a bnviz session" + (" (it has no session tag; as a data set, "
+                       "File › Open data set… trains on it)" if kind == "data" else
+                       " (no such file)" if kind is None else ""))
+            return
         if not self._confirm_reset("Opening a session replaces the current run."):
             return
         self._run_id += 1

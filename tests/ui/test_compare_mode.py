@@ -47,7 +47,7 @@ def test_compare_with_b_trains_both_in_lockstep(qtbot, window, monkeypatch):
 def test_compare_dialog_needs_a_difference(qtbot, window):
     dialog = CompareDialog(window._config)
     qtbot.addWidget(dialog)
-    assert dialog.ok_button.isEnabled() and "batchnorm" in dialog.summary.text()
+    assert dialog.ok_button.isEnabled() and "BN per layer off (A: on)" in dialog.summary.text()
     dialog.config_panel.set_config(window._config)
     dialog.config_panel.edited.emit()
     assert not dialog.ok_button.isEnabled() and "same as A" in dialog.summary.text()

@@ -141,7 +141,7 @@ def test_structural_edit_enables_apply_and_apply_emits(panel, qtbot):
     with qtbot.assertNotEmitted(panel.live_changed, wait=0):
         editor(panel, "hidden").setText("64, 32")
     assert apply_button(panel).isEnabled()
-    assert "Not applied yet: Hidden." in panel.findChild(QLabel, "config_note").text()
+    assert "Not applied yet: Hidden layers." in panel.findChild(QLabel, "config_note").text()
     with qtbot.waitSignal(panel.apply_requested, timeout=1000) as blocker:
         qtbot.mouseClick(apply_button(panel), Qt.LeftButton)
     assert blocker.args[0].hidden == (64, 32)

@@ -264,8 +264,8 @@ def test_export_all_in_compare_mode_draws_the_shown_run(qtbot, window, monkeypat
     from bnviz import figures
     original = figures.figure_panels
 
-    def spy(frame, inspection=None, like=(), shown=None):
-        panels = original(frame, inspection, like, shown)
+    def spy(frame, inspection=None, like=(), shown=None, dark=False):
+        panels = original(frame, inspection, like, shown, dark)
         seen.update({p.object_name: p.frame() for p in panels})
         return panels
     monkeypatch.setattr(figures, "figure_panels", spy)
@@ -332,3 +332,21 @@ def test_the_window_removes_what_a_killed_save_left_beside_recent_files(qtbot, s
     qtbot.waitUntil(lambda: not any(os.path.exists(p) for p in stale), timeout=5000)
     assert (sessions / "run.npz").read_bytes() == b"a session"
     win.close()
+
+
+def test_open_session_checks_the_file_before_asking_about_progress(qtbot, window, warnings,
+                                                                     monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+    _steps(qtbot, window, 5)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Ok)
+    data = tmp_path / "points.npz"
+    np.savez(data, x=np.zeros((20, 2)), y=np.zeros(20))
+    for path, words in ((tmp_path / "missing.npz", "no such file"), (data, "Open data set"),
+                        (tmp_path / "notes.txt", "bnviz opens")):
+        if path.suffix == ".txt":
+            path.write_text("hello")
+        window.open_session(str(path))
+        assert warnings and words in warnings[-1], warnings[-1]
+    assert asked == []                 # never asked to give up the run for a bad file
+    assert window._frame.step == 5     # and the run goes on
