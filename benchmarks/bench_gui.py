@@ -160,19 +160,19 @@ def window_run(start, seconds: float, settings, profile: str | None = None) -> d
     win.show()
     QApplication.processEvents()
     t_window = time.perf_counter() - t_start
-    run_loop(60.0, until=lambda: win._frame is not None)
+    run_loop(60.0, until=lambda: win.model.frame is not None)
     t_frame = time.perf_counter() - t_start
     start(win)
     n_runs = [0]
-    run_loop(60.0, until=lambda: win._frame is not None and win._frame.run_id == win._run_id
-             and win._frame.step > 0)
-    n_runs[0] = 1 + len(win._frame.others)
+    run_loop(60.0, until=lambda: win.model.frame is not None and win.model.frame.run_id == win.model.run_id
+             and win.model.frame.step > 0)
+    n_runs[0] = 1 + len(win.model.frame.others)
     win.toggle_play() if not win._playing else None
     run_loop(1.5)
     before = child_stats(win)
     probe = StallProbe()
     gaps = probe.gaps
-    step0, frames0, t0 = win._frame.step, win.frames_drawn, time.perf_counter()
+    step0, frames0, t0 = win.model.frame.step, win.frames_drawn, time.perf_counter()
     probe.start()
     profiler = cProfile.Profile() if profile else None
     if profiler:
@@ -183,12 +183,12 @@ def window_run(start, seconds: float, settings, profile: str | None = None) -> d
         profiler.dump_stats(profile)
     probe.stop()
     elapsed = time.perf_counter() - t0
-    out = {"runs": n_runs[0], "steps_per_second": (win._frame.step - step0) / elapsed,
+    out = {"runs": n_runs[0], "steps_per_second": (win.model.frame.step - step0) / elapsed,
            "frames_per_second": (win.frames_drawn - frames0) / elapsed,
            "p99_stall_ms": float(np.percentile(gaps, 99)) * 1000 if gaps else float("nan"),
            "worst_stall_ms": max(gaps, default=float("nan")) * 1000,
            "first_window_s": t_window, "first_frame_s": t_frame,
-           "status_steps_per_second": win._frame.steps_per_second}
+           "status_steps_per_second": win.model.frame.steps_per_second}
     after = child_stats(win)
     busy = after["busy_seconds"] - before["busy_seconds"]
     cost = (after["frame_seconds"] - before["frame_seconds"]) + (after["send_seconds"] - before["send_seconds"])
@@ -201,13 +201,13 @@ def window_run(start, seconds: float, settings, profile: str | None = None) -> d
 def memory_run(steps: int, settings) -> dict:
     win = MainWindow(preset(DEFAULT_PRESET), settings=settings)
     win.show()
-    run_loop(60.0, until=lambda: win._frame is not None)
+    run_loop(60.0, until=lambda: win.model.frame is not None)
     win.toggle_play()
-    run_loop(3600.0, until=lambda: win._frame.step >= steps)
+    run_loop(3600.0, until=lambda: win.model.frame.step >= steps)
     win.toggle_play()
     run_loop(1.0)
     pids = {"window": os.getpid(), "training process": win.training.pid, "fork server": fork_server_pid()}
-    out = {"steps": win._frame.step,
+    out = {"steps": win.model.frame.step,
            "rss": {k: rss_mb(p) for k, p in pids.items() if p},
            "pss": {k: pss_mb(p) for k, p in pids.items() if p}}
     win.close()

@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         for dock in win.panel_docks.values():
             dock.setFloating(True)
             dock.resize(700, 450)
-    run_loop(60.0, until=lambda: win._frame is not None)
+    run_loop(60.0, until=lambda: win.model.frame is not None)
     win.toggle_play()
     probe = StallProbe()
     gaps = probe.gaps
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         frames0, t0 = win.frames_drawn, time.perf_counter()
         run_loop(60.0 if minute <= args.minutes else (args.minutes % 1) * 60)
         fps = (win.frames_drawn - frames0) / (time.perf_counter() - t0)
-        row = (minute, fps, float(np.percentile(gaps, 99)) * 1000, max(gaps) * 1000, win._frame.step,
+        row = (minute, fps, float(np.percentile(gaps, 99)) * 1000, max(gaps) * 1000, win.model.frame.step,
                rss_mb(os.getpid()), rss_mb(win.training.pid))
         rows.append(row)
         print("%6d  %8.1f  %6.1f  %8.1f  %8d  %9.0f  %11.0f" % row, flush=True)

@@ -63,11 +63,11 @@ def main(argv=None) -> int:
         return 2
     window = MainWindow(configs[0])
     if args.session:
-        window.open_session(args.session)   # a bad file: a message, and the default run goes on
+        window.files.open_session(args.session)   # a bad file: a message, and the default run goes on
     elif args.lesson:
-        window.open_lesson(args.lesson)
+        window.compare.open_lesson(args.lesson)
     elif len(configs) > 1:
-        window.start_runs(configs, labels)
+        window.compare.start_runs(configs, labels)
     window.show()
     return app.exec()
 

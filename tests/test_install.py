@@ -314,7 +314,7 @@ def test_wheel_carries_resources_and_runs_from_a_fresh_venv(tmp_path):
         shown = []
         def close_after_first_frame():   # the window, drawing what its training sends
             windows = [w for w in app.topLevelWidgets() if w.isVisible()]
-            if not any(getattr(w, "_frame", None) is not None for w in windows):
+            if not any(getattr(getattr(w, "model", None), "frame", None) is not None for w in windows):
                 return QTimer.singleShot(50, close_after_first_frame)
             shown.extend(windows)
             for w in windows:

@@ -8,6 +8,7 @@ current run goes on untouched.
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -52,8 +53,21 @@ def file_kind(path: str) -> str:
 
 
 class FileActions:
-    """Mixed into MainWindow: needs ``settings``, ``_config``, ``_frame``,
-    ``panels``, ``reset_run``, ``_confirm_reset`` and the session signals."""
+    """The File menu's commands, recent files and drops, for ``window``."""
+
+    def __init__(self, window):
+        self._window = weakref.ref(window)
+
+    @property
+    def window(self):
+        return self._window()
+
+    @property
+    def settings(self):
+        return self.window.settings
+
+    def _say(self, message: str, msecs: int = 0) -> None:
+        self.window.statusBar().showMessage(message, msecs)
 
     # ---------------------------------------------------------- settings
     def open_config(self, path: str | None = None) -> None:
@@ -65,30 +79,30 @@ class FileActions:
         except ConfigError as exc:
             self._warn(f"Cannot open {path}:\n{exc}")
             return
-        self._add_recent(path)
-        if self._confirm_reset("Opening settings starts a new run."):
-            self.reset_run(config)
+        self.add_recent(path)
+        if self.window.confirm_reset("Opening settings starts a new run."):
+            self.window.reset_run(config)
 
     def save_config(self) -> None:
         path = self._ask_save("Save run settings", CONFIG_FILTER, ".toml", "bnviz-settings.toml")
         if not path:
             return
         try:
-            self._config.save(path)
+            self.window.model.config.save(path)
         except OSError as exc:
             self._warn(f"Cannot save {path}:\n{exc}", unchanged=False)
             return
-        self._add_recent(path)
-        self.statusBar().showMessage(f"Saved settings to {path}", 5000)
+        self.add_recent(path)
+        self._say(f"Saved settings to {path}", 5000)
 
     # ---------------------------------------------------------- sessions
     def save_session(self) -> None:
         """Save every run (weights, optimizer and random state, history)."""
-        step = self._frame.step if self._frame is not None else 0
+        step = self.window.model.step()
         path = self._ask_save("Save session", SESSION_FILTER, ".npz", f"bnviz-session-step{step}.npz")
         if path:
-            self.statusBar().showMessage(f"Saving the session to {path}…")
-            self.save_session_requested.emit(path)
+            self._say(f"Saving the session to {path}…")
+            self.window.save_session_requested.emit(path)
 
     def open_session(self, path: str | None = None) -> None:
         path = path or self._ask_open("Open session", SESSION_FILTER)
@@ -106,22 +120,18 @@ class FileActions:
                        "File › Open data set… trains on it)" if kind == "data" else
                        " (no such file)" if kind is None else ""))
             return
-        if not self._confirm_reset("Opening a session replaces the current run."):
+        if not self.window.confirm_reset("Opening a session replaces the current run."):
             return
-        self._run_id += 1
-        self.banner.hide()
-        self.close_lesson()
-        self._pending_recent = self._opening_session = path
-        self.statusBar().showMessage(f"Opening {path}…")
-        self.open_session_requested.emit(path, self._run_id)
+        self.window.begin_session(path)
 
-    def _on_training_session_saved(self, path: str) -> None:
-        self._add_recent(path)
-        self._last_session = path
-        self.statusBar().showMessage(f"Saved the session to {path}", 8000)
+    def session_saved(self, path: str) -> None:
+        """The training process wrote the session ``path``."""
+        self.add_recent(path)
+        self.window.model.last_session = path
+        self._say(f"Saved the session to {path}", 8000)
 
-    def _on_training_session_error(self, message: str) -> None:
-        self.statusBar().showMessage("The session was not saved", 8000)
+    def session_not_saved(self, message: str) -> None:
+        self._say("The session was not saved", 8000)
         self._warn(f"Could not save the session:\n{message}\n\nAny earlier file there is unchanged.")
 
     # ----------------------------------------------------------- data sets
@@ -130,26 +140,26 @@ class FileActions:
         path = path or self._ask_open("Open data set", DATA_FILTER)
         if not path:
             return
-        if self._confirm_reset("Training on another data set starts a new run."):
-            self._pending_recent = path
-            self.reset_run(self._config.replace(dataset="file", data_path=str(path)))
+        if self.window.confirm_reset("Training on another data set starts a new run."):
+            self.window.reset_run(self.window.model.config.replace(dataset="file", data_path=str(path)),
+                                  recent=str(path))
 
     # -------------------------------------------------------------- export
     def export_all(self) -> None:
         """Every panel's figures, the data, the settings and a manifest, to a folder."""
-        if self._frame is None or self._frame.record is None:
+        if self.window.model.frame is None or self.window.model.frame.record is None:
             self._warn("Nothing to export yet: train at least one step first.", unchanged=False)
             return
-        dialog = ExportDialog(self.settings, self)
+        dialog = ExportDialog(self.settings, self.window)
         if not dialog.exec():
             return
         folder, pixels, formats, unit_csv = dialog.choice()
-        frame = self._frame
-        self.statusBar().showMessage(f"Exporting to {folder}…")
+        frame = self.window.model.frame
+        self._say(f"Exporting to {folder}…")
         QApplication.setOverrideCursor(Qt.WaitCursor)   # a few seconds for a long run's data
         copies, error = [], None
         try:
-            copies = offscreen_copies(self.panels.values(), frame, self._shown_run(frame),
+            copies = offscreen_copies(self.window.panels.values(), frame, self.window._shown_run(frame),
                                       dark=dialog.dark_check.isChecked())
             written = export.export_all(folder, frame, copies, formats=formats, unit_csv=unit_csv,
                                         size=layout_size(pixels))
@@ -161,21 +171,21 @@ class FileActions:
                 panel.close()
                 panel.deleteLater()
         if error is not None:
-            self.statusBar().showMessage("Nothing was exported", 8000)
+            self._say("Nothing was exported", 8000)
             self._warn(f"Could not export to {folder}:\n{error}", unchanged=False)
             return
         self.settings.setValue(LAST_DIR_KEY, str(folder))
-        self.statusBar().showMessage(f"Exported {len(written)} files to {folder} (figures "
+        self._say(f"Exported {len(written)} files to {folder} (figures "
                                      f"{pixels[0]} × {pixels[1]})", 15000)
 
     def export_view(self) -> None:
         """The view on screen as one figure (PNG at twice its pixels, or SVG),
         its panels as they are laid out now."""
-        view = self.current_view()
-        step = self._frame.step if self._frame is not None else 0
+        view = self.window.current_view()
+        step = self.window.model.step()
         name = f"bnviz-{export.slug(view.spec.title)}-step{step}.png"
         start = str(Path(self.settings.value(LAST_DIR_KEY, "") or Path.home()) / name)
-        path, chosen = QFileDialog.getSaveFileName(self, "Export this view", start, VIEW_FILTER)
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export this view", start, VIEW_FILTER)
         if not path:
             return
         path = Path(path)
@@ -190,7 +200,7 @@ class FileActions:
             self._warn(f"Could not export the view to {path}:\n{exc}", unchanged=False)
             return
         self.settings.setValue(LAST_DIR_KEY, str(path.parent))
-        self.statusBar().showMessage(f"Exported the {view.spec.title} view to {path}", 15000)
+        self._say(f"Exported the {view.spec.title} view to {path}", 15000)
 
     # ---------------------------------------------------- recent and drops
     def open_path(self, path: str) -> None:
@@ -212,8 +222,8 @@ class FileActions:
             value = [value]
         return [str(v) for v in value or []]
 
-    def _fill_recent_menu(self) -> None:
-        menu = self.recent_menu
+    def fill_recent_menu(self) -> None:
+        menu = self.window.recent_menu
         menu.clear()
         paths = self.recent_files()
         for path in paths:
@@ -227,7 +237,7 @@ class FileActions:
         else:
             menu.addAction("No recent files").setEnabled(False)
 
-    def _add_recent(self, path: str) -> None:
+    def add_recent(self, path: str) -> None:
         path = str(Path(path).resolve())
         paths = [path] + [p for p in self.recent_files() if p != path]
         self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
@@ -250,11 +260,11 @@ class FileActions:
     def _remove_recent(self, path: str) -> None:
         self.settings.setValue(RECENT_KEY, [p for p in self.recent_files() if p != path])
 
-    def dragEnterEvent(self, event) -> None:
+    def drag_enter(self, event) -> None:
         if self._dropped_files(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:
+    def drop(self, event) -> None:
         files = self._dropped_files(event)
         if files:
             event.acceptProposedAction()
@@ -270,12 +280,12 @@ class FileActions:
 
     # ------------------------------------------------------------- helpers
     def _ask_open(self, title: str, filters: str) -> str:
-        path, _ = QFileDialog.getOpenFileName(self, title, self._last_dir(), filters + ";;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.window, title, self._last_dir(), filters + ";;All files (*)")
         return path
 
     def _ask_save(self, title: str, filters: str, suffix: str, name: str = "") -> str:
         start = str(Path(self._last_dir() or Path.home()) / name) if name else self._last_dir()
-        path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, start, filters)
         if path and not path.lower().endswith(suffix):
             path += suffix
         return path
@@ -284,4 +294,4 @@ class FileActions:
         return str(self.settings.value("last_dir", ""))
 
     def _warn(self, text: str, unchanged: bool = True) -> None:
-        QMessageBox.warning(self, "bnviz", text + ("\n\nThe current run is unchanged." if unchanged else ""))
+        QMessageBox.warning(self.window, "bnviz", text + ("\n\nThe current run is unchanged." if unchanged else ""))

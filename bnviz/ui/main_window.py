@@ -13,13 +13,13 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from ..engine.compare import RunSet
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
 from ..resources_path import resource_path
 from .banner import DivergenceBanner
 from .process_banner import ProcessBanner
 from .lesson_view import LessonView
 from .config_panel import ConfigPanel
+from .app_model import AppModel
 from .compare_mode import CompareMode
 from .file_actions import FileActions
 from .window_menus import WindowMenus
@@ -37,7 +37,12 @@ DEFAULT_SIZE = (1800, 1100)   # at most; less on a smaller screen
 CONFIG_WIDTH = 350            # the configuration column, if the screen has room
 
 
-class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
+class MainWindow(QMainWindow):
+    """The window: holds the app's model (AppModel), its panels in views,
+    and three helpers that hold the window in turn: ``files`` (FileActions),
+    ``compare`` (CompareMode) and ``menus_of`` (WindowMenus: actions,
+    toolbar, menus). Commands to the training process are signals."""
+
     # Commands to the training process (through the training client).
     reset_requested = Signal(object, object, int)   # configs (A first), labels, run id
     play_requested = Signal()
@@ -57,14 +62,9 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.setWindowTitle("bnviz: batch normalization laboratory")
         self.setWindowIcon(QIcon(str(resource_path("bnviz.svg"))))
         self.settings = settings if settings is not None else QSettings("bnviz", "bnviz")
-        self._run_id = 0
-        self._live_run_id = 0
-        self._config = (config or preset(DEFAULT_PRESET)).validate()
-        self._runset = self._live_runset = RunSet()   # compare mode: the runs beside A
-        self._frame = None
-        self._pending_recent = None   # a file to list under Open recent once its run starts
-        self._opening_session = None  # a session whose runs are about to start
-        self._last_session = None     # the last session saved or opened (to go on after a crash)
+        self.model = AppModel(config or preset(DEFAULT_PRESET))
+        self.files = FileActions(self)
+        self.compare = CompareMode(self)
         self._playing = False
         self._closing = False
         self.frames_drawn = 0
@@ -75,9 +75,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._build_panels()
         self.follow_desktop_scheme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self.follow_desktop_scheme)
-        self._build_actions()
-        self._build_toolbar()
-        self._build_menus()
+        self.menus_of = WindowMenus(self)
         self.status = RunStatus(self.statusBar())
         self.mode_label = QLabel()
         self.mode_label.setToolTip("Runs trained in lockstep (Run › Compare with…, or a lesson)")
@@ -85,9 +83,9 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self._start_training()
         self._restore_layout()
         self.setAcceptDrops(True)
-        self.reset_run(self._config)
+        self.reset_run(self.model.config)
         # Once the window is up: left-overs of saves a kill interrupted.
-        QTimer.singleShot(0, self, self.clean_interrupted_saves)
+        QTimer.singleShot(0, self, self.files.clean_interrupted_saves)
 
     # ------------------------------------------------------------ building
     def _build_panels(self) -> None:
@@ -97,7 +95,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         column.setContentsMargins(4, 4, 4, 4)
         self.banner = DivergenceBanner()
         self.banner.lower_lr_requested.connect(self._on_banner_lower_lr_requested)
-        self.banner.reset_requested.connect(lambda: self.reset_run(self._config))
+        self.banner.reset_requested.connect(lambda: self.reset_run(self.model.config))
         column.addWidget(self.banner)
         self.process_banner = ProcessBanner()
         self.process_banner.restart_requested.connect(self.restart_training)
@@ -120,7 +118,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         central.setFocusPolicy(Qt.StrongFocus)
 
         self.config_panel = ConfigPanel()
-        self.config_panel.set_config(self._config)
+        self.config_panel.set_config(self.model.config)
         self.config_panel.live_changed.connect(self._on_config_live_changed)
         self.config_panel.apply_requested.connect(self._on_config_apply_requested)
         self.config_panel.preset_chosen.connect(self._on_config_preset_chosen)
@@ -129,8 +127,9 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
                                       Qt.LeftDockWidgetArea)
         self.lesson_view = LessonView()
         self.lesson_view.steps_requested.connect(self.step)
-        self.lesson_view.restart_requested.connect(lambda: self.open_lesson(self.lesson_view.lesson.key))
-        self.lesson_view.leave_requested.connect(self.single_run)
+        self.lesson_view.restart_requested.connect(
+            lambda: self.compare.open_lesson(self.lesson_view.lesson.key))
+        self.lesson_view.leave_requested.connect(lambda: self.compare.single_run())
         self.lesson_dock = self._dock("Lesson", "dock_lesson", self.lesson_view, Qt.LeftDockWidgetArea)
         # A lesson's text takes the configuration's place (its tab stays a click away).
         self.tabifyDockWidget(self.config_dock, self.lesson_dock)
@@ -268,8 +267,8 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         lab.population_requested.connect(self.population_requested)
         lab.settings_requested.connect(self.apply_live_settings)
         self.training.inspection_ready.connect(lab.set_inspection)
-        self.training.session_saved.connect(self._on_training_session_saved)
-        self.training.session_error.connect(self._on_training_session_error)
+        self.training.session_saved.connect(self.files.session_saved)
+        self.training.session_error.connect(self.files.session_not_saved)
         self.training.frame_ready.connect(self._on_training_frame_ready)
         self.training.playing_changed.connect(self._on_training_playing_changed)
         self.training.diverged.connect(self._on_training_diverged)
@@ -287,7 +286,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
 
     def _draw_latest(self) -> None:
         frame = self.training.take_frame()
-        if frame is None or frame.run_id != self._run_id:
+        if frame is None or not self.model.fresh(frame):
             return  # from before a reset: stale
         self._draw_started = time.perf_counter()
         self._next_draw = float("inf")  # until the paint is done
@@ -304,21 +303,13 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
             self._draw_timer.start(int((self._next_draw - now) * 1000))
 
     def _draw(self, frame) -> None:
-        first = self._frame is None or self._frame.run_id != frame.run_id
-        self._drawing = frame   # becomes self._frame once every panel has it
+        first, recent = self.model.arrive(frame)
+        self._drawing = frame   # the model's frame once every panel has it
         if first:
             self.statusBar().clearMessage()
-            self._config = frame.config
-            self._live_run_id = frame.run_id
-            self._runset = self._live_runset = RunSet.of(
-                (frame.config, *(o.config for o in frame.others)),
-                (frame.label, *(o.label for o in frame.others)))
             self.config_panel.set_config(frame.config)
-            if self._pending_recent:
-                self._add_recent(self._pending_recent)
-                self._pending_recent = None
-            if self._opening_session:
-                self._last_session, self._opening_session = self._opening_session, None
+            if recent:
+                self.files.add_recent(recent)
             n = 1 + len(frame.others)
             self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
             self._fill_run_view((frame.label, *(o.label for o in frame.others)))
@@ -345,7 +336,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
             if drawn and self._slices:
                 QTimer.singleShot(0, self._draw_slice)
                 return
-        self._frame = self._drawing   # the frame now on screen
+        self.model.shown(self._drawing)   # the frame now on screen
         # A zero-time timer runs once the posted paint events are through.
         QTimer.singleShot(0, self._on_draw_painted)
 
@@ -365,11 +356,12 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
 
     def _on_run_view_combo_changed(self, _index: int) -> None:
         """Another run in the single-run panels: their series start afresh."""
-        if self._frame is None:
+        frame = self.model.frame
+        if frame is None:
             return
-        shown = self._shown_run(self._frame)
-        self._update_absences(self._frame)
-        self._show_settings_of(shown, self._frame)
+        shown = self._shown_run(frame)
+        self._update_absences(frame)
+        self._show_settings_of(shown, frame)
         self.status.update(shown, shown_name=shown.label)
         for name, panel in self.panels.items():
             if name not in EVERY_RUN_PANELS:
@@ -381,7 +373,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         to edit, another run's to read (they follow from A's and its own
         differences, chosen in Run › Compare with…)."""
         is_a = shown is frame
-        self.config_panel.set_config(self._config if is_a else shown.config)
+        self.config_panel.set_config(self.model.config if is_a else shown.config)
         self.config_panel.set_owner(shown.label if frame.others else "", editable=is_a)
 
     def _on_training_playing_changed(self, playing: bool) -> None:
@@ -390,7 +382,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.status.set_playing(playing)
 
     def _on_training_diverged(self, step: int, what: str) -> None:
-        self.banner.show_divergence(step, what, self._config.lr)
+        self.banner.show_divergence(step, what, self.model.config.lr)
 
     def _on_training_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 10000)
@@ -403,7 +395,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.act_play.setText("Play")
         self.status.set_playing(False)
         self.statusBar().showMessage(message + " The last frame stays on screen.", 0)
-        self.process_banner.show_death(message, self._last_session)
+        self.process_banner.show_death(message, self.model.last_session)
 
     def restart_training(self, session: str | None = None) -> None:
         """A new training process, then the run from scratch or from ``session``."""
@@ -411,18 +403,14 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         self.training.restart()
         self.speed_requested.emit(self.speed.speed())
         if session:
-            self._run_id += 1
-            self._pending_recent = self._opening_session = session
-            self.open_session_requested.emit(session, self._run_id)
+            self.begin_session(session)
         else:
-            self.reset_run(self._config)
+            self.reset_run(self.model.config)
 
     def _on_training_failed(self, message: str) -> None:
         # The old run goes on: accept its frames again and show its settings.
-        self._run_id = self._live_run_id
-        self._runset = self._live_runset
-        self._pending_recent = self._opening_session = None
-        self.config_panel.set_config(self._config)
+        self.model.refused(message)
+        self.config_panel.set_config(self.model.config)
         self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
         QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
                             "The current run goes on unchanged.")
@@ -437,51 +425,66 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
     def step_epoch(self) -> None:
         self.epoch_requested.emit()
 
-    def reset_run(self, config: RunConfig) -> None:
-        """Start a new run, and in compare mode its companions (the training
-        process keeps the old runs if these fail)."""
-        self._run_id += 1
-        self.banner.hide()
-        self.statusBar().showMessage("Preparing the run (loading data, building the network)…")
+    def reset_run(self, config: RunConfig, runset=None, recent: str | None = None) -> None:
+        """Start a new run with run A's ``config``, and the runs of ``runset``
+        (by default the current ones) beside it; the training process keeps
+        the old runs if these fail. ``recent``: a file to list under Open
+        recent once it runs."""
+        run_id = self._begin(runset, recent=recent)
         self.config_panel.set_config(config)
-        self.reset_requested.emit(self._runset.configs(config), self._runset.labels, self._run_id)
+        self.statusBar().showMessage("Preparing the run (loading data, building the network)…")
+        self.reset_requested.emit(self.model.configs(config), self.model.runset.labels, run_id)
+
+    def begin_session(self, path: str) -> None:
+        """The runs of the session file ``path``, each where it was."""
+        self.compare.close_lesson()
+        run_id = self._begin(None, session=path)
+        self.statusBar().showMessage(f"Opening {path}…")
+        self.open_session_requested.emit(path, run_id)
+
+    def _begin(self, runset, **where) -> int:
+        """The one reset path: a new run id (older frames are stale), the
+        divergence banner gone."""
+        self.banner.hide()
+        return self.model.begin(runset, **where)
 
     def _on_config_live_changed(self, config: RunConfig) -> None:
-        self._config = config
+        self.model.config = config
         self.live_config_requested.emit(config)
 
     def apply_live_settings(self, changes: dict) -> None:
         """Change live settings from a panel, as if edited in the Configuration."""
         try:
-            config = self._config.replace(**changes).validate()
+            config = self.model.config.replace(**changes).validate()
         except ConfigError as exc:
             self.statusBar().showMessage(str(exc), 8000)
             return
         self.config_panel.set_config(config)
         self._on_config_live_changed(config)
 
-    def _confirm_reset(self, what: str) -> bool:
-        if self._frame is None or self._frame.step == 0:
+    def confirm_reset(self, what: str) -> bool:
+        """Ask before a new run replaces one with progress to lose."""
+        if self.model.step() == 0:
             return True
         answer = QMessageBox.question(
-            self, "Reset the run?", f"{what} The current run (step {self._frame.step}) will be "
+            self, "Reset the run?", f"{what} The current run (step {self.model.step()}) will be "
             "reset and its progress lost.", QMessageBox.Ok | QMessageBox.Cancel, QMessageBox.Ok)
         return answer == QMessageBox.Ok
 
     def _on_config_apply_requested(self, config: RunConfig) -> None:
-        if self._confirm_reset("These settings change the network or the data."):
+        if self.confirm_reset("These settings change the network or the data."):
             self.reset_run(config)
         else:
-            self.config_panel.set_config(self._config)
+            self.config_panel.set_config(self.model.config)
 
     def _on_config_preset_chosen(self, config: RunConfig) -> None:
-        if self._confirm_reset("Loading a preset starts a new run."):
+        if self.confirm_reset("Loading a preset starts a new run."):
             self.reset_run(config)
         else:
-            self.config_panel.set_config(self._config)
+            self.config_panel.set_config(self.model.config)
 
     def _on_banner_lower_lr_requested(self) -> None:
-        self.reset_run(self._config.replace(lr=self._config.lr * 0.1))
+        self.reset_run(self.model.config.replace(lr=self.model.config.lr * 0.1))
 
     # -------------------------------------------------------------- layout
     def _restore_layout(self) -> None:
@@ -501,7 +504,7 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
                 view.restore_state(view_state)
         current = self.settings.value("current_view", DEFAULT_VIEW)
         self.show_view(current if current in self.views else DEFAULT_VIEW)
-        self.lesson_dock.setVisible(self.lesson_view.lesson is not None)
+        self.lesson_dock.setVisible(self.model.lesson is not None)
         self.fit_to_screen()
 
     def reset_layout(self) -> None:
@@ -513,13 +516,22 @@ class MainWindow(FileActions, CompareMode, WindowMenus, QMainWindow):
         for dock in (self.config_dock, self.lesson_dock):
             dock.setFloating(False)
         self.config_dock.show()
-        self.lesson_dock.setVisible(self.lesson_view.lesson is not None and self.comparing())
+        self.lesson_dock.setVisible(self.model.lesson is not None)
         (self.lesson_dock if self.lesson_dock.isVisible() else self.config_dock).raise_()
         for view in self.views.values():
             view.reset()
         self.resize(*self.default_size())
         self._fit_views()
         self.fit_to_screen()
+
+    def comparing(self) -> bool:
+        return self.model.comparing()
+
+    def dragEnterEvent(self, event) -> None:
+        self.files.drag_enter(event)
+
+    def dropEvent(self, event) -> None:
+        self.files.drop(event)
 
     def closeEvent(self, event) -> None:
         if not self._closing:

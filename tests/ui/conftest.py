@@ -32,6 +32,6 @@ def window(qtbot, settings):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win._frame is not None, timeout=5000)
+    qtbot.waitUntil(lambda: win.model.frame is not None, timeout=5000)
     yield win
     win.close()

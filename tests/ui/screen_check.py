@@ -72,19 +72,19 @@ def main() -> None:
     from bnviz.ui.main_window import MainWindow
     win = MainWindow(settings=QSettings(sys.argv[1], QSettings.IniFormat))
     win.show()
-    wait(app, lambda: win._frame is not None)
+    wait(app, lambda: win.model.frame is not None)
     settle(app)
     report = {"scale": win.devicePixelRatioF(), "start": geometry(win, app), "lessons": {}}
     for item in LESSONS:
-        win.open_lesson(item.key)
-        wait(app, lambda: win._frame is not None and 1 + len(win._frame.others) == len(item.configs))
+        win.compare.open_lesson(item.key)
+        wait(app, lambda: win.model.frame is not None and 1 + len(win.model.frame.others) == len(item.configs))
         settle(app)
         entry = geometry(win, app)
         entry["view"] = win.current_view().spec.key
         entry["lesson_on_screen"] = (win.lesson_dock.isVisible()
                                      and not win.lesson_view.visibleRegion().isEmpty())
         report["lessons"][item.key] = entry
-    win.single_run()
+    win.compare.single_run()
     settle(app)
     win.reset_layout()
     settle(app)

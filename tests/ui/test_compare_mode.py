@@ -10,7 +10,7 @@ from bnviz.ui.compare_dialog import CompareDialog
 
 
 def _frame(win):
-    return win._frame
+    return win.model.frame
 
 
 def _pause(qtbot, win):
@@ -45,10 +45,10 @@ def test_compare_with_b_trains_both_in_lockstep(qtbot, window, monkeypatch):
 
 
 def test_compare_dialog_needs_a_difference(qtbot, window):
-    dialog = CompareDialog(window._config)
+    dialog = CompareDialog(window.model.config)
     qtbot.addWidget(dialog)
     assert dialog.ok_button.isEnabled() and "BN per layer off (A: on)" in dialog.summary.text()
-    dialog.config_panel.set_config(window._config)
+    dialog.config_panel.set_config(window.model.config)
     dialog.config_panel.edited.emit()
     assert not dialog.ok_button.isEnabled() and "same as A" in dialog.summary.text()
 
@@ -111,8 +111,8 @@ def test_test_time_lab_in_compare_mode_shows_every_runs_lag(qtbot, window):
     lab = window.panels["test_time_panel"]
     window.show_panel("test_time_panel")
     qtbot.waitUntil(lab.isVisible, timeout=2000)
-    a = window._config
-    window.start_runs((a, a.replace(bn_momentum=0.01), a.replace(batch_size=4)),
+    a = window.model.config
+    window.compare.start_runs((a, a.replace(bn_momentum=0.01), a.replace(batch_size=4)),
                       ("A: m 0.1", "B: m 0.01", "C: batch 4"))
     qtbot.waitUntil(lambda: len(_frame(window).others) == 2, timeout=5000)
     window.act_step10.trigger()
@@ -137,9 +137,9 @@ def test_test_time_lab_in_compare_mode_shows_every_runs_lag(qtbot, window):
 
 
 def test_single_run_panels_show_the_chosen_run(qtbot, window):
-    a = window._config
+    a = window.model.config
     assert not window.run_view_actions[1].isVisible()
-    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    window.compare.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
     qtbot.waitUntil(lambda: len(_frame(window).others) == 1, timeout=5000)
     window.act_step10.trigger()
     qtbot.waitUntil(lambda: _frame(window).step == 10, timeout=5000)

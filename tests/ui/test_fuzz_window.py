@@ -40,20 +40,20 @@ def test_a_bad_file_opened_in_the_window_brings_a_message_or_its_run_and_trainin
                         messages.append(text) or QMessageBox.Ok)
     path = tmp_path_factory.mktemp("opened") / f"bad{SUFFIX[kind]}"
     path.write_bytes(raw)
-    before = window._run_id
-    window.open_path(str(path))
+    before = window.model.run_id
+    window.files.open_path(str(path))
 
     def settled():
-        frame = window._frame
-        started = window._run_id != before and frame is not None and frame.run_id == window._run_id
+        frame = window.model.frame
+        started = window.model.run_id != before and frame is not None and frame.run_id == window.model.run_id
         return bool(messages) or started
     qtbot.waitUntil(settled, timeout=15000)
     event(f"{kind}: {'a message' if messages else 'its run started'}")
     for text in messages:   # a message names the file, or says what failed in words
         assert text.strip() and "Traceback" not in text, text
-    qtbot.waitUntil(lambda: window._frame is not None and window._frame.run_id == window._run_id,
+    qtbot.waitUntil(lambda: window.model.frame is not None and window.model.frame.run_id == window.model.run_id,
                     timeout=15000)
-    frame = window._frame
+    frame = window.model.frame
     window.step(2)
-    qtbot.waitUntil(lambda: window._frame.run_id == frame.run_id and (
-        window._frame.step >= frame.step + 2 or window._frame.diverged_at is not None), timeout=15000)
+    qtbot.waitUntil(lambda: window.model.frame.run_id == frame.run_id and (
+        window.model.frame.step >= frame.step + 2 or window.model.frame.diverged_at is not None), timeout=15000)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _step(win):
-    return 0 if win._frame is None else win._frame.step
+    return 0 if win.model.frame is None else win.model.frame.step
 
 
 def test_window_basics(window):
@@ -86,9 +86,9 @@ def test_shortcuts(qtbot, window):
     with qtbot.waitSignal(window.training.playing_changed, timeout=2000) as sig:
         QTest.keyClick(window, Qt.Key_Space)
     assert sig.args == [False]
-    run_before = window._run_id
+    run_before = window.model.run_id
     QTest.keyClick(window, Qt.Key_R, Qt.ControlModifier)
-    qtbot.waitUntil(lambda: window._frame.run_id == run_before + 1 and _step(window) == 0, timeout=5000)
+    qtbot.waitUntil(lambda: window.model.frame.run_id == run_before + 1 and _step(window) == 0, timeout=5000)
 
 
 def test_step_buttons_and_status_bar(qtbot, window):
@@ -97,7 +97,7 @@ def test_step_buttons_and_status_bar(qtbot, window):
     window.act_step100.trigger()
     qtbot.waitUntil(lambda: _step(window) == 110, timeout=5000)
     window.act_epoch.trigger()
-    spe = window._frame.steps_per_epoch
+    spe = window.model.frame.steps_per_epoch
     qtbot.waitUntil(lambda: _step(window) == 110 + spe, timeout=5000)
     labels = window.status.labels
     assert labels["step"].text() == f"step {110 + spe}"
@@ -109,12 +109,12 @@ def test_live_learning_rate_and_structural_reset(qtbot, window, monkeypatch):
     window.config_panel.live_changed.emit(SMALL.replace(lr=0.03))
     window.act_step.trigger()
     qtbot.waitUntil(lambda: _step(window) == 1, timeout=5000)
-    assert window._frame.record.lr == pytest.approx(0.03)
+    assert window.model.frame.record.lr == pytest.approx(0.03)
     from PySide6.QtWidgets import QMessageBox
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
     window.config_panel.apply_requested.emit(SMALL.replace(hidden=(5,)))
-    qtbot.waitUntil(lambda: window._frame.config.hidden == (5,), timeout=5000)
-    assert window._frame.step == 0
+    qtbot.waitUntil(lambda: window.model.frame.config.hidden == (5,), timeout=5000)
+    assert window.model.frame.step == 0
 
 
 def test_bad_config_keeps_the_run(qtbot, window, monkeypatch, tmp_path):
@@ -124,13 +124,13 @@ def test_bad_config_keeps_the_run(qtbot, window, monkeypatch, tmp_path):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Ok)
     window.act_step10.trigger()
     qtbot.waitUntil(lambda: _step(window) == 10, timeout=5000)
-    run = window._frame.run_id
+    run = window.model.frame.run_id
     window.reset_run(RunConfig(dataset="file", data_path=str(tmp_path / "missing.npz")))
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert "missing.npz" in shown[0]
     window.act_step.trigger()
     qtbot.waitUntil(lambda: _step(window) == 11, timeout=5000)
-    assert window._frame.run_id == run
+    assert window.model.frame.run_id == run
     assert window.config_panel.applied_config().dataset == "moons"
 
 
@@ -141,7 +141,7 @@ def test_divergence_shows_the_banner(qtbot, settings):
     win = MainWindow(bad, settings=settings)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win._frame is not None, timeout=5000)
+    qtbot.waitUntil(lambda: win.model.frame is not None, timeout=5000)
     with qtbot.waitSignal(win.training.diverged, timeout=10000) as sig:
         win.toggle_play()
     qtbot.waitUntil(win.banner.isVisible, timeout=2000)
@@ -154,7 +154,7 @@ def test_divergence_shows_the_banner(qtbot, settings):
                     timeout=2000)
     # The window stays usable: lower the learning rate and start again.
     win.banner.lower_button.click()
-    qtbot.waitUntil(lambda: win._frame.config.lr == pytest.approx(8.0) and win._frame.step == 0,
+    qtbot.waitUntil(lambda: win.model.frame.config.lr == pytest.approx(8.0) and win.model.frame.step == 0,
                     timeout=5000)
     assert not win.banner.isVisible()
     win.close()
@@ -198,7 +198,7 @@ if __name__ == "__main__":
     win.show()
     if sys.argv[2] == "compare":
         fig1 = preset("Ioffe & Szegedy 2015, Fig. 1")
-        win.start_runs((fig1, fig1.replace(batchnorm=False)))
+        win.compare.start_runs((fig1, fig1.replace(batchnorm=False)))
     t = {}
     def close():
         t["pids"] = (win.training.pid, fs._forkserver._forkserver_pid,
@@ -206,7 +206,7 @@ if __name__ == "__main__":
         t["close"] = time.perf_counter()
         win.close()
     def check():
-        if win._frame is not None and win._frame.step > 50:
+        if win.model.frame is not None and win.model.frame.step > 50:
             close()
         else:
             QTimer.singleShot(20, check)
@@ -262,9 +262,9 @@ def test_closing_while_training_twenty_times_joins_the_child(qtbot, settings):
         win = MainWindow(SMALL, settings=settings)
         qtbot.addWidget(win)
         win.show()
-        qtbot.waitUntil(lambda: win._frame is not None, timeout=10000)
+        qtbot.waitUntil(lambda: win.model.frame is not None, timeout=10000)
         win.toggle_play()
-        qtbot.waitUntil(lambda: win._frame.step > 20, timeout=10000)
+        qtbot.waitUntil(lambda: win.model.frame.step > 20, timeout=10000)
         process = win.training._process
         t0 = time.perf_counter()
         win.close()

@@ -53,7 +53,7 @@ def test_the_desktop_scheme_decides(qapp):
 
 def test_a_dark_palette_switches_every_plot_and_back(qtbot, window, dark_palette):
     window.step(20)
-    qtbot.waitUntil(lambda: window._frame.step == 20, timeout=10000)
+    qtbot.waitUntil(lambda: window.model.frame.step == 20, timeout=10000)
     curves = window.panels["training_curves_panel"]
     plot = curves.accuracy_plot
     running = next(c for c in plot.getPlotItem().listDataItems() if c.name() == "running statistics")
@@ -79,7 +79,7 @@ def test_a_dark_palette_switches_every_plot_and_back(qtbot, window, dark_palette
 @pytest.mark.parametrize("dark", [False, True])
 def test_exports_stay_on_white_unless_asked(qtbot, window, dark_palette, monkeypatch, tmp_path, dark):
     window.step(10)
-    qtbot.waitUntil(lambda: window._frame.step == 10, timeout=10000)
+    qtbot.waitUntil(lambda: window.model.frame.step == 10, timeout=10000)
     dark_palette()
     qtbot.waitUntil(lambda: theme.current() is theme.DARK, timeout=3000)
     out = tmp_path / "figs"

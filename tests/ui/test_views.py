@@ -12,7 +12,7 @@ SMALL = RunConfig(dataset="moons", n_samples=200, hidden=(8, 8), activation="tan
 
 
 def _frame(win):
-    return win._frame
+    return win.model.frame
 
 
 def test_panels_leave_their_views_by_the_runs_content(qtbot, window):
@@ -50,7 +50,7 @@ def test_a_closed_panel_stays_closed_until_asked_back(qtbot, window):
     dock.close()
     assert dock.isHidden() and not dock.wanted
     window.reset_run(SMALL)   # a new run does not bring it back...
-    qtbot.waitUntil(lambda: _frame(window).step == 0 and window._frame.run_id == window._run_id,
+    qtbot.waitUntil(lambda: _frame(window).step == 0 and window.model.frame.run_id == window.model.run_id,
                     timeout=10000)
     assert dock.isHidden() and "Closed: Running statistics" in window.views["layer"].notes.text()
     dock.toggle_action.trigger()   # ...View › Panels does
@@ -97,8 +97,8 @@ def test_reset_clears_the_plots_axes_and_shows_the_hint(qtbot, window):
     vb = curves.loss_plot.getPlotItem().getViewBox()
     qtbot.waitUntil(lambda: vb.viewRange()[0][1] >= 60, timeout=3000)
     assert not curves.hint.isVisible()
-    window.reset_run(window._config)
-    qtbot.waitUntil(lambda: _frame(window).step == 0 and window._frame.run_id == window._run_id,
+    window.reset_run(window.model.config)
+    qtbot.waitUntil(lambda: _frame(window).step == 0 and window.model.frame.run_id == window.model.run_id,
                     timeout=10000)
     (x0, x1), (y0, y1) = vb.viewRange()
     assert (x0, x1) == EMPTY_RANGE and (y0, y1) == EMPTY_RANGE   # not the old run's axes
@@ -115,8 +115,8 @@ def test_the_first_launch_shows_the_default_view_and_the_hint(qtbot, window):
 
 
 def test_the_shown_run_is_named_and_its_settings_are_read_only(qtbot, window):
-    a = window._config
-    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    a = window.model.config
+    window.compare.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
     qtbot.waitUntil(lambda: len(_frame(window).others) == 1, timeout=10000)
     run = window.status.labels["run"]
     owner = window.config_panel.findChild(type(window.status.labels["run"]), "config_owner")

@@ -25,9 +25,9 @@ def warnings(monkeypatch):
 
 
 def _steps(qtbot, win, n):
-    target = win._frame.step + n
+    target = win.model.frame.step + n
     win.step(n)
-    qtbot.waitUntil(lambda: win._frame.step == target, timeout=5000)
+    qtbot.waitUntil(lambda: win.model.frame.step == target, timeout=5000)
 
 
 def _save_as(monkeypatch, path):
@@ -47,15 +47,15 @@ def test_save_and_open_session(qtbot, window, monkeypatch, tmp_path):
     _save_as(monkeypatch, path)
     with qtbot.waitSignal(window.training.session_saved, timeout=5000):
         window.act_save_session.trigger()
-    assert file_kind(str(path)) == "session" and window.recent_files()[0] == str(path)
+    assert file_kind(str(path)) == "session" and window.files.recent_files()[0] == str(path)
     saved = load_trainer(path)
     assert saved.step_count == 12
     _steps(qtbot, window, 5)
-    run = window._frame.run_id
+    run = window.model.frame.run_id
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     window.act_open_session.trigger()
-    qtbot.waitUntil(lambda: window._frame.run_id > run, timeout=5000)
-    f = window._frame
+    qtbot.waitUntil(lambda: window.model.frame.run_id > run, timeout=5000)
+    f = window.model.frame
     assert f.step == 12 and f.config == saved.config
     np.testing.assert_array_equal(f.history.steps["loss"], saved.history.snapshot().steps["loss"])
     _steps(qtbot, window, 3)   # and it goes on from there
@@ -63,14 +63,14 @@ def test_save_and_open_session(qtbot, window, monkeypatch, tmp_path):
 
 def test_bad_session_keeps_the_run(qtbot, window, warnings, tmp_path):
     _steps(qtbot, window, 4)
-    run = window._frame.run_id
+    run = window.model.frame.run_id
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip file")
-    window.open_session(str(bad))
+    window.files.open_session(str(bad))
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert "broken.npz" in warnings[0] and "unchanged" in warnings[0]
     _steps(qtbot, window, 1)
-    assert window._frame.run_id == run and window._frame.step == 5
+    assert window.model.frame.run_id == run and window.model.frame.step == 5
 
 
 def test_failed_session_save_is_reported(qtbot, window, monkeypatch, warnings, tmp_path):
@@ -148,23 +148,23 @@ def test_export_to_a_folder_that_cannot_be_written(qtbot, window, monkeypatch, w
 
 def test_dropped_files_open_by_kind(qtbot, window, warnings, tmp_path):
     toml = tmp_path / "run.toml"
-    window._config.replace(hidden=(5,)).save(toml)
+    window.model.config.replace(hidden=(5,)).save(toml)
     drop(window, toml)
-    qtbot.waitUntil(lambda: window._frame.config.hidden == (5,), timeout=5000)
+    qtbot.waitUntil(lambda: window.model.frame.config.hidden == (5,), timeout=5000)
     rng = np.random.default_rng(0)
     csv = tmp_path / "points.csv"
     x = rng.normal(size=(120, 3))
     rows = [f"{a},{b},{c},{int(a > 0)}" for a, b, c in x]
     csv.write_text("f1,f2,f3,label\n" + "\n".join(rows) + "\n")
     drop(window, csv)
-    qtbot.waitUntil(lambda: window._frame.config.dataset == "file", timeout=5000)
-    assert window._frame.config.data_path == str(csv)
-    assert str(csv) in window.recent_files()
+    qtbot.waitUntil(lambda: window.model.frame.config.dataset == "file", timeout=5000)
+    assert window.model.frame.config.data_path == str(csv)
+    assert str(csv) in window.files.recent_files()
     odd = tmp_path / "notes.txt"
     odd.write_text("hello")
     drop(window, odd)   # not offered by the drag, and refused if it comes anyway
     assert not warnings
-    window.open_path(str(odd))
+    window.files.open_path(str(odd))
     assert "opens settings" in warnings[-1]
 
 
@@ -172,13 +172,13 @@ def test_recent_files_menu(qtbot, window, monkeypatch, warnings, tmp_path):
     path = tmp_path / "saved.toml"
     _save_as(monkeypatch, path)
     window.act_save.trigger()
-    assert window.recent_files()[0] == str(path)
-    window._fill_recent_menu()
+    assert window.files.recent_files()[0] == str(path)
+    window.files.fill_recent_menu()
     entries = [a for a in window.recent_menu.actions() if a.text() == "saved.toml"]
     assert entries and entries[0].toolTip() == str(path)
     path.unlink()
     entries[0].trigger()
-    assert "does not exist" in warnings[-1] and str(path) not in window.recent_files()
+    assert "does not exist" in warnings[-1] and str(path) not in window.files.recent_files()
 
 
 def test_file_kind_reads_no_code(tmp_path):
@@ -196,14 +196,14 @@ def test_file_kind_reads_no_code(tmp_path):
 
 def test_malformed_settings_and_bad_data_keep_the_run(qtbot, window, warnings, tmp_path):
     _steps(qtbot, window, 3)
-    run = window._frame.run_id
+    run = window.model.frame.run_id
     bad = tmp_path / "bad.toml"
     bad.write_text("[run\nlr = 0.1\n")
     drop(window, bad)
     assert "bad.toml" in warnings[-1] and "not valid TOML" in warnings[-1]
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("[run]\nlearning_rate = 0.1\n")
-    window.open_config(str(unknown))
+    window.files.open_config(str(unknown))
     assert "learning_rate" in warnings[-1]
     nan = tmp_path / "nan.csv"
     nan.write_text("a,b,label\n1,2,0\nnan,3,1\n" + "1,2,0\n" * 40)
@@ -211,8 +211,8 @@ def test_malformed_settings_and_bad_data_keep_the_run(qtbot, window, warnings, t
     qtbot.waitUntil(lambda: len(warnings) == 3, timeout=5000)
     assert "nan.csv" in warnings[-1] and "NaN" in warnings[-1]
     _steps(qtbot, window, 1)
-    assert window._frame.run_id == run and window._frame.step == 4
-    assert window._frame.config.dataset == "moons" and str(nan) not in window.recent_files()
+    assert window.model.frame.run_id == run and window.model.frame.step == 4
+    assert window.model.frame.config.dataset == "moons" and str(nan) not in window.files.recent_files()
 
 
 def test_fig1_lesson_on_a_users_data_file(qtbot, window, tmp_path):
@@ -222,42 +222,42 @@ def test_fig1_lesson_on_a_users_data_file(qtbot, window, tmp_path):
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
     path = tmp_path / "mnist_like.npz"
     np.savez(path, x=x, y=y)
-    window.open_lesson("fig1")
-    qtbot.waitUntil(lambda: len(window._frame.others) == 1 and window._frame.step > 0, timeout=10000)
+    window.compare.open_lesson("fig1")
+    qtbot.waitUntil(lambda: len(window.model.frame.others) == 1 and window.model.frame.step > 0, timeout=10000)
     window.pause_requested.emit()
     drop(window, path)
-    qtbot.waitUntil(lambda: window._frame.config.dataset == "file", timeout=10000)
-    f = window._frame
+    qtbot.waitUntil(lambda: window.model.frame.config.dataset == "file", timeout=10000)
+    f = window.model.frame
     assert f.others[0].config.dataset == "file" and f.others[0].config.batchnorm is False
     assert f.config.hidden == (100, 100, 100) and f.config.batch_size == 60
     _steps(qtbot, window, 5)
-    assert window._frame.others[0].step == 5
+    assert window.model.frame.others[0].step == 5
 
 
 def test_compare_mode_session_round_trip(qtbot, window, monkeypatch, tmp_path):
-    a = window._config
-    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
-    qtbot.waitUntil(lambda: len(window._frame.others) == 1, timeout=5000)
+    a = window.model.config
+    window.compare.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    qtbot.waitUntil(lambda: len(window.model.frame.others) == 1, timeout=5000)
     _steps(qtbot, window, 6)
     path = tmp_path / "pair.npz"
     _save_as(monkeypatch, path)
     with qtbot.waitSignal(window.training.session_saved, timeout=5000):
-        window.save_session()
-    loss_b = window._frame.others[0].history.steps["loss"].copy()
-    window.single_run()
-    qtbot.waitUntil(lambda: not window._frame.others, timeout=5000)
-    window.open_session(str(path))
-    qtbot.waitUntil(lambda: len(window._frame.others) == 1, timeout=5000)
-    f = window._frame
+        window.files.save_session()
+    loss_b = window.model.frame.others[0].history.steps["loss"].copy()
+    window.compare.single_run()
+    qtbot.waitUntil(lambda: not window.model.frame.others, timeout=5000)
+    window.files.open_session(str(path))
+    qtbot.waitUntil(lambda: len(window.model.frame.others) == 1, timeout=5000)
+    f = window.model.frame
     assert (f.step, f.label, f.others[0].label) == (6, "A: with BN", "B: no BN")
     np.testing.assert_array_equal(f.others[0].history.steps["loss"], loss_b)
-    assert window.comparing() and window._runset.variants == ({"batchnorm": False},)
+    assert window.comparing() and window.model.runset.variants == ({"batchnorm": False},)
 
 
 def test_export_all_in_compare_mode_draws_the_shown_run(qtbot, window, monkeypatch, tmp_path):
-    a = window._config
-    window.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
-    qtbot.waitUntil(lambda: len(window._frame.others) == 1, timeout=5000)
+    a = window.model.config
+    window.compare.start_runs((a, a.replace(batchnorm=False)), ("A: with BN", "B: no BN"))
+    qtbot.waitUntil(lambda: len(window.model.frame.others) == 1, timeout=5000)
     _steps(qtbot, window, 6)
     window.run_view_combo.setCurrentIndex(1)
     seen = {}
@@ -287,23 +287,23 @@ def test_a_dead_training_process_is_reported_and_loses_nothing(qtbot, window, mo
         window.act_save_session.trigger()
     _steps(qtbot, window, 5)
     window.toggle_play()
-    qtbot.waitUntil(lambda: window._frame.step > 30, timeout=10000)
-    last = window._frame
+    qtbot.waitUntil(lambda: window.model.frame.step > 30, timeout=10000)
+    last = window.model.frame
     with qtbot.waitSignal(window.training.died, timeout=1000):
         window.training._process.process.kill()
     qtbot.waitUntil(window.process_banner.isVisible, timeout=1000)
     assert "killed" in window.process_banner.label.text()
-    assert window._frame is last and window.status.labels["state"].text().endswith("paused")
+    assert window.model.frame is last and window.status.labels["state"].text().endswith("paused")
     assert window.process_banner.session_button.isVisible()
     out = tmp_path / "export"
     monkeypatch.setattr(ExportDialog, "exec", lambda self: (self.folder_edit.setText(str(out)), 1)[1])
     window.act_export.trigger()
     assert json.loads((out / "manifest.json").read_text())["step"] == last.step
     window.process_banner.session_button.click()   # a new process, the saved session's runs
-    qtbot.waitUntil(lambda: window._frame.step == 12 and window._frame is not last, timeout=10000)
+    qtbot.waitUntil(lambda: window.model.frame.step == 12 and window.model.frame is not last, timeout=10000)
     assert not window.process_banner.isVisible()
     _steps(qtbot, window, 1)
-    assert window._frame.step == 13
+    assert window.model.frame.step == 13
 
 
 def test_the_window_removes_what_a_killed_save_left_beside_recent_files(qtbot, settings, tmp_path):
@@ -346,7 +346,7 @@ def test_open_session_checks_the_file_before_asking_about_progress(qtbot, window
                         (tmp_path / "notes.txt", "bnviz opens")):
         if path.suffix == ".txt":
             path.write_text("hello")
-        window.open_session(str(path))
+        window.files.open_session(str(path))
         assert warnings and words in warnings[-1], warnings[-1]
     assert asked == []                 # never asked to give up the run for a bad file
-    assert window._frame.step == 5     # and the run goes on
+    assert window.model.frame.step == 5     # and the run goes on

@@ -7,7 +7,7 @@ from .gamma_beta import GammaBetaPanel
 from .gradients import GradientsPanel
 from .running_stats import RunningStatsPanel
 from .selectors import LayerUnitSelector
-from .test_time import TestTimePanel
+from .lab import TestTimePanel
 from .training_curves import TrainingCurvesPanel
 
 # Panels that show every run of compare mode; the others show one run.
