@@ -8,21 +8,11 @@ import dataclasses
 import pytest
 from PySide6.QtGui import QImage
 
-from bnviz.engine.config import RunConfig
 from bnviz.engine.frame import frame_of
-from bnviz.engine.trainer import Trainer
 from bnviz.export import export_figure
 from bnviz.figures import FIGURE_SIZES, figure_panels, laid_out, layout_size, parse_size
 
-TOY = dict(dataset="moons", hidden=(8, 6), batch_size=16, n_samples=200)
-
-
-def _trained(**changes):
-    tr = Trainer(RunConfig(**{**TOY, **changes}), summary_every=3)
-    for _ in range(4):
-        tr.step(10)
-        tr.evaluate()
-    return tr
+from test_export import short_run as _trained  # noqa: E402 - a real short run, as there
 
 
 @pytest.fixture(scope="module")
