@@ -76,7 +76,7 @@ _BIAS = Lesson(
     labels=("A: bias kept", "B: no bias"), panel="gradients", steps=500)
 
 _GAMMA_BETA = Lesson(
-    key="gamma_beta", title="gamma and beta are learned: BN before or after the activation",
+    key="gamma_beta", title="Gamma and beta are learned: BN before or after the activation",
     explanation=(
         "Batch norm fixes each unit's batch mean to 0 and variance to 1, then gamma and beta, "
         "learned like the weights, choose a new scale and shift. Both start at 1 and 0. On the "

@@ -56,7 +56,7 @@ class CompareMode:
         w.lesson_view.clear()
         w.lesson_dock.hide()
         w.config_dock.show()
-        w.config_dock.raise_()
+        w.bring_to_front(w.config_dock)
 
     def open_lesson(self, key: str) -> None:
         """Start a guided lesson: its runs, its text beside the figures in the
@@ -68,8 +68,9 @@ class CompareMode:
         w.model.set_lesson(chosen)
         w.lesson_view.show_lesson(chosen)
         w.lesson_dock.show()
-        w.lesson_dock.raise_()
-        QTimer.singleShot(0, w.lesson_dock.raise_)   # (a tab raised before the window is shown stays behind)
+        w.bring_to_front(w.lesson_dock)
+        # Once laid out too: a window not yet shown has no tab bar to choose from.
+        QTimer.singleShot(0, lambda: w.bring_to_front(w.lesson_dock))
         self.start_runs(chosen.configs, chosen.labels)
         w.show_panel(f"{chosen.panel}_panel")
         w.step(chosen.steps)

@@ -10,7 +10,7 @@ import time
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget,
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QTabBar, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
@@ -153,9 +153,22 @@ class MainWindow(QMainWindow):
     def _fit_views(self) -> None:
         """The default shares of every view, for the window's default size."""
         width, height = self.default_size()
-        self.resizeDocks([self.config_dock], [min(CONFIG_WIDTH, width // 3)], Qt.Horizontal)
+        # The dock in front of the column (resizing the other would raise it).
+        front = self.lesson_dock if self.model.lesson is not None else self.config_dock
+        self.resizeDocks([front], [min(CONFIG_WIDTH, width // 3)], Qt.Horizontal)
+        self.bring_to_front(front)
         for view in self.views.values():
             view.fit_default(max(width - CONFIG_WIDTH, View.MIN_WIDTH), max(height - 150, View.MIN_HEIGHT))
+
+    def bring_to_front(self, dock) -> None:
+        """``dock`` in front of its tab group. (QDockWidget.raise_ alone is
+        lost when the dock was hidden while tabified, as the lesson's is
+        until a lesson opens: its tab is chosen here too.)"""
+        dock.raise_()
+        for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            for i in range(bar.count()):
+                if bar.tabText(i) == dock.windowTitle():
+                    bar.setCurrentIndex(i)
 
     def fit_to_screen(self) -> None:
         """Keep the window inside the screen's available room (a restored
@@ -517,7 +530,7 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
         self.config_dock.show()
         self.lesson_dock.setVisible(self.model.lesson is not None)
-        (self.lesson_dock if self.lesson_dock.isVisible() else self.config_dock).raise_()
+        self.bring_to_front(self.lesson_dock if self.lesson_dock.isVisible() else self.config_dock)
         for view in self.views.values():
             view.reset()
         self.resize(*self.default_size())

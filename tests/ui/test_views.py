@@ -129,3 +129,20 @@ def test_the_shown_run_is_named_and_its_settings_are_read_only(qtbot, window):
     assert window.config_panel.config().batchnorm is False   # B's settings shown
     window.run_view_combo.setCurrentIndex(0)
     assert window.config_panel._content.isEnabled() and window.config_panel.config().batchnorm is True
+
+
+def test_a_lesson_opened_at_launch_keeps_its_text_in_front(qtbot, settings):
+    """As bnviz --lesson KEY does: the lesson opens before the window is
+    shown, on a first launch (the default layout is fitted then)."""
+    from bnviz.ui.main_window import MainWindow
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.compare.open_lesson("bias")
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.model.frame is not None and len(win.model.frame.others) == 1,
+                    timeout=10000)
+    qtbot.waitUntil(lambda: not win.lesson_view.visibleRegion().isEmpty(), timeout=3000)
+    assert win.config_panel.visibleRegion().isEmpty()   # its tab is behind
+    assert win.current_view() is win.views["training"]  # the bias lesson's view
+    win.close()

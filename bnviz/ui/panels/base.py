@@ -138,7 +138,7 @@ def orient(splitter: QSplitter, width: int, height: int, wide: float) -> None:
 
 PLOT_MIN_WIDTH = 220         # px: narrower, and the axes take the plot
 PLOT_MIN_HEIGHT = 150        # px without a legend: title, axes and room for the data
-LEGEND_ROW_HEIGHT = 20       # px per row of legend entries (8 pt text)
+LEGEND_ROW_HEIGHT = 24       # px per row of legend entries (8 pt text and its spacing)
 
 
 def fit_legend(plot: pg.PlotWidget) -> None:

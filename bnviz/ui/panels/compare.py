@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QSplitter, QStackedLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter, QStackedLayout,
                                QVBoxLayout, QWidget)
 
 from .band import Band, pct_key, source_combo, source_text
@@ -29,6 +29,16 @@ VIEWS = (("bands", "percentiles over training"), ("histograms", "values at this 
 OFF_MESSAGE = ("Compare mode is off.\n\nRun › Compare with… trains a second run beside this one "
                "(by default: the same network without batch norm), and the Lessons menu opens "
                "guided comparisons.")
+
+
+def labelled(text: str, widget) -> QWidget:
+    """``text`` and ``widget`` as one item of a control row (they wrap together)."""
+    pair = QWidget()
+    row = QHBoxLayout(pair)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(QLabel(text))
+    row.addWidget(widget)
+    return pair
 
 
 class ComparePanel(Panel):
@@ -65,7 +75,7 @@ class ComparePanel(Panel):
         self.gap_label.setToolTip("The largest difference between the mini-batch losses of A and "
                                   "the run beside it, over every step kept")
         controls = self.control_row(self.selector, self.quantity_combo, self.view_combo,
-                                    self.source_combo, QLabel("beside A:"), self.other_combo,
+                                    self.source_combo, labelled("beside A:", self.other_combo),
                                     self.smooth_check, right=[self.gap_label])
 
         self.accuracy_plot = make_plot("(a) Test accuracy", "step", "accuracy")
