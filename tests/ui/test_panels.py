@@ -336,6 +336,15 @@ def test_decision_boundary(qtbot, frame):
     assert len(panel.scatter.data) == len(b.points)
     rect = panel.image.mapRectToParent(panel.image.boundingRect())
     assert rect.left() < b.xs[0] < b.xs[-1] < rect.right()
+    # The boundary fills its plot, wide or tall: the view is the grid's extent
+    # and a small margin, not a square of it in wide empty axes.
+    for size in ((900, 300), (300, 700)):
+        panel.resize(*size)
+        qtbot.waitUntil(lambda: panel.size().toTuple() == size, timeout=2000)
+        panel.set_frame(frame)
+        (x0, x1), (y0, y1) = panel.plot.getPlotItem().getViewBox().viewRange()
+        assert x1 - x0 < 1.2 * rect.width() and y1 - y0 < 1.2 * rect.height(), size
+        assert x0 <= rect.left() and rect.right() <= x1 and y0 <= rect.top() and rect.bottom() <= y1
     panel.set_frame(poisoned(frame))
     assert panel.image.image.shape[:2] == (h, w)
     panel.clear()

@@ -55,7 +55,8 @@ class DecisionBoundaryPanel(Panel):
         self.plot = make_plot("Decision boundary (inference mode, running statistics)",
                               "feature 1 (standardised)", "feature 2 (standardised)",
                               legend=False, grid_on_top=True)
-        self.plot.setAspectLocked(True)
+        # Not aspect-locked: the (standardised) plane fills the plot, wide or
+        # tall, instead of a square of it in wide empty axes.
         self.range = StickyRange(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")  # image[row = y, col = x]
         self.plot.addItem(self.image)
