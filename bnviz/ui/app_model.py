@@ -20,7 +20,8 @@ class AppModel:
     def __init__(self, config: RunConfig):
         self.config = config.validate()   # run A's settings (live edits included)
         self.runset = RunSet()            # the runs asked for beside A
-        self.run_id = 0                   # of the runs asked for last
+        self.run_id = 0                   # of the runs whose frames are accepted
+        self._issued = 0                  # the last run id given out (never reused)
         self.frame = None                 # the frame on screen
         self.lesson = None                # the lesson open, or None
         self.last_session = None          # the last session saved or opened (to go on after a crash)
@@ -53,7 +54,8 @@ class AppModel:
               session: str | None = None) -> int:
         """New runs are asked for (``runset`` beside A, or the same ones): the
         id their frames will carry. Older frames are stale from now on."""
-        self.run_id += 1
+        self._issued += 1
+        self.run_id = self._issued
         if runset is not None:
             self.runset = runset
         self._recent = recent or session

@@ -38,6 +38,9 @@ def test_window_basics(window):
     panels = window.panels_menu
     assert panels.menuAction() in view.actions()
     assert len([a for a in panels.actions() if a.isCheckable()]) == len(window.panel_docks)
+    # A lesson title's "&" is shown as is, not taken for a mnemonic.
+    fig1 = window.lesson_actions["fig1"].text()
+    assert fig1.startswith("Ioffe && Szegedy") and fig1.replace("&&", "&").startswith("Ioffe & Szegedy")
     for i, key in enumerate(window.views):
         assert window.view_actions[key].shortcut().toString() == f"Ctrl+{i + 1}"
         window.view_actions[key].trigger()
