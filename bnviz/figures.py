@@ -64,9 +64,8 @@ def laid_out(plot, size: tuple[float, float]):
         item.layout.setContentsMargins(*(FIGURE_MARGIN,) * 4)
         item.setGeometry(QRectF(0, 0, size[0], size[1]))
         if legend is not None and legend.items:
-            widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 36
-                         for s, l in legend.items)
-            legend.setColumnCount(int(max(1, min(len(legend.items), (size[0] - 20) // max(widest, 1)))))
+            from .ui.panels.base import legend_columns
+            legend.setColumnCount(legend_columns(legend, size[0]))
             item.layout.activate()
         yield QRectF(0, 0, size[0], size[1])
     finally:

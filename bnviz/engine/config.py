@@ -21,16 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .settings import (BY_NAME, MAX_LAYERS, MAX_WIDTH, OPTIMIZER_FORMULAS, PROBE_STATISTICS,  # noqa: F401
-                       SETTINGS, TOY_DATASETS, choice_values, is_int, show)
+from .settings import BY_NAME, SETTINGS
 
-# The choices of each setting, as the schema (settings.py) declares them.
-DATASETS = choice_values("dataset")
-ACTIVATIONS = choice_values("activation")
-PLACEMENTS = choice_values("bn_placement")
-INITS = choice_values("init")
-OPTIMIZERS = choice_values("optimizer")
-DTYPES = choice_values("dtype")
 CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
 MAX_TOML_CHARS = 1 << 20   # a config is a few hundred characters

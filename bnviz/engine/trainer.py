@@ -17,7 +17,7 @@ from .model import MLP
 from .optim import apply_hyperparameters, make_optimizer
 from .probe import probe_rows, probe_stats
 from .recorder import Recorder, _norm
-from .settings import LIVE_FIELDS  # noqa: F401 - settings that change between steps
+from .settings import LIVE_FIELDS   # settings that change between steps (the schema's live ones)
 from .records import Evaluation, StepRecord, evaluation_from_state, evaluation_state
 from .state import StateError, array, count, nest, number, part
 from .stats import evaluate_model, population_statistics

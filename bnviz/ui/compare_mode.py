@@ -3,8 +3,7 @@
 In compare mode the training process trains run A (the configuration's run)
 and the model's other runs in lockstep; a lesson is compare mode with
 chosen runs, its text beside the plots and its steps trained. CompareMode
-holds the window only weakly: no reference cycle through the window (the
-garbage collector would then delete its Qt objects in any order).
+is an object the window holds (``window.compare``), holding it weakly.
 """
 from __future__ import annotations
 

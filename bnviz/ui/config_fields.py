@@ -16,7 +16,8 @@ from PySide6.QtGui import QPalette, QValidator
 from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox,
                                QWidget)
 
-from bnviz.engine.config import MAX_LAYERS, MAX_WIDTH, ConfigError, RunConfig
+from bnviz.engine.config import ConfigError, RunConfig
+from bnviz.engine.settings import MAX_LAYERS, MAX_WIDTH
 
 FIELD_ORDER = [f.name for f in fields(RunConfig)]
 LIVE = " (applies live)"

@@ -202,5 +202,3 @@ class ConfigForm:
         line.addWidget(self._apply)
         column.addLayout(line)
         return bar
-
-    # ============================================================= reading

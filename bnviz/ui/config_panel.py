@@ -1,6 +1,6 @@
 """ConfigPanel: a form for every RunConfig field, validated on every edit.
 
-Live settings (trainer.LIVE_FIELDS: lr, the optimizer's knobs, bn_momentum)
+Live settings (settings.LIVE_FIELDS: lr, the optimizer's knobs, bn_momentum)
 are emitted as soon as they are valid; everything else waits for "Apply and
 reset". An invalid value is marked at its field (red border, tooltip) and in
 a message at the top; invalid configs are never emitted.
@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from bnviz.engine.config import PRESETS, TOY_DATASETS, ConfigError, RunConfig, preset
-from bnviz.engine.settings import BY_NAME, LIVE_FIELDS, label
+from bnviz.engine.config import PRESETS, ConfigError, RunConfig, preset
+from bnviz.engine.settings import BY_NAME, LIVE_FIELDS, TOY_DATASETS, label
 
 from .config_fields import (FIELD_ORDER, LIVE_MARK, STYLE, check_values, format_flags,
                             format_hidden, momentum_note, parse_flags, parse_hidden, set_invalid)
@@ -180,9 +180,9 @@ class ConfigPanel(ConfigForm, QWidget):
         outer.addWidget(self._buttons)
         self._content = content
         # One label column across all groups reads better than six ragged ones.
-        width = max(label.sizeHint().width() for label in self._labels)
-        for label in self._labels:
-            label.setMinimumWidth(width)
+        width = max(row.sizeHint().width() for row in self._labels)
+        for row in self._labels:
+            row.setMinimumWidth(width)
 
 
     def _read(self) -> tuple[dict, dict[str, str]]:

@@ -72,7 +72,7 @@ class ExportDialog(QDialog):
         size_row.addWidget(self.height_spin)
         self.png_check = QCheckBox("PNG")
         self.png_check.setChecked(True)
-        self.png_check.setToolTip("Raster figures, at the scale above")
+        self.png_check.setToolTip("Raster figures, at the figure size above")
         self.svg_check = QCheckBox("SVG")
         self.svg_check.setChecked(True)
         self.svg_check.setToolTip("Vector figures, sharp at any size")

@@ -1,9 +1,9 @@
 """The window's file commands: settings (TOML), sessions (NPZ), data sets,
 export, recent files and files dropped on the window.
 
-A mixin of MainWindow (no separate object, so no reference cycle through
-the window). Every failure is shown with the file and the reason, and the
-current run goes on untouched.
+An object the window holds (``window.files``), holding the window weakly.
+Every failure is shown with the file and the reason, and the current run
+goes on untouched.
 """
 from __future__ import annotations
 

@@ -65,7 +65,6 @@ class MainWindow(QMainWindow):
         self.model = AppModel(config or preset(DEFAULT_PRESET))
         self.files = FileActions(self)
         self.compare = CompareMode(self)
-        self._playing = False
         self._closing = False
         self.frames_drawn = 0
         self._slices = []   # (panel, frame) still to draw of the frame being drawn
@@ -128,7 +127,7 @@ class MainWindow(QMainWindow):
         self.lesson_view = LessonView()
         self.lesson_view.steps_requested.connect(self.step)
         self.lesson_view.restart_requested.connect(
-            lambda: self.compare.open_lesson(self.lesson_view.lesson.key))
+            lambda: self.compare.open_lesson(self.model.lesson.key))
         self.lesson_view.leave_requested.connect(lambda: self.compare.single_run())
         self.lesson_dock = self._dock("Lesson", "dock_lesson", self.lesson_view, Qt.LeftDockWidgetArea)
         # A lesson's text takes the configuration's place (its tab stays a click away).
@@ -199,9 +198,8 @@ class MainWindow(QMainWindow):
         """Bring panel ``name`` on screen: its view, and its dock in front."""
         self.show_view(VIEW_OF_PANEL[name])
         dock = self.panel_docks[name]
-        if not dock.isVisible() and dock.absence is None:
-            dock.wanted = True
-            dock.sync()
+        dock.wanted = True   # asked for: shown as soon as the run gives it something to show
+        dock.sync()
         dock.raise_()
 
     def _on_view_changed(self, _index: int) -> None:
@@ -390,7 +388,6 @@ class MainWindow(QMainWindow):
         self.config_panel.set_owner(shown.label if frame.others else "", editable=is_a)
 
     def _on_training_playing_changed(self, playing: bool) -> None:
-        self._playing = playing
         self.act_play.setText("Pause" if playing else "Play")
         self.status.set_playing(playing)
 
@@ -404,7 +401,6 @@ class MainWindow(QMainWindow):
     def _on_training_died(self, message: str) -> None:
         """The training process ended: say so, keep the last frame on screen
         (and for Export all), and offer to start again."""
-        self._playing = False
         self.act_play.setText("Play")
         self.status.set_playing(False)
         self.statusBar().showMessage(message + " The last frame stays on screen.", 0)
@@ -415,8 +411,8 @@ class MainWindow(QMainWindow):
         self.process_banner.hide()
         self.training.restart()
         self.speed_requested.emit(self.speed.speed())
-        if session:
-            self.begin_session(session)
+        if session:   # the runs as they were (a lesson's text stays)
+            self.open_session_requested.emit(session, self._begin(None, session=session))
         else:
             self.reset_run(self.model.config)
 
@@ -514,7 +510,8 @@ class MainWindow(QMainWindow):
         for key, view in self.views.items():
             view_state = self.settings.value(f"view_state/{key}")
             if view_state is not None:
-                view.restore_state(view_state)
+                closed = self.settings.value(f"view_closed/{key}", [])
+                view.restore_state(view_state, [closed] if isinstance(closed, str) else closed or [])
         current = self.settings.value("current_view", DEFAULT_VIEW)
         self.show_view(current if current in self.views else DEFAULT_VIEW)
         self.lesson_dock.setVisible(self.model.lesson is not None)
@@ -554,6 +551,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window_state", self.saveState(SETTINGS_VERSION))
             for key, view in self.views.items():
                 self.settings.setValue(f"view_state/{key}", view.save_state())
+                self.settings.setValue(f"view_closed/{key}", view.closed())
             self.settings.setValue("current_view", self.current_view().spec.key)
             self.shutdown()
         super().closeEvent(event)

@@ -167,8 +167,9 @@ class View(QWidget):
         """Share ``width`` x ``height`` between the docks as the spec says."""
         spec, area = self.spec, self.area
         main = self.docks[spec.main]
-        beside = [self.docks[n] for n in spec.beside if self.docks[n].isVisible()]
-        below = [self.docks[n] for n in spec.below if self.docks[n].isVisible()]
+        # (isHidden: the docks of a view in a tab behind are not visible, yet shown.)
+        beside = [self.docks[n] for n in spec.beside if not self.docks[n].isHidden()]
+        below = [self.docks[n] for n in spec.below if not self.docks[n].isHidden()]
         if beside:
             share = int(width * spec.main_share)
             area.resizeDocks([main, beside[0]], [share, width - share], Qt.Horizontal)
@@ -206,11 +207,16 @@ class View(QWidget):
     def save_state(self) -> QByteArray:
         return self.area.saveState()
 
-    def restore_state(self, state) -> None:
+    def closed(self) -> list[str]:
+        """The panels the user closed (not those the run had no use for)."""
+        return [name for name, dock in self.docks.items() if not dock.wanted]
+
+    def restore_state(self, state, closed=()) -> None:
+        """The docks' places as saved; which are shown is what the user
+        chose (``closed``), not what the saved run happened to show."""
         self.area.restoreState(state)
-        for dock in self.docks.values():
-            # restoreState shows and hides docks: what the user last chose.
-            dock.wanted = not dock.isHidden() or (dock.absence is not None and dock.wanted)
+        for name, dock in self.docks.items():
+            dock.wanted = name not in closed
             dock.sync()
         self._update_notes()
 

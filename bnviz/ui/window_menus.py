@@ -1,5 +1,5 @@
-"""The window's actions, toolbar and menus, built once for a window (held
-weakly: no reference cycle through the window)."""
+"""The window's actions, toolbar and menus, built once for a window. The
+object holds the window weakly; the actions it makes belong to the window."""
 from __future__ import annotations
 
 import weakref
@@ -186,12 +186,12 @@ class WindowMenus:
         rows = [(act.shortcut().toString(QKeySequence.NativeText), act.toolTip())
                 for act in w.actions() if not act.shortcut().isEmpty()]
         table = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for k, t in rows)
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
+        QMessageBox.information(w, "Keyboard shortcuts", f"<table>{table}</table>")
 
     def show_about(self) -> None:
         w = self.window
         QMessageBox.about(
-            self, "About bnviz",
+            w, "About bnviz",
             f"<h3>bnviz {__version__}</h3><p>A desktop laboratory for batch normalization: "
             "watch what batch norm does inside every layer of a real network while it trains."
             "</p><p>The network, its gradients and its statistics are computed by bnviz's own "

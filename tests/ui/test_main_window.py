@@ -50,13 +50,17 @@ def test_window_basics(window):
 def test_help_menu(window, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
     seen = []
-    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: seen.append(text))
-    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: seen.append(text))
+    parents = []
+    monkeypatch.setattr(QMessageBox, "about",
+                        lambda parent, title, text: (parents.append(parent), seen.append(text)))
+    monkeypatch.setattr(QMessageBox, "information",
+                        lambda parent, title, text: (parents.append(parent), seen.append(text)))
     window.act_about.trigger()
     from bnviz import __version__
     assert __version__ in seen[0]
     window.act_keys.trigger()
     assert "Space" in seen[1] and "Ctrl+R" in seen[1]
+    assert parents == [window, window]   # a widget: Qt refuses any other parent
 
 
 def test_every_control_has_a_tooltip(window):
@@ -180,6 +184,9 @@ def test_layout_is_restored(qtbot, settings):
     assert (again.width(), again.height()) == (700, 560)
     dock = again.panel_docks["gamma_beta_panel"]
     assert not dock.wanted and not dock.toggle_action.isChecked()
+    # A panel the run had no use for (Compare, with one run) was not closed by the user.
+    assert again.panel_docks["compare_panel"].wanted
+    assert again.views["compare"].closed() == [] and "Closed:" not in again.views["compare"].notes.text()
     again.show_view("layer")
     assert not dock.isVisible() and "Gamma and beta" in again.views["layer"].notes.text()
     again.reset_layout()

@@ -32,7 +32,7 @@ import weakref
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QToolTip, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
 from ..flow_layout import FlowLayout
 from ..theme import LIGHT as LIGHT_THEME
@@ -141,6 +141,15 @@ PLOT_MIN_HEIGHT = 150        # px without a legend: title, axes and room for the
 LEGEND_ROW_HEIGHT = 24       # px per row of legend entries (8 pt text and its spacing)
 
 
+def legend_columns(legend, width: float) -> int:
+    """How many columns of ``legend``'s entries fit in ``width``. From the
+    text's own width: a label laid out in one column is stretched to the
+    legend's width, which would keep the legend in one column for ever
+    (+ the legend's spacing between columns and its margins)."""
+    widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 36 for s, l in legend.items)
+    return int(max(1, min(len(legend.items), (width - 20) // max(widest, 1))))
+
+
 def fit_legend(plot: pg.PlotWidget) -> None:
     """Lay the legend out below the axes in as many columns as the plot's
     width allows, always visible, and keep the plot tall enough for the
@@ -148,11 +157,7 @@ def fit_legend(plot: pg.PlotWidget) -> None:
     leg = plot.getPlotItem().legend
     if leg is None or not leg.items:
         return
-    # The text's own width: a label laid out in one column is stretched to the
-    # legend's width, which would keep the legend in one column for ever.
-    # (+ the legend's spacing between columns and its margins)
-    widest = max(s.boundingRect().width() + l.item.boundingRect().width() + 36 for s, l in leg.items)
-    cols = int(max(1, min(len(leg.items), (plot.width() - 20) // max(widest, 1))))
+    cols = legend_columns(leg, plot.width())
     if cols != leg.columnCount:
         leg.setColumnCount(cols)
     rows = -(-len(leg.items) // cols)
