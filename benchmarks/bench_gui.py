@@ -167,7 +167,7 @@ def window_run(start, seconds: float, settings, profile: str | None = None) -> d
     run_loop(60.0, until=lambda: win.model.frame is not None and win.model.frame.run_id == win.model.run_id
              and win.model.frame.step > 0)
     n_runs[0] = 1 + len(win.model.frame.others)
-    win.toggle_play() if not win._playing else None
+    win.toggle_play() if not win.playing else None
     run_loop(1.5)
     before = child_stats(win)
     probe = StallProbe()

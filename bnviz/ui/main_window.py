@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.model = AppModel(config or preset(DEFAULT_PRESET))
         self.files = FileActions(self)
         self.compare = CompareMode(self)
+        self.playing = False   # whether the training process is playing (as it last said)
         self._closing = False
         self.frames_drawn = 0
         self._slices = []   # (panel, frame) still to draw of the frame being drawn
@@ -388,6 +389,7 @@ class MainWindow(QMainWindow):
         self.config_panel.set_owner(shown.label if frame.others else "", editable=is_a)
 
     def _on_training_playing_changed(self, playing: bool) -> None:
+        self.playing = playing
         self.act_play.setText("Pause" if playing else "Play")
         self.status.set_playing(playing)
 
@@ -401,6 +403,7 @@ class MainWindow(QMainWindow):
     def _on_training_died(self, message: str) -> None:
         """The training process ended: say so, keep the last frame on screen
         (and for Export all), and offer to start again."""
+        self.playing = False
         self.act_play.setText("Play")
         self.status.set_playing(False)
         self.statusBar().showMessage(message + " The last frame stays on screen.", 0)

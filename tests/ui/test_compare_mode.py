@@ -15,7 +15,7 @@ def _frame(win):
 
 def _pause(qtbot, win):
     win.pause_requested.emit()
-    qtbot.waitUntil(lambda: not win._playing, timeout=5000)
+    qtbot.waitUntil(lambda: not win.playing, timeout=5000)
 
 
 def test_compare_with_b_trains_both_in_lockstep(qtbot, window, monkeypatch):
