@@ -15,7 +15,7 @@ from ..engine.config import RunConfig
 
 
 class AppModel:
-    EVENTS = ("run_started", "run_refused", "lesson_changed")
+    EVENTS = ("run_started", "run_refused")
 
     def __init__(self, config: RunConfig):
         self.config = config.validate()   # run A's settings (live edits included)
@@ -91,9 +91,3 @@ class AppModel:
         self.run_id, self.runset = self._live
         self._recent = self._session = None
         self._emit("run_refused", message)
-
-    # --------------------------------------------------------------- lessons
-    def set_lesson(self, lesson) -> None:
-        if lesson is not self.lesson:
-            self.lesson = lesson
-            self._emit("lesson_changed", lesson)

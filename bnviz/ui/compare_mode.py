@@ -51,7 +51,7 @@ class CompareMode:
     def close_lesson(self) -> None:
         """The lesson's text goes; the configuration takes its place again."""
         w = self.window
-        w.model.set_lesson(None)
+        w.model.lesson = None
         w.lesson_view.clear()
         w.lesson_dock.hide()
         w.config_dock.show()
@@ -64,7 +64,7 @@ class CompareMode:
         chosen = lesson(key)
         if not w.confirm_reset(f"The lesson “{chosen.title}” starts new runs."):
             return
-        w.model.set_lesson(chosen)
+        w.model.lesson = chosen
         w.lesson_view.show_lesson(chosen)
         w.lesson_dock.show()
         w.bring_to_front(w.lesson_dock)

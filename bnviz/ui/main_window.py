@@ -65,7 +65,6 @@ class MainWindow(QMainWindow):
         self.model = AppModel(config or preset(DEFAULT_PRESET))
         self.files = FileActions(self)
         self.compare = CompareMode(self)
-        self.playing = False   # whether the training process is playing (as it last said)
         self._closing = False
         self.frames_drawn = 0
         self._slices = []   # (panel, frame) still to draw of the frame being drawn
@@ -83,6 +82,8 @@ class MainWindow(QMainWindow):
         self._start_training()
         self._restore_layout()
         self.setAcceptDrops(True)
+        self.model.on("run_started", self._on_run_started)
+        self.model.on("run_refused", self._on_run_refused)
         self.reset_run(self.model.config)
         # Once the window is up: left-overs of saves a kill interrupted.
         QTimer.singleShot(0, self, self.files.clean_interrupted_saves)
@@ -314,23 +315,35 @@ class MainWindow(QMainWindow):
         if self.training.has_frame() and not self._draw_timer.isActive():
             self._draw_timer.start(int((self._next_draw - now) * 1000))
 
+    @property
+    def playing(self) -> bool:
+        """Whether the training process is playing (as it last said)."""
+        return self.status.playing
+
+    def _on_run_started(self, frame) -> None:
+        """The first frame of new runs (AppModel's event): the window shows them."""
+        self.statusBar().clearMessage()
+        n = 1 + len(frame.others)
+        self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
+        self._fill_run_view((frame.label, *(o.label for o in frame.others)))
+        for panel in self.panels.values():
+            panel.clear()
+        self._show_settings_of(self._shown_run(frame), frame)
+
+    def _on_run_refused(self, message: str) -> None:
+        """The runs asked for could not start (AppModel's event); the old ones go on."""
+        self.config_panel.set_config(self.model.config)
+        self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
+        QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
+                            "The current run goes on unchanged.")
+
     def _draw(self, frame) -> None:
-        first, recent = self.model.arrive(frame)
         self._drawing = frame   # the model's frame once every panel has it
-        if first:
-            self.statusBar().clearMessage()
-            self.config_panel.set_config(frame.config)
-            if recent:
-                self.files.add_recent(recent)
-            n = 1 + len(frame.others)
-            self.mode_label.setText(f"Comparing {n} runs in lockstep" if n > 1 else "")
-            self._fill_run_view((frame.label, *(o.label for o in frame.others)))
-            for panel in self.panels.values():
-                panel.clear()
+        _, recent = self.model.arrive(frame)   # (on the first, _on_run_started has run)
+        if recent:
+            self.files.add_recent(recent)
         shown = self._shown_run(frame)
         self._update_absences(frame)
-        if first:
-            self._show_settings_of(shown, frame)
         self._slices = [(panel, frame if name in EVERY_RUN_PANELS else shown)
                         for name, panel in self.panels.items()]
         self.status.update(shown, shown_name=shown.label if frame.others else "")
@@ -389,7 +402,6 @@ class MainWindow(QMainWindow):
         self.config_panel.set_owner(shown.label if frame.others else "", editable=is_a)
 
     def _on_training_playing_changed(self, playing: bool) -> None:
-        self.playing = playing
         self.act_play.setText("Pause" if playing else "Play")
         self.status.set_playing(playing)
 
@@ -403,7 +415,6 @@ class MainWindow(QMainWindow):
     def _on_training_died(self, message: str) -> None:
         """The training process ended: say so, keep the last frame on screen
         (and for Export all), and offer to start again."""
-        self.playing = False
         self.act_play.setText("Play")
         self.status.set_playing(False)
         self.statusBar().showMessage(message + " The last frame stays on screen.", 0)
@@ -420,12 +431,7 @@ class MainWindow(QMainWindow):
             self.reset_run(self.model.config)
 
     def _on_training_failed(self, message: str) -> None:
-        # The old run goes on: accept its frames again and show its settings.
-        self.model.refused(message)
-        self.config_panel.set_config(self.model.config)
-        self.statusBar().showMessage(f"Could not start the run: {message}", 10000)
-        QMessageBox.warning(self, "bnviz", f"Could not start the run:\n{message}\n\n"
-                            "The current run goes on unchanged.")
+        self.model.refused(message)   # the old run goes on (_on_run_refused says so)
 
     # ------------------------------------------------------------ commands
     def toggle_play(self) -> None:

@@ -50,7 +50,7 @@ class RunStatus:
             label.setMinimumWidth(70)
             bar.addPermanentWidget(label)
             self.labels[key] = label
-        self._playing = False
+        self.playing = False
         self._stepping = None
         self.labels["run"].hide()
         self.set_playing(False)
@@ -66,13 +66,13 @@ class RunStatus:
         self._show_state()
 
     def set_playing(self, playing: bool) -> None:
-        self._playing = playing
+        self.playing = playing
         if not playing:
             self.labels["speed"].setText("")
         self._show_state()
 
     def _show_state(self) -> None:
-        self.labels["state"].setText(state_text(self._playing, self._stepping))
+        self.labels["state"].setText(state_text(self.playing, self._stepping))
 
     def update(self, frame, shown_name: str = "") -> None:
         """Read out ``frame``, the run on screen (``shown_name`` in compare mode)."""
@@ -86,5 +86,5 @@ class RunStatus:
         self.labels["loss"].setText(f"loss {_fmt(rec.loss if rec else None, '.4f')}")
         acc = ev.test_accuracy * 100 if ev else None
         self.labels["acc"].setText(f"test acc {_fmt(acc, '.1f')}%" if ev else "test acc –")
-        busy = self._playing or frame.stepping is not None
+        busy = self.playing or frame.stepping is not None
         self.labels["speed"].setText(speed_text(frame.steps_per_second) if busy else "")

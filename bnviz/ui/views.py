@@ -93,10 +93,13 @@ class PanelDock(QDockWidget):
         self.wanted = False
         self.wanted_changed.emit()
 
-    def set_absence(self, reason: str | None) -> None:
-        if reason != self.absence:
-            self.absence = reason
-            self.sync()
+    def set_absence(self, reason: str | None) -> bool:
+        """Returns whether it changed."""
+        if reason == self.absence:
+            return False
+        self.absence = reason
+        self.sync()
+        return True
 
     def sync(self) -> None:
         show = self.wanted and self.absence is None
@@ -184,10 +187,11 @@ class View(QWidget):
         return [dock.panel for dock in self.docks.values()]
 
     def set_absences(self, reasons: dict) -> None:
-        """``reasons``: {panel name: why it has nothing to show, or None}."""
-        for name, dock in self.docks.items():
-            dock.set_absence(reasons.get(name))
-        self._update_notes()
+        """``reasons``: {panel name: why it has nothing to show, or None}.
+        Called with every frame: the notes are rewritten only on a change."""
+        changed = [dock.set_absence(reasons.get(name)) for name, dock in self.docks.items()]
+        if any(changed):
+            self._update_notes()
 
     def _update_notes(self) -> None:
         lines = [f"<b>{dock.panel.title}</b> is hidden: {dock.absence}"
