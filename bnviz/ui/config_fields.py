@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QHBo
                                QWidget)
 
 from bnviz.engine.config import ConfigError, RunConfig
-from bnviz.engine.settings import MAX_LAYERS, MAX_WIDTH
+from bnviz.engine.settings import MAX_LAYERS, MAX_WIDTH, value_text
 
 FIELD_ORDER = [f.name for f in fields(RunConfig)]
 LIVE = " (applies live)"
@@ -94,7 +94,8 @@ def parse_flags(text: str) -> tuple[bool, ...]:
 
 
 def format_flags(flags) -> str:
-    return ", ".join("on" if f else "off" for f in flags)
+    """"on, on, off": the schema's words for per-layer flags."""
+    return value_text("batchnorm", tuple(bool(f) for f in flags))
 
 
 # -------------------------------------------------------------- editors
