@@ -74,11 +74,24 @@ def restyle_plot(plot, theme: Theme) -> bool:
     """Give ``plot`` (made by make_plot) ``theme``'s colours: background,
     axes, texts, legend, the role colours of its data items. Returns False
     if it already had them."""
-    import pyqtgraph as pg
     old = getattr(plot, "bnviz_theme", LIGHT)
     if old is theme:
         return False
-    remap = old.counterpart(theme)
+    colour_frame(plot, theme)
+    item = plot.getPlotItem()
+    for data in item.listDataItems():
+        _remap_pen(data, old.counterpart(theme))
+    backdrop = getattr(item, "bnviz_backdrop", None)
+    if backdrop is not None:
+        backdrop.set_background(theme.background)
+    return True
+
+
+def colour_frame(plot, theme: Theme) -> None:
+    """``theme``'s colours on everything of ``plot`` but its data: the
+    background, axes, axis labels, title and legend (new plots, and a
+    colour scheme changed)."""
+    import pyqtgraph as pg
     plot.bnviz_theme = theme
     plot.setBackground(theme.background)
     item = plot.getPlotItem()
@@ -97,12 +110,6 @@ def restyle_plot(plot, theme: Theme) -> bool:
         legend.opts["labelTextColor"] = pg.mkColor(theme.text)
         for _, label in legend.items:
             label.setText(label.text, color=theme.text)
-    for data in item.listDataItems():
-        _remap_pen(data, remap)
-    backdrop = getattr(item, "bnviz_backdrop", None)
-    if backdrop is not None:
-        backdrop.set_background(theme.background)
-    return True
 
 
 def _remap_pen(item, remap: dict[str, str]) -> None:

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QToolTip, QWidget
 
 from ..flow_layout import FlowLayout
 from ..theme import LIGHT as LIGHT_THEME
+from ..theme import colour_frame
 from ..theme import current as current_theme
 from ..plot_menu import add_export_actions
 from ..plotkit import BandSeries, LiveCurve, Mark, Series, StickyRange, backdrop  # noqa: F401
@@ -60,9 +61,8 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     legend below the axes (never on top of the data). Autorange is off: give
     the plot a ``StickyRange``. The grid is drawn by its ``backdrop``,
     beneath the data unless ``grid_on_top`` (for an image)."""
-    theme = current_theme()
-    w = pg.PlotWidget(background=theme.background)
-    w.bnviz_theme = theme   # restyled when the desktop's colour scheme changes (theme.py)
+    w = pg.PlotWidget()
+    w.bnviz_theme = current_theme()   # restyled when the desktop's colour scheme changes
     w.setAntialiasing(False)  # speed: these plots redraw up to 30 times a second
     w.setMinimumSize(PLOT_MIN_WIDTH, PLOT_MIN_HEIGHT)  # below this a plot is only axes
     item = w.getPlotItem()
@@ -70,21 +70,20 @@ def make_plot(title: str, x_label: str, y_label: str, legend: bool = True,
     set_title(w, title)
     for side in ("left", "bottom"):
         ax = item.getAxis(side)
-        ax.setPen(pg.mkPen(theme.axis))
-        ax.setTextPen(pg.mkPen(theme.text))
         ax.enableAutoSIPrefix(False)  # "(x0.001)" in an axis label reads as a unit
         # Ticks outside the view: an axis reaching into the view would be
         # repainted with every curve update.
         ax.setStyle(tickLength=4)
-    item.setLabel("bottom", x_label, color=theme.text)
-    item.setLabel("left", y_label, color=theme.text)
+    item.setLabel("bottom", x_label)
+    item.setLabel("left", y_label)
     backdrop(w, grid_on_top=grid_on_top)
     if legend:
-        leg = pg.LegendItem(labelTextColor=theme.text, labelTextSize="8pt", horSpacing=12)
+        leg = pg.LegendItem(labelTextSize="8pt", horSpacing=12)
         # A row of the PlotItem's own layout under the bottom axis: part of the
         # figure when exported, and PlotItem.addItem(name=...) still fills it.
         item.layout.addItem(leg, 4, 0, 1, 3)
         item.legend = leg
+    colour_frame(w, w.bnviz_theme)   # its colours: one rule for new plots and a scheme changed
     add_export_actions(w)   # "Export PNG…" / "Export SVG…" in the right-click menu
     return w
 
