@@ -20,8 +20,8 @@ def main(argv=None) -> int:
     args, config = parse(argv)
     if args.max_data_mb is not None:
         # Before any process starts: the training processes inherit it.
-        from .engine.npzfile import LIMIT_ENV
-        os.environ[LIMIT_ENV] = repr(args.max_data_mb)
+        from .engine.npzfile import set_data_limit_mb
+        set_data_limit_mb(args.max_data_mb)
     if args.install_desktop_entry or args.remove_desktop_entry:
         from . import desktop
         return desktop.install_desktop_entry() if args.install_desktop_entry else desktop.remove_desktop_entry()

@@ -6,6 +6,7 @@ import argparse
 from . import __version__
 from .engine.config import PRESETS, ConfigError, RunConfig, preset
 from .engine.lessons import LESSONS
+from .engine.npzfile import LIMIT_MB_RANGE
 
 HEADLESS_ONLY = ("steps", "export", "scale", "figure_size", "unit_csv", "save_session")
 EPILOG = """\
@@ -62,8 +63,9 @@ def megabytes(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of megabytes, got {text!r}") from None
-    if not 0.001 <= value <= 1 << 30:   # from about a kilobyte to a petabyte (beyond: a typo)
-        raise argparse.ArgumentTypeError(f"must be from 0.001 to {1 << 30} megabytes, got {text}")
+    lo, hi = LIMIT_MB_RANGE
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"must be from {lo:g} to {hi:.0f} megabytes, got {text}")
     return value
 
 

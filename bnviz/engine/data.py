@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import sklearn_data
-from .npzfile import NpzError, TooLarge, data_limit, human_bytes, read_npz
+from .npzfile import HOW_TO_RAISE, NpzError, TooLarge, data_limit, human_bytes, read_npz
 from .settings import BY_NAME, choice_values
 
 # scikit-learn's data sets and split come from sklearn_data, which never
@@ -180,7 +180,7 @@ def _load_file(path: str):
         raise DatasetError(f"{fname}: too large to load: a CSV of {human_bytes(size)}, more than "
                            f"the {human_bytes(limit // CSV_BYTES_PER_LIMIT)} of CSV text bnviz "
                            f"parses (1/{CSV_BYTES_PER_LIMIT} of the data limit of "
-                           f"{human_bytes(limit)}, raised with --max-data-mb or BNVIZ_MAX_DATA_MB); "
+                           f"{human_bytes(limit)}, raised with {HOW_TO_RAISE}); "
                            "save it as .npz, which may hold up to the limit")
     if suffix == ".csv":
         x, labels = _read_csv(p, fname)

@@ -28,6 +28,10 @@ _HEADER_SLACK = 1 << 16   # npy header and zip framing of a stored member
 _CHUNK = 1 << 22          # read 4 MiB at a time
 DEFAULT_LIMIT = 1 << 30   # 1 GiB of array data
 LIMIT_ENV = "BNVIZ_MAX_DATA_MB"
+# The limits a user may set, in MiB: from about a kilobyte to a petabyte (beyond: a typo).
+LIMIT_MB_RANGE = (0.001, float(1 << 30))
+# How a user raises the limit, for the messages of files refused by it.
+HOW_TO_RAISE = f"File › Data size limit… in the window, --max-data-mb or {LIMIT_ENV}"
 
 
 class NpzError(ValueError):
@@ -39,19 +43,38 @@ class TooLarge(NpzError):
 
     def __init__(self, declared: int, limit: int, what: str):
         super().__init__(f"{what} {human_bytes(declared)}, more than the limit of "
-                         f"{human_bytes(limit)} (raise it with --max-data-mb or {LIMIT_ENV})")
+                         f"{human_bytes(limit)} (raise it with {HOW_TO_RAISE})")
         self.declared, self.limit = declared, limit
 
 
 def data_limit() -> int:
     """The most bytes of array data a file may hold: ``DEFAULT_LIMIT``, or
     ``BNVIZ_MAX_DATA_MB`` megabytes when that is set to a positive number."""
+    return max(1, int(data_limit_mb() * (1 << 20)))
+
+
+def set_data_limit_mb(mb: float | None) -> None:
+    """Make ``mb`` MiB the limit of the files this process reads from now on
+    (None: back to ``DEFAULT_LIMIT``). Kept in ``BNVIZ_MAX_DATA_MB``, so
+    that a process started after it inherits it; one started before is
+    told with the training process's ``set_data_limit`` command."""
+    if mb is None:
+        os.environ.pop(LIMIT_ENV, None)
+    else:
+        lo, hi = LIMIT_MB_RANGE
+        if not lo <= mb <= hi:
+            raise ValueError(f"a data limit must be from {lo:g} to {hi:.0f} MiB, not {mb!r}")
+        os.environ[LIMIT_ENV] = repr(float(mb))
+
+
+def data_limit_mb() -> float:
+    """The limit in MiB, as it was set (the window's dialog shows it)."""
     text = os.environ.get(LIMIT_ENV, "").strip()
     try:
         mb = float(text) if text else 0.0
     except ValueError:
         mb = 0.0
-    return max(1, int(mb * (1 << 20))) if math.isfinite(mb) and mb > 0 else DEFAULT_LIMIT
+    return mb if math.isfinite(mb) and mb > 0 else DEFAULT_LIMIT / (1 << 20)
 
 
 def human_bytes(n: int) -> str:

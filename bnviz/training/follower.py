@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.compare import Comparison
+from ..engine.npzfile import set_data_limit_mb
 from ..engine.session import run_arrays
 from ..engine.testtime import inspect_example
 from ..engine.trainer import Trainer
@@ -20,7 +21,9 @@ class Follower:
         self._solo: Comparison | None = None
         self._mark: dict = {}
 
-    def cmd_adopt(self, config, summary_every, summary_growth, state):
+    def cmd_adopt(self, config, summary_every, summary_growth, state, limit_mb):
+        # The leader's data limit: this process may have started before it was set.
+        set_data_limit_mb(limit_mb)
         t = Trainer(config, summary_every=summary_every, summary_growth=summary_growth)
         t.load_state_dict(state)
         self.trainer, self._solo = t, Comparison.from_runs([t])

@@ -18,6 +18,7 @@ import numpy as np
 from ..engine.compare import Comparison, run_name
 from ..engine.config import ConfigError, RunConfig
 from ..engine.data import DatasetError
+from ..engine.npzfile import set_data_limit_mb
 from ..engine.session import SessionError, load_runs
 from ..engine.trainer import PLAYING_SUMMARY_EVERY, Trainer
 from .messages import FrameUpdate, RunStart
@@ -164,6 +165,9 @@ class RunHost:
         self._speed = max(0.0, float(steps_per_second))
         self._credit = 0.0
         self._last_tick = time.perf_counter()
+
+    def cmd_set_data_limit(self, mb: float | None) -> None:
+        set_data_limit_mb(mb)
 
     def cmd_set_live(self, config: RunConfig) -> None:
         """Live settings of run A. A change reaches every run that had A's

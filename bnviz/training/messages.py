@@ -25,6 +25,7 @@ COMMANDS = {
     "step_epoch": "",
     "set_speed": "steps per second (0: flat out)",
     "set_live": "config: run A's live settings (and the runs that shared them)",
+    "set_data_limit": "MiB, or None for the default: the largest data set or session read from now on",
     "inspect": "test example, run: an ExampleInspection",
     "recompute_population": "",
     "ping": "token: answered with the modules loaded (for tests)",

@@ -16,6 +16,7 @@ import numpy as np
 from ..engine.compare import Comparison, run_name
 from ..engine.config import RunConfig
 from ..engine.frame import boundary_grid
+from ..engine.npzfile import data_limit_mb
 from ..engine.session import run_arrays, save_runs, write_runs
 from ..engine.testtime import inspect_example
 from ..engine.trainer import Trainer
@@ -137,7 +138,8 @@ class ParallelRuns:
         self._configs = [t.config for t in comparison.runs]
         # Each follower rebuilds its run from the state built (and checked) here.
         for conn, t in zip(self._followers, comparison.runs[1:]):
-            conn.send(("adopt", t.config, t.summary_every, t.summary_growth, t.state_dict()))
+            conn.send(("adopt", t.config, t.summary_every, t.summary_growth, t.state_dict(),
+                       data_limit_mb()))
         self._collect()
 
     # ----------------------------------------------------------- plumbing

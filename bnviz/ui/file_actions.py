@@ -7,23 +7,26 @@ goes on untouched.
 """
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
 
 from .. import export
 from ..figures import FIGURE_SCALE, layout_size
 from ..engine.config import ConfigError, RunConfig
 from ..engine.fileio import remove_stale_temporaries
-from ..engine.npzfile import TooLarge, read_npz
+from ..engine.npzfile import (DEFAULT_LIMIT, LIMIT_ENV, LIMIT_MB_RANGE, TooLarge, data_limit_mb, read_npz,
+                              set_data_limit_mb)
 from ..engine.session import FORMAT as SESSION_FORMAT
 from .export_dialog import LAST_DIR_KEY, ExportDialog, offscreen_copies
 
 MAX_RECENT = 8
 RECENT_KEY = "recent_files"
+DATA_LIMIT_KEY = "data/max_mb"   # the data limit chosen in File › Data size limit…
 SESSION_FILTER = "bnviz session (*.npz)"
 CONFIG_FILTER = "bnviz settings (*.toml)"
 DATA_FILTER = "Data set (*.csv *.npz)"
@@ -143,6 +146,42 @@ class FileActions:
         if self.window.confirm_reset("Training on another data set starts a new run."):
             self.window.reset_run(self.window.model.config.replace(dataset="file", data_path=str(path)),
                                   recent=str(path))
+
+    # ------------------------------------------------------- the data limit
+    def apply_saved_data_limit(self) -> None:
+        """At start, before the first run: the limit chosen in an earlier
+        session, unless this one was given one (--max-data-mb or
+        BNVIZ_MAX_DATA_MB), which then holds for this session."""
+        if os.environ.get(LIMIT_ENV, "").strip():
+            return
+        try:
+            mb = float(self.settings.value(DATA_LIMIT_KEY) or "nan")
+        except (TypeError, ValueError):
+            return
+        lo, hi = LIMIT_MB_RANGE
+        if lo <= mb <= hi:   # a hand-edited value out of range is ignored
+            self.set_data_limit(mb)
+
+    def set_data_limit(self, mb: float) -> None:
+        """The largest data set or session read from now on, here and in the
+        training processes."""
+        set_data_limit_mb(mb)
+        self.window.training.set_data_limit(mb)
+
+    def ask_data_limit(self) -> None:
+        """File › Data size limit…: the limit for this session and the next."""
+        lo, hi = LIMIT_MB_RANGE
+        mb, ok = QInputDialog.getDouble(
+            self.window, "Data size limit",
+            "The most array data a data set or session file may hold, in MiB.\n"
+            "Larger files are refused before they are read (a CSV may be an eighth\n"
+            f"of it). Raise it for a large data set of your own; the default is {DEFAULT_LIMIT >> 20}.",
+            data_limit_mb(), lo, hi, 3)
+        if not ok:
+            return
+        self.set_data_limit(mb)
+        self.settings.setValue(DATA_LIMIT_KEY, mb)
+        self._say(f"Data sets and sessions of up to {mb:,g} MiB open from now on", 8000)
 
     # -------------------------------------------------------------- export
     def export_all(self) -> None:

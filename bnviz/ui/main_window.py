@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.mode_label.setToolTip("Runs trained in lockstep (Run › Compare with…, or a lesson)")
         self.statusBar().addPermanentWidget(self.mode_label)
         self._start_training()
+        self.files.apply_saved_data_limit()
         self._restore_layout()
         self.setAcceptDrops(True)
         self.model.on("run_started", self._on_run_started)

@@ -66,6 +66,7 @@ class TrainingClient(QObject):
         self._queued: list[tuple] = []   # commands sent before the child is up
         self._followers: list = []       # processes of runs B, C... (they end with their runs)
         self.parallel = True             # compare runs each in a process of their own
+        self.data_limit_mb: float | None = None   # set_data_limit's, for every new process
         self._replica: Replica | None = None
         self._latest = None
         self._pending = False
@@ -116,6 +117,8 @@ class TrainingClient(QObject):
         """A new child after one died (its runs are gone; reset or open a session)."""
         self._drop_process()
         self._queued.clear()
+        if self.data_limit_mb is not None:
+            self._queued.append(("set_data_limit", self.data_limit_mb))
         self.start()
 
     def shutdown(self) -> int | None:
@@ -196,6 +199,13 @@ class TrainingClient(QObject):
 
     def set_speed(self, steps_per_second: float) -> None:
         self._send("set_speed", float(steps_per_second))
+
+    def set_data_limit(self, mb: float | None) -> None:
+        """The largest data set or session the training process reads from
+        now on (it started before the window's setting was known); sent
+        again to any process started after it."""
+        self.data_limit_mb = mb
+        self._send("set_data_limit", mb)
 
     def set_live(self, config) -> None:
         self._send("set_live", config)

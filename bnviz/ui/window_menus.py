@@ -68,6 +68,8 @@ class WindowMenus:
                                   "Ctrl+Shift+S")
         w.act_open_data = a("Open data set…", "Train this network on your own CSV or NPZ file "
                                "(features and labels)", lambda: w.files.open_data())
+        w.act_data_limit = a("Data size limit…", "The largest data set or session bnviz opens; "
+                                "larger files are refused before they are read", w.files.ask_data_limit)
         w.act_export = a("Export all…", "Write every figure (PNG, SVG), the recorded data (CSV, "
                             "NPZ), the settings and a manifest to a folder (Ctrl+E)", w.files.export_all,
                             "Ctrl+E")
@@ -124,7 +126,7 @@ class WindowMenus:
         mb = w.menuBar()
         file_menu = mb.addMenu("&File")
         for act in (w.act_open, w.act_save, None, w.act_open_session, w.act_save_session,
-                    None, w.act_open_data):
+                    None, w.act_open_data, w.act_data_limit):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         w.recent_menu = file_menu.addMenu("Open recent")
         w.recent_menu.setToolTipsVisible(True)

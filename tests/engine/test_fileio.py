@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -36,7 +37,6 @@ def test_replaced_file_keeps_its_mode_and_failure_keeps_the_file(tmp_path, monke
 def _left_over(folder, name, age_seconds):
     """A temporary file as write_atomic names them, last touched that long ago."""
     import tempfile
-    import time
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.bnviz-", suffix=".tmp", dir=folder)
     os.write(fd, b"half a session")
     os.close(fd)
@@ -64,3 +64,44 @@ def test_the_next_write_removes_what_interrupted_writes_left(tmp_path):
     assert not any(os.path.basename(s) in left for s in stale)
     assert os.path.basename(young) in left
     assert {p.name for p in keep} <= left and (tmp_path / "run.npz").read_bytes() == b"new"
+
+
+def test_old_style_temporaries_are_removed_only_when_they_are_bnviz_s(tmp_path):
+    """Earlier versions named temporary files ".<name>.<8 characters>.tmp",
+    as other programs may. Such a file goes only if it begins as bnviz's
+    sessions or settings do, even cut short by a kill; every other stays."""
+    from bnviz.engine.config import RunConfig
+    from bnviz.engine.fileio import STALE_SECONDS, began_by_bnviz
+    from bnviz.engine.session import save_runs
+    from bnviz.engine.trainer import Trainer
+    whole = tmp_path / "whole.npz"
+    save_runs(whole, [Trainer(RunConfig(dataset="moons", n_samples=100, hidden=(4,)))], ["A"])
+    session = whole.read_bytes()
+    settings = RunConfig(dataset="moons").to_toml().encode()
+    old = {".run.npz.a1b2c3d4.tmp": session[:len(session) // 3],    # killed a third of the way
+           ".run.npz.zz_99xyz.tmp": session[:200],                   # killed at once
+           ".run.toml.q8w7e6r5.tmp": settings[:40]}
+    foreign = {".photo.png.a1b2c3d4.tmp": b"\x89PNG\r\n\x1a\n" + bytes(100),
+               ".data.npz.a1b2c3d4.tmp": _data_npz(),                # a zip, not a session
+               ".notes.txt.abcdefgh.tmp": b"[runs]\nmy own notes\n"}
+    for name, data in {**old, **foreign}.items():
+        (tmp_path / name).write_bytes(data)
+        os.utime(tmp_path / name, (0, 0))
+    young = tmp_path / ".run.npz.young123.tmp"
+    young.write_bytes(session[:500])
+    assert all(began_by_bnviz(tmp_path / n) for n in old)
+    assert not any(began_by_bnviz(tmp_path / n) for n in foreign)
+    write_atomic(tmp_path / "run.npz", session)
+    left = set(os.listdir(tmp_path))
+    assert not set(old) & left
+    assert set(foreign) <= left and young.name in left
+    assert time.time() - young.stat().st_mtime < STALE_SECONDS
+
+
+def _data_npz() -> bytes:
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.savez_compressed(buf, format=np.array("bnviz_data"), x=np.zeros((3, 2)))
+    return buf.getvalue()

@@ -350,3 +350,57 @@ def test_open_session_checks_the_file_before_asking_about_progress(qtbot, window
         assert warnings and words in warnings[-1], warnings[-1]
     assert asked == []                 # never asked to give up the run for a bad file
     assert window.model.frame.step == 5     # and the run goes on
+
+
+def test_the_data_size_limit_is_chosen_in_the_window_and_kept(qtbot, window, settings, warnings,
+                                                               monkeypatch, tmp_path):
+    """File › Data size limit… sets the limit of the training process (it
+    started before) and of the window; a data set above it is refused with
+    its size, the limit and where to raise it, and the run goes on; the
+    next window starts with the limit chosen."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from bnviz.engine.npzfile import LIMIT_ENV, data_limit_mb
+    from bnviz.ui.main_window import MainWindow
+    monkeypatch.setenv(LIMIT_ENV, "")   # restored after the test, whatever the window sets
+    data = tmp_path / "data.csv"
+    data.write_text("x1,x2,label\n" + "0.5,0.25,1\n0.125,0.75,0\n" * 200)   # 10.2 KiB
+    _steps(qtbot, window, 2)
+    run = window.model.frame.run_id
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (0.005, True))
+    window.act_data_limit.trigger()
+    assert data_limit_mb() == 0.005
+    window.files.open_data(str(data))
+    qtbot.waitUntil(lambda: len(warnings) == 1, timeout=5000)
+    assert "data.csv" in warnings[-1] and "too large" in warnings[-1] and "5.1 KiB" in warnings[-1]
+    assert "Data size limit" in warnings[-1]
+    _steps(qtbot, window, 1)
+    assert window.model.frame.run_id == run and window.model.frame.step == 3
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (1.0, True))
+    window.act_data_limit.trigger()
+    window.files.open_data(str(data))
+    qtbot.waitUntil(lambda: window.model.frame.config.dataset == "file", timeout=10000)
+    assert len(warnings) == 1 and float(settings.value("data/max_mb")) == 1.0
+    monkeypatch.setenv(LIMIT_ENV, "")
+    again = MainWindow(window.model.config.replace(dataset="moons", data_path=""), settings=settings)
+    qtbot.addWidget(again)
+    assert data_limit_mb() == 1.0 and again.training.data_limit_mb == 1.0
+    again.close()
+
+
+def test_a_follower_reads_with_the_leaders_data_limit(monkeypatch, tmp_path):
+    """A compare run's process may have started before the limit was set:
+    it takes the leader's with its run."""
+    from bnviz.engine.config import RunConfig
+    from bnviz.engine.data import DatasetError
+    from bnviz.engine.npzfile import LIMIT_ENV
+    from bnviz.engine.trainer import Trainer
+    from bnviz.training.follower import Follower
+    data = tmp_path / "data.csv"
+    data.write_text("x1,x2,label\n" + "0.5,0.25,1\n0.125,0.75,0\n" * 200)
+    leader = Trainer(RunConfig(dataset="file", data_path=str(data), hidden=(4,)))
+    args = (leader.config, leader.summary_every, leader.summary_growth, leader.state_dict())
+    monkeypatch.setenv(LIMIT_ENV, "0.001")   # what the follower's process started with
+    with pytest.raises(DatasetError, match="too large"):
+        Follower(1).cmd_adopt(*args, 0.005)
+    Follower(1).cmd_adopt(*args, 1.0)
