@@ -24,6 +24,9 @@ STALE_SECONDS = 600   # no write takes this long: an older temporary file was ab
 # Earlier versions named them ".<target name>.<8 characters>.tmp", as other
 # programs may: such a file is taken for bnviz's only by what it begins with.
 OLD_TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+# The first member of every session file (``session.FORMAT``), declared here,
+# below the session module, which writes through this one.
+SESSION_TAG = "bnviz_session"
 _PEEK = 1 << 12   # bytes read of an old-style file to tell whose it is
 
 
@@ -86,9 +89,8 @@ def began_by_bnviz(path: str | Path) -> bool:
         body = zlib.decompressobj(-15).decompress(body, _PEEK) if method == 8 else body
     except zlib.error:
         return False
-    from .session import FORMAT   # here: the session module writes through this one
     # The tag is a NumPy unicode scalar: UTF-32 in the file.
-    return FORMAT.encode("utf-32-le") in body
+    return SESSION_TAG.encode("utf-32-le") in body
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

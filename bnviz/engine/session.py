@@ -29,12 +29,12 @@ import bnviz
 from .compare import Comparison, run_letter, same_data
 from .config import ConfigError, RunConfig
 from .data import DatasetError
-from .fileio import write_atomic
+from .fileio import SESSION_TAG, write_atomic
 from .npzfile import NpzError, TooLarge, read_npz
 from .state import StateError
 from .trainer import Trainer
 
-FORMAT = "bnviz_session"
+FORMAT = SESSION_TAG
 VERSION = 2   # 2: histories at one resolution (SeriesStore), components' own states
 
 
