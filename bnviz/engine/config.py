@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .settings import BY_NAME, SETTINGS
+from .settings import BY_NAME, RUNNING_STAT_NORMS, SETTINGS
 
 CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
@@ -60,6 +60,14 @@ class RunConfig:
     bn_momentum: float | None = 0.1
     bn_eps: float = 1e-5
     unbiased_running_var: bool = True
+    # the other normalizations (``norm`` says which one the layers with BN on have)
+    norm: str = "batch"
+    gn_groups: int = 4
+    renorm_rmax: float = 3.0
+    renorm_dmax: float = 5.0
+    renorm_warmup: int = 500
+    renorm_ramp: int = 2000
+    noise_scale: float = 0.5
     # optimisation
     optimizer: str = "sgd"
     lr: float = 0.1
@@ -91,6 +99,14 @@ class RunConfig:
             return (self.batchnorm,) * len(self.hidden)
         return tuple(bool(b) for b in self.batchnorm)
 
+    def norm_kinds(self) -> tuple[str | None, ...]:
+        """Per hidden layer, its normalization (``norm``) or None."""
+        return tuple(self.norm if on else None for on in self.bn_layers())
+
+    def has_running_stats(self) -> bool:
+        """Whether any layer keeps running statistics for test time (BN and its variants)."""
+        return self.norm in RUNNING_STAT_NORMS and any(self.bn_layers())
+
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)
 
@@ -108,6 +124,12 @@ class RunConfig:
                     raise ConfigError("data_path", "data set 'file' needs the path of a .csv or .npz file")
                 if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
                     raise ConfigError("data_path", "must end in .csv or .npz")
+        if self.norm == "group":
+            for width, on in zip(self.hidden, self.bn_layers()):
+                if on and width % self.gn_groups:
+                    raise ConfigError("gn_groups", f"GroupNorm splits a layer's features into "
+                                      f"{self.gn_groups} equal groups: a width of {width} does not "
+                                      f"divide by {self.gn_groups}")
         return self
 
     # ---------------------------------------------------------- serialisation

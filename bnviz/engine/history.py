@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .settings import RUNNING_STAT_NORMS
 from .state import StateError, nest, part
 from .store import SeriesStore, StoreView
 
@@ -24,24 +25,39 @@ def _as_state(store_state: dict) -> dict:
 DEFAULT_BUDGET_BYTES = 96 * 2**20
 
 
-def step_columns(widths, bn_flags, has_bias) -> dict[str, tuple[int, ...]]:
+def norm_kinds(norms) -> tuple[str | None, ...]:
+    """Per layer its normalization's kind or None (True, as older callers
+    say "BN here", is "batch")."""
+    return tuple("batch" if n is True else (n or None) for n in norms)
+
+
+def step_columns(widths, norms, has_bias) -> dict[str, tuple[int, ...]]:
     """Column names and shapes of the per-step store. Layer i's columns are
-    prefixed ``L{i}.``; per-unit series have shape (D,)."""
+    prefixed ``L{i}.``; per-unit series have shape (D,). ``norms``: per
+    layer its normalization (``norm_kinds``)."""
     cols = {"step": (), "epoch": (), "loss": (), "batch_accuracy": (), "lr": (), "grad_norm_head": ()}
-    for i, (d, bn, bias) in enumerate(zip(widths, bn_flags, has_bias)):
+    for i, (d, kind, bias) in enumerate(zip(widths, norm_kinds(norms), has_bias)):
         p = f"L{i}."
         cols[p + "grad_norm_W"] = ()
         if bias:
             cols[p + "grad_norm_b"] = ()
-        if bn:
+        if kind:
             cols[p + "grad_norm_gamma"] = ()
             cols[p + "grad_norm_beta"] = ()
+            for name in NORM_SERIES:
+                cols[p + name] = (d,)
+        if kind in RUNNING_STAT_NORMS:
             for name in BN_SERIES:
+                cols[p + name] = (d,)
+        if kind == "renorm":
+            for name in RENORM_SERIES:
                 cols[p + name] = (d,)
     return cols
 
 
-BN_SERIES = ("gamma", "beta", "batch_mean", "batch_var", "running_mean", "running_var")
+NORM_SERIES = ("gamma", "beta")
+BN_SERIES = ("batch_mean", "batch_var", "running_mean", "running_var")   # with running statistics
+RENORM_SERIES = ("renorm_r", "renorm_d")   # Batch Renorm's corrections, per unit
 
 # Series measured afresh at every step (or evaluation), noisy from one to the
 # next: merged rows keep their mean and min/max envelope. Everything else is
@@ -50,7 +66,7 @@ BN_SERIES = ("gamma", "beta", "batch_mean", "batch_var", "running_mean", "runnin
 NOISY_SERIES = ("loss", "batch_accuracy", "batch_mean", "batch_var", "grad_norm_head",
                 "grad_norm_W", "grad_norm_b", "grad_norm_gamma", "grad_norm_beta", "test_loss",
                 "test_accuracy", "test_accuracy_population", "test_accuracy_batch",
-                "test_accuracy_single", "ema_gap_mean", "ema_gap_var")
+                "test_accuracy_single", "ema_gap_mean", "ema_gap_var", "renorm_r", "renorm_d")
 
 
 def series_kind(name: str) -> str:
@@ -83,15 +99,15 @@ def summary_columns(widths) -> dict[str, tuple[int, ...]]:
     return cols
 
 
-def eval_columns(widths, bn_flags) -> dict[str, tuple[int, ...]]:
+def eval_columns(widths, norms) -> dict[str, tuple[int, ...]]:
     """One row per evaluation: the test accuracies under each kind of
     statistic, and per BN layer the population statistics and the EMA gaps
     (``L{i}.ema_gap_mean``, ``L{i}.ema_gap_var``, see ``stats.ema_gaps``)."""
     cols = {"step": (), "test_loss": (), "test_accuracy": (), "test_accuracy_population": (),
             "test_accuracy_batch": (), "test_accuracy_single": (), "population_step": (),
             "eval_batch_size": ()}
-    for i, (d, bn) in enumerate(zip(widths, bn_flags)):
-        if bn:
+    for i, (d, kind) in enumerate(zip(widths, norm_kinds(norms))):
+        if kind in RUNNING_STAT_NORMS:
             cols[f"L{i}.population_mean"] = (d,)
             cols[f"L{i}.population_var"] = (d,)
             cols[f"L{i}.ema_gap_mean"] = ()
@@ -160,21 +176,22 @@ class HistorySnapshot:
 class History:
     """Per-step and per-evaluation series of one run."""
 
-    def __init__(self, widths, bn_flags, has_bias, budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    def __init__(self, widths, norms, has_bias, budget_bytes: int = DEFAULT_BUDGET_BYTES,
                  dtype=np.float32):
-        """``dtype``: the run's, in which every float series is stored (but
-        the test accuracies, float64 whatever the run)."""
+        """``norms``: per layer its normalization (``norm_kinds``). ``dtype``:
+        the run's, in which every float series is stored (but the test
+        accuracies, float64 whatever the run)."""
         self.widths = tuple(widths)
-        self.bn_flags = tuple(bn_flags)
+        self.norms = norm_kinds(norms)
         # The arguments that build an empty history like this one (a copy's).
-        self.spec = {"widths": self.widths, "bn_flags": self.bn_flags, "has_bias": tuple(has_bias),
+        self.spec = {"widths": self.widths, "norms": self.norms, "has_bias": tuple(has_bias),
                      "budget_bytes": int(budget_bytes), "dtype": np.dtype(dtype).name}
-        steps = step_columns(widths, bn_flags, has_bias)
+        steps = step_columns(widths, self.norms, has_bias)
         self.steps = SeriesStore(steps, budget_bytes // 2, dtypes={"epoch": np.int64},
                                  kinds=_kinds(steps), dtype=dtype)
         summaries = summary_columns(widths)
         self.summaries = SeriesStore(summaries, budget_bytes // 2, kinds=_kinds(summaries), dtype=dtype)
-        evals = eval_columns(widths, bn_flags)
+        evals = eval_columns(widths, self.norms)
         self.evals = SeriesStore(evals, budget_bytes // 8, kinds=_kinds(evals), dtype=dtype,
                                  dtypes={"population_step": np.int64, "eval_batch_size": np.int64,
                                          **{k: np.float64 for k in EVAL_FLOAT64},

@@ -63,6 +63,11 @@ class BatchNorm:
     Inference: the same affine map with the running statistics.
     """
 
+    kind = "batch"
+    has_running_stats = True
+    # What a training forward keeps, per unit, for records and sessions (besides x_hat).
+    CACHE = ("batch_mean", "batch_var", "gamma_used", "beta_used", "_inv_std")
+
     def __init__(self, num_features: int, momentum: float | None = 0.1, eps: float = 1e-5,
                  unbiased_running_var: bool = True, dtype=np.float32):
         if momentum is not None and not 0.0 < momentum <= 1.0:
@@ -129,6 +134,11 @@ class BatchNorm:
         self.running_mean += m * mu
         self.running_var *= 1.0 - m
         self.running_var += m * stored_var
+
+    def unit_affine(self):
+        """(batch_mean, scale, shift) with the last training output
+        ``y = scale * (x - batch_mean) + shift`` per unit, for records."""
+        return self.batch_mean, self.gamma_used * self._inv_std, self.beta_used
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy: (N, D) -> dx: (N, D); sets dgamma = sum(dy * x_hat), dbeta = sum(dy).

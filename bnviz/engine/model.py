@@ -1,17 +1,20 @@
-"""The MLP: hidden layers with optional batch norm, then a linear softmax head.
+"""The MLP: hidden layers with optional normalization, then a linear softmax head.
 
 A hidden layer computes ``z = a_prev @ W (+ b)`` and then either
-``a = g(BN(z))`` (placement "before", as in the paper and the note) or
-``a = BN(g(z))`` (placement "after"). Where BN directly follows the linear
-map the bias is redundant (the batch mean cancels it), so it is dropped
-unless ``keep_bias`` asks to keep it for demonstration.
+``a = g(N(z))`` (placement "before", as in the paper and the note) or
+``a = N(g(z))`` (placement "after"), N being BatchNorm or another of the
+family (``norms``). Where BN (or a variant) directly follows the linear map
+the bias is redundant (the batch mean cancels it), so it is dropped unless
+``keep_bias`` asks to keep it for demonstration; LayerNorm and GroupNorm
+subtract a mean over features, which a per-feature bias survives.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .layers import BatchNorm, Linear, make_activation
-from .state import StateError, array, count
+from .norms import make_norm
+from .state import StateError, array, count, set_generator_state
 
 
 def init_weights(rng: np.random.Generator, fan_in: int, fan_out: int, scheme: str,
@@ -28,20 +31,28 @@ def init_weights(rng: np.random.Generator, fan_in: int, fan_out: int, scheme: st
 
 
 class HiddenLayer:
-    """Linear map, activation, and optionally batch norm before or after it."""
+    """Linear map, activation, and optionally a normalization before or after it."""
 
-    def __init__(self, linear: Linear, bn: BatchNorm | None, activation, placement: str):
+    def __init__(self, linear: Linear, norm, activation, placement: str):
         self.linear = linear
-        self.bn = bn
+        self.norm = norm
         self.act = activation
         self.placement = placement
         # What the last training forward saw, for records (never mutated later:
         # every forward allocates fresh arrays).
         self.pre = self.act_in = self.bn_in = self.bn_out = self.out = None
 
+    @property
+    def bn(self) -> BatchNorm | None:
+        """The normalization if it keeps running statistics (BN and its
+        variants): what test-time statistics and the running-statistics
+        records are about. LayerNorm and GroupNorm are ``norm`` only."""
+        norm = self.norm
+        return norm if norm is not None and norm.has_running_stats else None
+
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         z = self.linear.forward(x, training)
-        bn = self.bn
+        bn = self.norm
         if bn is None:
             act_in = z
             a = self.act.forward(z, training)
@@ -63,30 +74,29 @@ class HiddenLayer:
     FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
     ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
                "after": {"act_in": "pre", "bn_out": "out"}}
-    BN_ARRAYS = ("batch_mean", "batch_var", "gamma_used", "beta_used", "_inv_std")
-
     def _aliases(self) -> dict:
-        return self.ALIASES[self.placement if self.bn is not None else None]
+        return self.ALIASES[self.placement if self.norm is not None else None]
 
     def saved_arrays(self) -> dict[str, np.ndarray]:
-        """BN running statistics, and the last training forward's distinct arrays."""
+        """Running statistics, and the last training forward's distinct arrays."""
         out = {}
         aliases = self._aliases()
         for attr in self.FORWARD:
             if attr not in aliases and getattr(self, attr) is not None:
                 out[attr] = getattr(self, attr)
-        bn = self.bn
-        if bn is not None:
-            out["running_mean"], out["running_var"] = bn.running_mean, bn.running_var
-            for attr in self.BN_ARRAYS + ("x_hat",):
-                if getattr(bn, attr) is not None:
-                    out[attr] = getattr(bn, attr)
+        if self.bn is not None:
+            out["running_mean"], out["running_var"] = self.bn.running_mean, self.bn.running_var
+        norm = self.norm
+        if norm is not None:
+            for attr in norm.CACHE + ("x_hat",):
+                if getattr(norm, attr) is not None:
+                    out[attr] = getattr(norm, attr)
         return out
 
     def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
         """Take ``saved_arrays()``'s (keyed ``p`` + name), rebuilding the
         aliases as forward() makes them."""
-        width, dt, bn = self.linear.W.shape[1], self.linear.W.dtype, self.bn
+        width, dt, bn, norm = self.linear.W.shape[1], self.linear.W.dtype, self.bn, self.norm
         if bn is not None:
             bn.running_mean[...] = array(arrays, p + "running_mean", (width,), dt)
             bn.running_var[...] = array(arrays, p + "running_var", (width,), dt)
@@ -94,23 +104,23 @@ class HiddenLayer:
             return
         aliases = self._aliases()
         for attr in self.FORWARD:
-            if attr in aliases or (attr in ("bn_in", "bn_out") and bn is None):
+            if attr in aliases or (attr in ("bn_in", "bn_out") and norm is None):
                 continue
             setattr(self, attr, array(arrays, p + attr, (batch_rows, width), dt))
         for attr, source in aliases.items():
             setattr(self, attr, getattr(self, source))
-        if bn is not None:
-            for attr in self.BN_ARRAYS:
-                setattr(bn, attr, array(arrays, p + attr, (width,), dt))
-            bn.x_hat = array(arrays, p + "x_hat", (batch_rows, width), dt)
+        if norm is not None:
+            for attr in norm.CACHE:
+                setattr(norm, attr, array(arrays, p + attr, (width,), dt))
+            norm.x_hat = array(arrays, p + "x_hat", (batch_rows, width), dt)
 
     def backward(self, da: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        if self.bn is None:
+        if self.norm is None:
             dz = self.act.backward(da)
         elif self.placement == "before":
-            dz = self.bn.backward(self.act.backward(da))
+            dz = self.norm.backward(self.act.backward(da))
         else:
-            dz = self.act.backward(self.bn.backward(da))
+            dz = self.act.backward(self.norm.backward(da))
         return self.linear.backward(dz, need_dx)
 
 
@@ -121,7 +131,8 @@ class MLP:
                  leaky_slope: float = 0.01, bn_layers: tuple[bool, ...] | None = None,
                  bn_placement: str = "before", keep_bias: bool = False, init: str = "gaussian",
                  init_std: float = 0.1, bn_momentum: float | None = 0.1, bn_eps: float = 1e-5,
-                 unbiased_running_var: bool = True, seed: int = 0, dtype=np.float32):
+                 unbiased_running_var: bool = True, norm: str = "batch", norm_options: dict | None = None,
+                 seed: int = 0, dtype=np.float32):
         self.dtype = np.dtype(dtype)
         bn_layers = tuple(bn_layers) if bn_layers is not None else (True,) * len(hidden)
         if len(bn_layers) != len(hidden):
@@ -133,12 +144,17 @@ class MLP:
             # networks that agree on a layer's shape start with equal weights.
             rng = np.random.default_rng([seed, 1, i])
             W = init_weights(rng, fan_in, width, init, init_std, self.dtype)
-            bias_redundant = has_bn and bn_placement == "before"
+            layer_norm = None
+            if has_bn:
+                # Noisy BN's noise has a generator per layer, keyed like the weights.
+                layer_norm = make_norm(norm, width, momentum=bn_momentum, eps=bn_eps,
+                                       unbiased_running_var=unbiased_running_var, dtype=self.dtype,
+                                       rng=np.random.default_rng([seed, 5, i]), **(norm_options or {}))
+            bias_redundant = layer_norm is not None and layer_norm.has_running_stats \
+                and bn_placement == "before"
             b = np.zeros(width, self.dtype) if (keep_bias or not bias_redundant) else None
-            bn = (BatchNorm(width, bn_momentum, bn_eps, unbiased_running_var, self.dtype)
-                  if has_bn else None)
-            self.layers.append(HiddenLayer(Linear(W, b), bn, make_activation(activation, leaky_slope),
-                                           bn_placement))
+            self.layers.append(HiddenLayer(Linear(W, b), layer_norm,
+                                           make_activation(activation, leaky_slope), bn_placement))
             fan_in = width
         rng = np.random.default_rng([seed, 2])
         self.head = Linear(init_weights(rng, fan_in, n_out, init, init_std, self.dtype),
@@ -166,9 +182,9 @@ class MLP:
             out.append((f"layer{i}.W", lin.W, lin.dW))
             if lin.b is not None:
                 out.append((f"layer{i}.b", lin.b, lin.db))
-            if layer.bn is not None:
-                out.append((f"layer{i}.gamma", layer.bn.gamma, layer.bn.dgamma))
-                out.append((f"layer{i}.beta", layer.bn.beta, layer.bn.dbeta))
+            if layer.norm is not None:
+                out.append((f"layer{i}.gamma", layer.norm.gamma, layer.norm.dgamma))
+                out.append((f"layer{i}.beta", layer.norm.beta, layer.norm.dbeta))
         out.append(("head.W", self.head.W, self.head.dW))
         out.append(("head.b", self.head.b, self.head.db))
         return out
@@ -183,7 +199,8 @@ class MLP:
             arrays[f"param/{name}"], arrays[f"grad/{name}"] = param, grad
         for k, layer in enumerate(self.layers, start=1):
             arrays.update({f"layer{k}/{attr}": a for attr, a in layer.saved_arrays().items()})
-        return {"meta": {"num_batches_tracked": [bn.num_batches_tracked for bn in self.batchnorms()]},
+        return {"meta": {"num_batches_tracked": [bn.num_batches_tracked for bn in self.batchnorms()],
+                         "noise_rng": [n.rng.bit_generator.state for n in self._noisy()]},
                 "arrays": arrays}
 
     def load_state_dict(self, state: dict, batch_rows: int | None) -> None:
@@ -196,10 +213,23 @@ class MLP:
         for name, param, grad in self.named_parameters():
             param[...] = array(arrays, f"param/{name}", param.shape, param.dtype)
             grad[...] = array(arrays, f"grad/{name}", grad.shape, grad.dtype)
+        noise = meta.get("noise_rng", [])
+        if not isinstance(noise, list) or len(noise) != len(self._noisy()):
+            raise StateError("'noise_rng' needs one generator state per noisy BN layer")
+        for layer, st in zip(self._noisy(), noise):
+            set_generator_state(layer.rng, st, "noise generator")
         for bn, c in zip(self.batchnorms(), counts):
             bn.num_batches_tracked = count({"num_batches_tracked": c}, "num_batches_tracked")
         for k, layer in enumerate(self.layers, start=1):
             layer.load_arrays(arrays, f"layer{k}/", batch_rows)
 
     def batchnorms(self) -> list[BatchNorm]:
+        """The normalizations with running statistics (BN and its variants)."""
         return [layer.bn for layer in self.layers if layer.bn is not None]
+
+    def norms(self) -> list:
+        """Every normalization layer."""
+        return [layer.norm for layer in self.layers if layer.norm is not None]
+
+    def _noisy(self) -> list:
+        return [n for n in self.norms() if n.kind == "noisy"]

@@ -76,8 +76,9 @@ def probe_percentiles(model, x: np.ndarray, stats=None) -> list[tuple[np.ndarray
     _, outs = walk(model, x, normalize, pres, head=False)
     out = []
     for layer, z, bn_out, affine in zip(model.layers, pres, outs, affines):
-        if layer.bn is not None and layer.placement == "before":
+        if layer.norm is not None and layer.placement == "before":
+            # affine is None for LayerNorm and GroupNorm: bn_out measured directly
             out.append(layer_percentiles(z, bn_out, affine))
-        else:   # no BN, or BN after the activation: z enters the activation
+        else:   # no normalization, or one after the activation: z enters the activation
             out.append(layer_percentiles(z, z))
     return out

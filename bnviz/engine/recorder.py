@@ -32,16 +32,17 @@ class Recorder:
             "grad_norm_W", "grad_norm_b", "grad_norm_gamma", "grad_norm_beta", "gamma", "beta",
             "batch_mean", "batch_var", "running_mean", "running_var", "pre_pct", "act_in_pct",
             "pre_unit_pct", "act_in_unit_pct", "pre_probe_pct", "act_in_probe_pct",
-            "pre_unit_probe_pct", "act_in_unit_probe_pct")} for i in range(len(model.layers))]
+            "pre_unit_probe_pct", "act_in_unit_probe_pct", "renorm_r", "renorm_d")}
+            for i in range(len(model.layers))]
         self._norms: dict[str, float | None] = {}
 
     def grad_norms(self) -> list[tuple[float, float | None, float | None, float | None]]:
         """Per layer: ||dW||, ||db||, ||dgamma||, ||dbeta|| (None where absent)."""
         out = []
         for layer in self.model.layers:
-            bn = layer.bn
+            norm = layer.norm
             out.append((_norm(layer.linear.dW), _norm(layer.linear.db),
-                        _norm(bn.dgamma) if bn else None, _norm(bn.dbeta) if bn else None))
+                        _norm(norm.dgamma) if norm else None, _norm(norm.dbeta) if norm else None))
         return out
 
     def step_row(self, step: int, epoch: int, loss: float, accuracy: float, lr: float,
@@ -53,16 +54,21 @@ class Recorder:
             row[keys["grad_norm_W"]] = nW
             if nb is not None:
                 row[keys["grad_norm_b"]] = nb
-            bn = layer.bn
-            if bn is not None:
+            norm = layer.norm
+            if norm is not None:
                 row[keys["grad_norm_gamma"]] = ng
                 row[keys["grad_norm_beta"]] = nbeta
-                row[keys["gamma"]] = bn.gamma_used
-                row[keys["beta"]] = bn.beta_used
+                row[keys["gamma"]] = norm.gamma_used
+                row[keys["beta"]] = norm.beta_used
+            bn = layer.bn
+            if bn is not None:
                 row[keys["batch_mean"]] = bn.batch_mean
                 row[keys["batch_var"]] = bn.batch_var
                 row[keys["running_mean"]] = bn.running_mean
                 row[keys["running_var"]] = bn.running_var
+                if bn.kind == "renorm":
+                    row[keys["renorm_r"]] = bn.r
+                    row[keys["renorm_d"]] = bn.d
         return row
 
     def summary_row(self, step: int) -> dict[str, object]:
@@ -71,10 +77,9 @@ class Recorder:
         bookkeeping: three sorts per layer at most."""
         row = {"step": step}
         for layer, keys in zip(self.model.layers, self._keys):
-            affine = None
-            if layer.act_in is not layer.pre:
-                bn = layer.bn   # BN before the activation: act_in is affine in pre
-                affine = (bn.batch_mean, bn.gamma_used * bn._inv_std, bn.beta_used)
+            # BN before the activation: act_in is affine in pre, per unit
+            # (not so for LayerNorm, GroupNorm or noisy BN: None, measured directly).
+            affine = layer.norm.unit_affine() if layer.act_in is not layer.pre else None
             pcts = layer_percentiles(layer.pre, layer.act_in, affine)
             for name, pct in zip(("pre_unit_pct", "pre_pct", "act_in_unit_pct", "act_in_pct"), pcts):
                 row[keys[name]] = pct
@@ -96,24 +101,27 @@ class Recorder:
         """A frozen record of the model's last training step."""
         layers = []
         for i, (layer, (nW, nb, ng, nbeta)) in enumerate(zip(self.model.layers, norms)):
-            bn = layer.bn
+            bn, norm = layer.bn, layer.norm
             pre = frozen_copy(layer.pre)
             # Copy each distinct array once; aliases stay aliases.
             act_in = pre if layer.act_in is layer.pre else frozen_copy(layer.act_in)
             bn_in = bn_out = None
-            if bn is not None:
+            if norm is not None:
                 bn_in = pre if layer.bn_in is layer.pre else frozen_copy(layer.bn_in)
                 bn_out = act_in if layer.bn_out is layer.act_in else frozen_copy(layer.bn_out)
             layers.append(LayerRecord(
-                index=i, width=layer.linear.W.shape[1], has_bn=bn is not None,
+                index=i, width=layer.linear.W.shape[1], has_bn=norm is not None,
+                norm=norm.kind if norm else None,
                 placement=layer.placement, pre=pre, bn_in=bn_in,
-                normalized=frozen_copy(bn.x_hat) if bn else None, bn_out=bn_out, act_in=act_in,
+                normalized=frozen_copy(norm.x_hat) if norm else None, bn_out=bn_out, act_in=act_in,
                 batch_mean=frozen_copy(bn.batch_mean) if bn else None,
                 batch_var=frozen_copy(bn.batch_var) if bn else None,
                 running_mean=frozen_copy(bn.running_mean) if bn else None,
                 running_var=frozen_copy(bn.running_var) if bn else None,
-                gamma=frozen_copy(bn.gamma_used) if bn else None,
-                beta=frozen_copy(bn.beta_used) if bn else None,
+                gamma=frozen_copy(norm.gamma_used) if norm else None,
+                beta=frozen_copy(norm.beta_used) if norm else None,
+                renorm_r=frozen_copy(bn.r) if bn is not None and bn.kind == "renorm" else None,
+                renorm_d=frozen_copy(bn.d) if bn is not None and bn.kind == "renorm" else None,
                 grad_norm_W=nW, grad_norm_b=nb, grad_norm_gamma=ng, grad_norm_beta=nbeta))
         return StepRecord(step=step, epoch=epoch, loss=loss, batch_accuracy=accuracy, lr=lr,
                           layers=tuple(layers), grad_norm_head=head_norm,

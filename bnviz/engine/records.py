@@ -34,16 +34,18 @@ def read_only(a: np.ndarray | None) -> np.ndarray | None:
 @dataclass(frozen=True)
 class LayerRecord:
     """One hidden layer at one step. (B, D) arrays are the mini-batch;
-    (D,) arrays are per unit and None where the layer has no batch norm."""
+    (D,) arrays are per unit and None where the layer has no normalization
+    (the batch and running statistics: where it keeps none, as LayerNorm
+    and GroupNorm)."""
 
     index: int                      # 0-based hidden-layer index
     width: int
-    has_bn: bool
+    has_bn: bool                    # has a normalization (BN or another of the family)
     placement: str                  # "before" or "after" the activation
     pre: np.ndarray                 # (B, D) z = W a_prev (+ b)
-    bn_in: np.ndarray | None        # (B, D) what BN normalises: z ("before") or g(z) ("after")
+    bn_in: np.ndarray | None        # (B, D) what the normalization takes: z ("before") or g(z) ("after")
     normalized: np.ndarray | None   # (B, D) x_hat
-    bn_out: np.ndarray | None       # (B, D) gamma * x_hat + beta
+    bn_out: np.ndarray | None       # (B, D) gamma * x_hat + beta (+ noisy BN's noise)
     act_in: np.ndarray              # (B, D) what enters the activation function
     batch_mean: np.ndarray | None
     batch_var: np.ndarray | None    # biased, the one used to normalise
@@ -55,6 +57,9 @@ class LayerRecord:
     grad_norm_b: float | None       # ||dL/db|| where a bias is kept
     grad_norm_gamma: float | None
     grad_norm_beta: float | None
+    norm: str | None = None         # the normalization's kind (config's ``norm``), None without
+    renorm_r: np.ndarray | None = None   # Batch Renorm's r and d at this step, per unit
+    renorm_d: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

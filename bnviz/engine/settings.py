@@ -112,6 +112,10 @@ PROBE_STATISTICS = (
     ("batch", "probe's own batch statistics (training mode, the paper)"),
     ("running", "running statistics (inference mode)"),
     ("population", "population statistics (precise BN)"))
+NORM_CHOICES = (("batch", "BatchNorm"), ("layer", "LayerNorm"), ("group", "GroupNorm"),
+                ("renorm", "Batch Renorm"), ("noisy", "noisy BN (Santurkar et al.)"))
+# The normalizations that keep running statistics for test time.
+RUNNING_STAT_NORMS = ("batch", "renorm", "noisy")
 OPTIMIZER_FORMULAS = (("pytorch", "PyTorch (torch.optim)"), ("keras", "Keras (keras.optimizers)"))
 _UNIT = " in [0, 1)"
 
@@ -140,6 +144,11 @@ SETTINGS = (
             "float", lo=0.0, hi=1.0, step="log", floor=1e-4),
     Setting("batchnorm", "BN per layer", "Network", "One on/off per hidden layer, e.g. on, on, off",
             "flags"),
+    Setting("norm", "Normalization", "Network", "What each layer with BN on does: BatchNorm (Ioffe & "
+            "Szegedy 2015), LayerNorm (each example over its features), GroupNorm (each example over "
+            "groups of features), Batch Renorm (BN corrected towards the running statistics, for "
+            "small or non-i.i.d. batches) or noisy BN (BN plus noise that changes every step)",
+            "choice", choices=NORM_CHOICES),
     Setting("bn_placement", "BN placement", "Network", "Normalize the pre-activation (paper) or the "
             "activation's output", "choice",
             choices=(("before", "before activation (paper)"), ("after", "after activation"))),
@@ -159,6 +168,26 @@ SETTINGS = (
             "1e-12 to 1", "float", lo=1e-12, hi=1.0, step="log", floor=1e-12),
     Setting("unbiased_running_var", "Unbiased running variance", "Batch norm",
             "Store unbiased running variance (PyTorch); off = Keras/Flax", "bool"),
+    # the other normalizations
+    Setting("gn_groups", "Groups G", "Normalization", "GroupNorm: the features (channels) of a layer "
+            "split into G equal groups; every normalized layer's width must divide by G (G = 1 is "
+            "LayerNorm)", "int", lo=1, hi=MAX_WIDTH,
+            hint=" (the groups of GroupNorm; each normalized width must divide by it)"),
+    Setting("renorm_rmax", "r max", "Normalization", "Batch Renorm: r = σ_B/σ is clipped to "
+            "[1/r max, r max] once warmed up, 1 to 100 (the paper: 3)", "float", lo=1.0, hi=100.0,
+            single_step=0.5),
+    Setting("renorm_dmax", "d max", "Normalization", "Batch Renorm: d = (μ_B − μ)/σ is clipped to "
+            "[−d max, d max] once warmed up, 0 to 100 (the paper: 5)", "float", lo=0.0, hi=100.0,
+            single_step=0.5),
+    Setting("renorm_warmup", "Warm-up steps", "Normalization", "Batch Renorm: steps of plain BN "
+            "(r max = 1, d max = 0) before the limits are relaxed", "int", lo=0, hi=10**9,
+            single_step=100),
+    Setting("renorm_ramp", "Relaxing steps", "Normalization", "Batch Renorm: steps over which r max "
+            "and d max grow linearly to their values after the warm-up (0: at once)", "int", lo=0,
+            hi=10**9, single_step=100),
+    Setting("noise_scale", "Noise scale s", "Normalization", "Noisy BN: at every step each unit's "
+            "noise gets a mean drawn from U(−s, s) and a standard deviation from U(0, s), 0 to 10",
+            "float", lo=0.0, hi=10.0, single_step=0.1),
     # optimisation
     Setting("optimizer", "Optimizer", "Optimisation", "Update rule, in the form of PyTorch's "
             "torch.optim unless Formulas says Keras; Keras's Adam and RMSprop place ε differently "
@@ -217,7 +246,8 @@ SETTINGS = (
 BY_NAME = {s.name: s for s in SETTINGS}
 LIVE_FIELDS = frozenset(s.name for s in SETTINGS if s.live)
 # Settings whose editor the form makes from this table alone, at the end of their group.
-GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics")
+GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics", "norm", "gn_groups", "renorm_rmax",
+                   "renorm_dmax", "renorm_warmup", "renorm_ramp", "noise_scale")
 
 
 def label(name: str) -> str:

@@ -53,6 +53,14 @@ def number(meta: dict, key: str, finite: bool = False) -> float:
     return float(v)
 
 
+def set_generator_state(rng: np.random.Generator, state, what: str = "random generator") -> None:
+    """Give ``rng`` a saved ``bit_generator.state``, checked by NumPy itself."""
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise StateError(f"invalid {what} state ({exc})") from None
+
+
 def array(arrays: dict, key: str, shape, dtype) -> np.ndarray:
     """A private, writable copy of ``arrays[key]``, checked for shape and dtype."""
     a = arrays.get(key)

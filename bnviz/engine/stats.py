@@ -35,17 +35,21 @@ def walk(model, x: np.ndarray, normalize, pres: list | None = None,
         z = layer.linear.forward(a, training=False)  # training=False: no cache written
         if pres is not None:
             pres.append(z)
-        bn = layer.bn
+        bn = layer.norm
+        # LayerNorm and GroupNorm use each example's own statistics whatever
+        # the mode: they are applied as they are, never given statistics.
+        apply = normalize if layer.bn is not None else (
+            lambda _, norm, v: norm.forward(v, training=False))
         if not head and i == last and (bn is None or layer.placement == "before"):
-            bn_outs.append(None if bn is None else normalize(i, bn, z))
+            bn_outs.append(None if bn is None else apply(i, bn, z))
             return None, bn_outs   # the last activation only feeds the head
         if bn is None:
             a, out = layer.act.forward(z, training=False), None
         elif layer.placement == "before":
-            out = normalize(i, bn, z)
+            out = apply(i, bn, z)
             a = layer.act.forward(out, training=False)
         else:
-            a = out = normalize(i, bn, layer.act.forward(z, training=False))
+            a = out = apply(i, bn, layer.act.forward(z, training=False))
         bn_outs.append(out)
     return (model.head.forward(a, training=False) if head else None), bn_outs
 

@@ -102,7 +102,7 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
     in_batch = train_mode_forward(model, x_test[batch])[0][:1]
     single, outputs = train_mode_forward(model, x, single=True)
     gaps = [float(np.max(np.abs(out[0] - layer.bn.beta)))
-            for out, layer in zip(outputs, model.layers) if out is not None]
+            for out, layer in zip(outputs, model.layers) if out is not None and layer.bn is not None]
     data = trainer.data
     raw = data.x_test_raw[index]
     image = raw.reshape(data.image_shape) if data.image_shape is not None else None

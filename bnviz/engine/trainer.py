@@ -14,12 +14,13 @@ from .data import Dataset, load_dataset
 from .history import DEFAULT_BUDGET_BYTES, History
 from .losses import accuracy, softmax_cross_entropy
 from .model import MLP
+from .norms import norm_options
 from .optim import apply_hyperparameters, make_optimizer
 from .probe import probe_rows, probe_stats
 from .recorder import Recorder, _norm
 from .settings import LIVE_FIELDS   # settings that change between steps (the schema's live ones)
 from .records import Evaluation, StepRecord, evaluation_from_state, evaluation_state
-from .state import StateError, array, count, nest, number, part
+from .state import StateError, array, count, nest, number, part, set_generator_state
 from .stats import evaluate_model, population_statistics
 
 SUMMARY_ROWS = 512   # with summary growth: about this many summaries per doubling of the run
@@ -61,7 +62,8 @@ class Trainer:
             bn_layers=config.bn_layers(), bn_placement=config.bn_placement,
             keep_bias=config.keep_bias, init=config.init, init_std=config.init_std,
             bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
-            unbiased_running_var=config.unbiased_running_var, seed=config.seed, dtype=self.dtype)
+            unbiased_running_var=config.unbiased_running_var, norm=config.norm,
+            norm_options=norm_options(config), seed=config.seed, dtype=self.dtype)
         named = self.model.named_parameters()
         self._params = [p for _, p, _ in named]
         self._grads = [g for _, _, g in named]
@@ -86,7 +88,7 @@ class Trainer:
         self._recorder = Recorder(self.model)
         self._norms = None
         self._head_norm = None
-        self.history = History(config.hidden, config.bn_layers(),
+        self.history = History(config.hidden, config.norm_kinds(),
                                [L.linear.b is not None for L in self.model.layers],
                                budget_bytes=history_budget, dtype=self.dtype)
 
@@ -321,10 +323,7 @@ class Trainer:
             raise StateError("order: not a permutation of the training set")
         cursor = count(meta, "cursor", hi=order.size + 1)
         rng = np.random.default_rng([self.config.seed, 3])
-        try:
-            rng.bit_generator.state = meta.get("rng")
-        except (TypeError, ValueError, KeyError, OverflowError) as exc:
-            raise StateError(f"invalid random generator state ({exc})") from None
+        set_generator_state(rng, meta.get("rng"))
         labels = array(arrays, "labels", (self.batch_size,), np.int64) if stepped else None
         if labels is not None and not np.all((labels >= 0) & (labels < self.data.n_classes)):
             raise StateError("labels: a class outside the data's")

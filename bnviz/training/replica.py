@@ -14,7 +14,7 @@ from .messages import FrameUpdate, RunStart
 
 def _history(start: RunStart) -> History:
     spec = start.history_spec
-    history = History(spec["widths"], spec["bn_flags"], spec["has_bias"],
+    history = History(spec["widths"], spec["norms"], spec["has_bias"],
                       budget_bytes=spec["budget_bytes"], dtype=spec["dtype"])
     history.load_state_dict(start.history_state)
     return history

@@ -25,6 +25,13 @@ CONFIGS = {
         dtype="float32", optimizer="adam", lr=0.01, batchnorm=(True, False), bn_momentum=None), 3),
     "rmsprop-no-bn": (MOONS.replace(optimizer="rmsprop", lr=0.01, batchnorm=False), 1),
     "gd-float64": (MOONS.replace(optimizer="gd", activation="sigmoid"), 2),
+    # The normalization family: the renorm run is saved inside its schedule's
+    # ramp, the noisy run's noise generators must continue where they were.
+    "layernorm-after-float32": (MOONS.replace(norm="layer", bn_placement="after", dtype="float32"), 1),
+    "groupnorm-mixed": (MOONS.replace(norm="group", gn_groups=2, batchnorm=(True, False)), 2),
+    "renorm-in-its-ramp": (MOONS.replace(norm="renorm", renorm_warmup=5, renorm_ramp=20,
+                                         renorm_rmax=1.5, renorm_dmax=0.5), 1),
+    "noisy-bn-float32": (MOONS.replace(norm="noisy", noise_scale=0.5, dtype="float32"), 1),
     # Population statistics reused between evaluations must survive the save.
     "population-every-10-k5": (MOONS.replace(population_every=10, eval_batch_size=5), 1),
 }
