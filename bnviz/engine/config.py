@@ -52,6 +52,7 @@ class RunConfig:
     activation: str = "sigmoid"
     leaky_slope: float = 0.01
     batchnorm: bool | tuple[bool, ...] = True   # one flag, or one per hidden layer
+    norm: str = "batch"           # what the layers with BN on have: BN or another of the family
     bn_placement: str = "before"  # BN before the activation (paper) or after it
     keep_bias: bool = False       # keep b where BN follows the linear map
     init: str = "gaussian"
@@ -60,8 +61,7 @@ class RunConfig:
     bn_momentum: float | None = 0.1
     bn_eps: float = 1e-5
     unbiased_running_var: bool = True
-    # the other normalizations (``norm`` says which one the layers with BN on have)
-    norm: str = "batch"
+    # the other normalizations' settings
     gn_groups: int = 4
     renorm_rmax: float = 3.0
     renorm_dmax: float = 5.0

@@ -101,6 +101,18 @@ class LayerNorm(GroupNorm):
         super().__init__(num_features, 1, eps, dtype)
 
 
+def renorm_limits(step, r_max: float, d_max: float, warmup: int, ramp: int):
+    """Batch Renorm's (r_max, d_max) at training step(s) ``step`` (0 = the
+    first; a number or an array): 1 and 0 during the warm-up, then relaxed
+    linearly over ``ramp`` steps (at once if 0)."""
+    step = np.asarray(step, dtype=np.float64)
+    if ramp == 0:
+        f = (step >= warmup).astype(np.float64)
+    else:
+        f = np.clip((step - warmup) / ramp, 0.0, 1.0)
+    return 1.0 + (r_max - 1.0) * f, d_max * f
+
+
 class BatchRenorm(BatchNorm):
     """Ioffe 2017, Algorithm 1, for dense inputs (N, C). In training,
     ``x_hat = (x - mu_B) / sigma_B * r + d`` with ``sigma_B = sqrt(var_B +
@@ -130,10 +142,8 @@ class BatchRenorm(BatchNorm):
 
     def limits(self, step: int) -> tuple[float, float]:
         """(r_max, d_max) at training step ``step`` (0 = the first)."""
-        if step < self.warmup:
-            return 1.0, 0.0
-        f = 1.0 if self.ramp == 0 else min(1.0, (step - self.warmup) / self.ramp)
-        return 1.0 + (self.r_max - 1.0) * f, self.d_max * f
+        r, d = renorm_limits(step, self.r_max, self.d_max, self.warmup, self.ramp)
+        return float(r), float(d)
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         # Inference, and test batches normalised by their own statistics, are BN's.

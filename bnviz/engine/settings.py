@@ -114,6 +114,8 @@ PROBE_STATISTICS = (
     ("population", "population statistics (precise BN)"))
 NORM_CHOICES = (("batch", "BatchNorm"), ("layer", "LayerNorm"), ("group", "GroupNorm"),
                 ("renorm", "Batch Renorm"), ("noisy", "noisy BN (Santurkar et al.)"))
+NORMS = {"batch": "BatchNorm", "layer": "LayerNorm", "group": "GroupNorm", "renorm": "Batch Renorm",
+         "noisy": "noisy BN"}   # the short names plots and messages use
 # The normalizations that keep running statistics for test time.
 RUNNING_STAT_NORMS = ("batch", "renorm", "noisy")
 OPTIMIZER_FORMULAS = (("pytorch", "PyTorch (torch.optim)"), ("keras", "Keras (keras.optimizers)"))
@@ -246,7 +248,10 @@ SETTINGS = (
 BY_NAME = {s.name: s for s in SETTINGS}
 LIVE_FIELDS = frozenset(s.name for s in SETTINGS if s.live)
 # Settings whose editor the form makes from this table alone, at the end of their group.
-GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics", "norm", "gn_groups", "renorm_rmax",
+# Which normalization uses which of its group's settings (the form shows only those).
+NORM_SETTINGS = {"group": ("gn_groups",), "noisy": ("noise_scale",),
+                 "renorm": ("renorm_rmax", "renorm_dmax", "renorm_warmup", "renorm_ramp")}
+GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
                    "renorm_dmax", "renorm_warmup", "renorm_ramp", "noise_scale")
 
 

@@ -28,12 +28,20 @@ class ConfigForm:
 
     def _build_declared(self) -> None:
         """An editor for each setting the schema lets the form build alone
-        (settings.GENERIC_EDITORS), at the end of its group."""
-        self._declared = {}
+        (settings.GENERIC_EDITORS), at the end of its group; with those the
+        builders placed themselves (``_declare``), read and shown alike."""
         for name in GENERIC_EDITORS:
             widget = self._setting(name)
             self._declared[name] = widget
             self._setting_row(self._forms[BY_NAME[name].group], name, widget)
+
+    def _declare(self, form, name: str):
+        """The schema's editor of ``name`` in a row of ``form`` here, read
+        and shown with the generic ones."""
+        widget = self._setting(name)
+        self._setting_row(form, name, widget)
+        self.__dict__.setdefault("_declared", {})[name] = widget
+        return widget
 
     def _setting(self, name: str):
         """The editor of setting ``name``: its kind, range, steps and tooltip
@@ -122,13 +130,15 @@ class ConfigForm:
         self._leaky = self._setting("leaky_slope")
         self._setting_row(form, "leaky_slope", self._leaky)
         self._bn_mode = self._input(ChoiceCombo(BN_MODES), None,
-                                    "Which hidden layers get batch normalization" + RESET)
+                                    "Which hidden layers get batch normalization (or the "
+                                    "normalization chosen below)" + RESET)
         self._bn_mode.setObjectName("batchnorm_mode")
         self._row(form, "Batch norm", self._bn_mode)
         self._bn_flags = self._setting("batchnorm")
         self._bn_flags.setPlaceholderText("e.g. on, on, off")
         self._bn_flags.returnPressed.connect(self._on_apply_clicked)
         self._setting_row(form, "batchnorm", self._bn_flags)
+        self._norm = self._declare(form, "norm")
         self._placement = self._setting("bn_placement")
         self._setting_row(form, "bn_placement", self._placement)
         self._keep_bias = self._setting("keep_bias")
@@ -155,6 +165,13 @@ class ConfigForm:
         self._unbiased = self._setting("unbiased_running_var")
         self._setting_row(form, "unbiased_running_var", self._unbiased)
         form.addRow(hint_label("On: PyTorch (× n/(n−1)); off: Keras / Flax"))
+        return box
+
+    def _build_normalization(self) -> QGroupBox:
+        """The settings of the other normalizations (the schema's, built by
+        _build_declared); only the chosen one's rows are shown."""
+        box, self._form_norm = self._group("Normalization")
+        self._norm_box = box
         return box
 
     def _build_optimisation(self) -> QGroupBox:

@@ -14,7 +14,8 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from bnviz.engine.config import PRESETS, ConfigError, RunConfig, preset
-from bnviz.engine.settings import BY_NAME, LIVE_FIELDS, TOY_DATASETS, label
+from bnviz.engine.settings import (BY_NAME, LIVE_FIELDS, NORM_SETTINGS, RUNNING_STAT_NORMS,
+                                   TOY_DATASETS, label)
 
 from .config_fields import (FIELD_ORDER, LIVE_MARK, STYLE, check_values, format_flags,
                             format_hidden, momentum_note, parse_flags, parse_hidden, set_invalid)
@@ -103,8 +104,8 @@ class ConfigPanel(ConfigForm, QWidget):
             self._opt_eps.setValue(cfg.opt_eps)
             self._seed.setValue(cfg.seed)
             self._dtype.set_value(cfg.dtype)
-            for name, widget in self._declared.items():
-                widget.set_value(getattr(cfg, name))
+            for name, widget in self._declared.items():   # a choice's set_value, a spin box's setValue
+                getattr(widget, "set_value", getattr(widget, "setValue", None))(getattr(cfg, name))
         self._refresh(emit=False)
 
     def set_owner(self, label: str, editable: bool = True) -> None:
@@ -166,7 +167,7 @@ class ConfigPanel(ConfigForm, QWidget):
         column = QVBoxLayout(content)
         column.setContentsMargins(4, 4, 4, 4)
         for build in (self._build_presets, self._build_data, self._build_network, self._build_batchnorm,
-                      self._build_optimisation, self._build_reproducibility):
+                      self._build_normalization, self._build_optimisation, self._build_reproducibility):
             column.addWidget(build())
         self._build_declared()
         column.addStretch(1)
@@ -282,11 +283,23 @@ class ConfigPanel(ConfigForm, QWidget):
         self._bn_flags.setEnabled(self._bn_mode.value() == "per_layer")
         bn = values["batchnorm"]
         any_bn = bn if isinstance(bn, bool) else (not isinstance(bn, tuple) or any(bn))
+        norm = values["norm"]
+        running = any_bn and norm in RUNNING_STAT_NORMS
         in_bn_group = [w for name, w in self._declared.items() if BY_NAME[name].group == "Batch norm"]
-        for widget in (self._placement, self._keep_bias, self._cumulative, self._bn_eps, self._unbiased,
-                       *in_bn_group):
+        for widget in (self._placement, self._norm, self._bn_eps):
             widget.setEnabled(any_bn)
-        self._bn_momentum.setEnabled(any_bn and not self._cumulative.isChecked())
+        # Running statistics and the probe's statistics: BN and its variants only.
+        for widget in (self._cumulative, self._unbiased, *in_bn_group):
+            widget.setEnabled(running)
+        self._keep_bias.setEnabled(running)   # LayerNorm and GroupNorm keep the bias anyway
+        self._unbiased.setEnabled(running and norm != "renorm")   # Renorm averages σ, as the paper
+        self._bn_momentum.setEnabled(running and not self._cumulative.isChecked())
+        shown = NORM_SETTINGS.get(norm, ()) if any_bn else ()
+        # A bad value stays visible so its mark can be seen and fixed.
+        visible = [n for n in self._form_norm_names() if n in shown or n in errors]
+        for name in self._form_norm_names():
+            self._form_norm.setRowVisible(self._declared[name], name in visible)
+        self._norm_box.setVisible(bool(visible))
         self._init_std.setEnabled(values["init"] == "gaussian")
         optimizer = values["optimizer"]
         self._batch_size.setEnabled(optimizer != "gd")
@@ -298,6 +311,9 @@ class ConfigPanel(ConfigForm, QWidget):
             widget.setEnabled(relevant)
             # A bad value stays visible so its mark can be seen and fixed.
             self._form_opt.setRowVisible(widget, relevant or field in errors)
+
+    def _form_norm_names(self) -> tuple[str, ...]:
+        return tuple(n for names in NORM_SETTINGS.values() for n in names)
 
     def _sync_preset(self, current: RunConfig | None) -> None:
         name = next((n for n, p in PRESETS.items() if p == current), None)

@@ -43,7 +43,7 @@ def source_text(config, source: str, n_test: int = 0) -> str:
     if source == "batch":
         return "each step's training mini-batch"
     text = f"the probe of {min(n_test, PROBE_SIZE)} test examples" if n_test else "the probe of test examples"
-    if any(config.bn_layers()):
+    if config.has_running_stats():
         text += ", " + PROBE_STATISTICS[config.probe_statistics]
     return text
 

@@ -161,11 +161,11 @@ class ComparePanel(Panel):
             self.stack.setCurrentIndex(0)
             return
         self.stack.setCurrentIndex(1)
-        labels = [(r.label, any(r.config.bn_layers())) for r in runs]
+        labels = [(r.label, r.config.has_running_stats()) for r in runs]
         if labels != self._legend_labels:
             self._set_runs(labels)
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         self._draw_curves(runs)
         other = runs[min(self.other_combo.currentIndex() + 1, len(runs) - 1)]
         if self.view_combo.currentData() == "bands":
@@ -175,7 +175,7 @@ class ComparePanel(Panel):
         self._draw_gap(frame, other)
 
     def _set_runs(self, runs) -> None:
-        """Legends and the run chooser for runs [(label, has BN), ...]."""
+        """Legends and the run chooser for runs [(label, has running statistics), ...]."""
         self._legend_labels = runs
         labels = [label for label, _ in runs]
         n = len(labels)
@@ -225,7 +225,7 @@ class ComparePanel(Panel):
                 evals = r.history.evals
                 steps = evals["step"]
                 series.set_data(steps, evals["test_accuracy"], pts, window)
-                if any(r.config.bn_layers()):
+                if r.config.has_running_stats():
                     pop.set_data(steps, evals["test_accuracy_population"], pts, window)
         # Running statistics only: a title wider than the plot would widen it past its view.
         text = ", ".join(f"{r.label.split(':')[0]} {r.evaluation.test_accuracy:.1%}"

@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout
 
+from ...engine.settings import NORMS
 from ..theme import current as current_theme
 from .base import CLASS_COLORS, Panel, StickyRange, make_plot, message_label, set_title
 
@@ -110,7 +111,9 @@ class DecisionBoundaryPanel(Panel):
             self.scatter.setData(pos=np.asarray(b.points)[ok],
                                  brush=[br for br, keep in zip(brushes, ok) if keep])
             self._points = b.points
-        mode = "running statistics" if any(frame.config.bn_layers()) else "no batch norm"
+        cfg = frame.config
+        mode = ("running statistics" if cfg.has_running_stats()
+                else NORMS[cfg.norm] if any(cfg.bn_layers()) else "no batch norm")
         set_title(self.plot, f"Decision boundary at step {frame.step} (inference mode, {mode})",
                   live=True)
 

@@ -108,7 +108,7 @@ class DistributionsPanel(Panel):
     # ------------------------------------------------------------ drawing
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         i, unit = self.selector.layer(), self.selector.unit()
         unit_only = self.unit_only_check.isChecked()
         where = f"layer {i + 1}, unit {unit}" if unit_only else f"layer {i + 1}, all units"

@@ -128,7 +128,7 @@ class GammaBetaPanel(Panel):
 
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         i, unit = self.selector.layer(), self.selector.unit()
         if i >= len(cfg.hidden) or not cfg.bn_layers()[i]:
             self.message.setText(f"Layer {i + 1} has no batch norm: nothing to learn here")

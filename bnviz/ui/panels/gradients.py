@@ -66,7 +66,7 @@ class GradientsPanel(Panel):
 
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         i = self.selector.layer()
         h = frame.history
         steps = h.steps["step"]

@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout
 
+from ...engine.settings import NORMS, RUNNING_STAT_NORMS
 from .base import BEFORE, NORMALIZED, POPULATION, RUNNING, Panel, Series, StickyRange, add_curve, \
     finite_bounds, make_plot, set_legend, set_title
 from .compare import MAX_RUNS, RUN_COLORS
@@ -117,8 +118,12 @@ class TestTimePanel(Panel):
         return self.example.inspection
 
     def absence(self, frame) -> str | None:
-        if any(any(run.config.bn_layers()) for run in (frame, *frame.others)):
+        if any(run.config.has_running_stats() for run in (frame, *frame.others)):
             return None
+        if any(any(run.config.bn_layers()) for run in (frame, *frame.others)):
+            return (f"{NORMS[frame.config.norm]} normalises each example by its own statistics, "
+                    "the same in training and inference mode, so there is nothing to compare. "
+                    "BatchNorm, Batch Renorm and noisy BN keep running statistics.")
         return ("without batch norm a network is the same in training and inference mode, so "
                 "there is nothing to compare. Turn batch norm on in the Configuration.")
 
@@ -132,7 +137,7 @@ class TestTimePanel(Panel):
     def _draw(self, frame) -> None:
         runs = (frame, *frame.others)[:MAX_RUNS]
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         labels = [r.label for r in runs] if len(runs) > 1 else []
         if self._changed("controls", (cfg.eval_batch_size, cfg.population_every, cfg.bn_momentum,
                                       tuple(labels))):
@@ -196,7 +201,7 @@ class TestTimePanel(Panel):
             self.gap_range.update(y=finite_bounds(*(s.bounds() or () for pair in self.gap_series
                                                     for s in pair.values())))
         cfg = runs[0].config
-        has_bn = i < len(cfg.hidden) and cfg.bn_layers()[i]
+        has_bn = i < len(cfg.hidden) and cfg.norm_kinds()[i] in RUNNING_STAT_NORMS
         what = " (solid: variance, dashed: mean)" if compare else ""
         set_title(self.gap_plot, f"Lag of the running averages, layer {i + 1}{what}" if has_bn
                   else f"Layer {i + 1} has no BN: no running averages")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGraphicsItem, QLabel, QVBoxLayout)
 
 from ...engine.history import column
-from .base import BEFORE, POPULATION, RUNNING, Mark, Panel, Series, StickyRange, add_curve, \
+from ...engine.norms import renorm_limits
+from ...engine.settings import NORMS
+from .base import AFTER, BEFORE, LIGHT, NORMALIZED, POPULATION, RUNNING, Mark, Panel, Series, \
+    LiveCurve, StickyRange, add_curve, \
     backdrop, finite_bounds, finite_or_nan, history_rows, log_steps_check, make_plot, \
     set_legend, set_log_steps, set_title, step_span
 from ..plotkit.downsampling import log10_steps
@@ -47,7 +51,9 @@ class RunningStatsPanel(Panel):
         "with PyTorch's momentum m (Keras and the course write the same average with 1 − m). "
         "Where a point stands for several steps, the batch line is their mean and its light band "
         "their min to max; the running line is its value at the last of them. "
-        "The dots are the exact statistics of the whole training set (population).")
+        "The dots are the exact statistics of the whole training set (population). "
+        "Batch Renorm: a third plot shows r = σ<sub>B</sub>/σ and d = (μ<sub>B</sub> − μ)/σ "
+        "between their limits.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -84,7 +90,19 @@ class RunningStatsPanel(Panel):
         self._pieces = {}   # key -> how many marks hold them
         for key, plot in (("mean", self.mean_plot), ("var", self.var_plot)):
             backdrop(plot).add_owner(self.population_points[key], self.population_points[key])
-        self.plots_or_message(self.mean_plot, self.var_plot)
+        # Batch Renorm's r and d of the unit, between the schedule's limits (shown for Renorm only).
+        self.rd_plot = make_plot("Batch Renorm's r and d", "step", "r, d")
+        self.rd_curves = {"r": add_curve(self.rd_plot, "r = σ_B/σ", NORMALIZED, width=1.5),
+                          "d": add_curve(self.rd_plot, "d = (μ_B − μ)/σ", AFTER, width=1.5)}
+        self.rd_series = {key: Series(self.rd_plot, curve, envelope=True)
+                          for key, curve in self.rd_curves.items()}
+        dashed = pg.mkPen(LIGHT, width=1.5, style=Qt.DashLine)
+        self.limit_curves = []
+        for k in range(4):   # r max, 1/r max, d max, −d max
+            self.limit_curves.append(LiveCurve(dashed, name="limits" if k == 0 else None))
+            self.rd_plot.addItem(self.limit_curves[-1])
+        self.rd_range = StickyRange(self.rd_plot, steps_x=True, on_user_range=self.redraw)
+        self.plots_or_message(self.mean_plot, self.var_plot, self.rd_plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
@@ -101,19 +119,23 @@ class RunningStatsPanel(Panel):
         super().resizeEvent(event)
 
     def absence(self, frame) -> str | None:
-        if any(frame.config.bn_layers()):
+        cfg = frame.config
+        if cfg.has_running_stats():
             return None
+        if any(cfg.bn_layers()):
+            return (f"{NORMS[cfg.norm]} keeps no running statistics: each example is normalised "
+                    "by its own, alike in training and at test time.")
         return "this run has no batch norm, so no batch or running statistics."
 
     def plot_widgets(self) -> list:
-        return [self.mean_plot, self.var_plot]
+        return [self.mean_plot, self.var_plot, self.rd_plot]
 
     def _on_log_steps_toggled(self, checked: bool) -> None:
         set_log_steps(self.plot_widgets(), checked)
         self._refit_and_redraw()
 
     def sticky_ranges(self) -> list:
-        return list(self.ranges.values())
+        return [*self.ranges.values(), self.rd_range]
 
     def _update_legends(self, unbiased: bool) -> None:
         if unbiased == self._legend_key:
@@ -133,7 +155,7 @@ class RunningStatsPanel(Panel):
 
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.bn_layers(), cfg.bn_placement)
+        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         i, unit = self.selector.layer(), self.selector.unit()
         caption = momentum_caption(cfg.bn_momentum)
         if caption != self.caption.text():
@@ -189,6 +211,40 @@ class RunningStatsPanel(Panel):
                 sticky.update(x=x_span, y=finite_bounds(*self._bounds[key], *self._pop_bounds[key]))
             name = "mean" if key == "mean" else "variance"
             set_title(plot, f"{name} of {what}, layer {i + 1}, unit {unit}")
+        self.rd_plot.setVisible(cfg.norm == "renorm")
+        if cfg.norm == "renorm":
+            self._draw_r_and_d(cfg, h, steps, x_span, log_x, i, unit)
+
+    def _draw_r_and_d(self, cfg, h, steps, x_span, log_x: bool, i: int, unit: int) -> None:
+        """r and d of the unit at every step, and the limits of the step's
+        schedule: 1/r max and r max, −d max and d max (a record's step s used
+        the limits of training step s − 1)."""
+        sticky = self.rd_range
+        pts, window = sticky.points(), sticky.window()
+        if not self._changed("rd", (len(steps), x_span, i, unit, pts, window)):
+            return
+        if len(steps) == 0 or f"L{i}.renorm_r" not in h.steps:
+            for series in self.rd_series.values():
+                series.clear()
+            for curve in self.limit_curves:
+                curve.setData([], [])
+            return
+        bounds = []
+        for key, series in self.rd_series.items():
+            series.set_data(steps, h.unit(i, f"renorm_{key}", unit), pts, window, key=(i, unit),
+                            **history_rows(h.steps, f"L{i}.renorm_{key}", unit))
+            bounds.append(series.bounds())
+        # The schedule is piecewise linear: its corners are enough.
+        first, last = int(steps[0]), int(steps[-1])
+        corners = np.unique(np.clip([first, cfg.renorm_warmup + 1, cfg.renorm_warmup + 1 + cfg.renorm_ramp,
+                                     last], first, last)).astype(np.float64)
+        r_max, d_max = renorm_limits(corners - 1, cfg.renorm_rmax, cfg.renorm_dmax, cfg.renorm_warmup,
+                                     cfg.renorm_ramp)
+        x = log10_steps(corners) if log_x else corners
+        for curve, y in zip(self.limit_curves, (r_max, 1.0 / r_max, d_max, -d_max)):
+            curve.setData(x, y)
+        sticky.update(x=x_span, y=finite_bounds(*filter(None, bounds), r_max, -d_max))
+        set_title(self.rd_plot, f"Batch Renorm's r and d, layer {i + 1}, unit {unit}")
 
     def _set_population(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
         """The population points: on the scatter (its data and legend), and
@@ -221,10 +277,14 @@ class RunningStatsPanel(Panel):
                 series.clear()
             self._set_population(key, np.empty(0), np.empty(0))
             self._bounds[key] = self._pop_bounds[key] = ()
+        for series in self.rd_series.values():
+            series.clear()
+        for curve in self.limit_curves:
+            curve.setData([], [])
 
     def _clear(self) -> None:
         self._clear_curves()
-        for sticky in self.ranges.values():
+        for sticky in self.sticky_ranges():
             sticky.reset()
         self.caption.setText("")
         self.stack.setCurrentIndex(0)

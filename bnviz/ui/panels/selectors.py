@@ -5,9 +5,15 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 
-def layer_label(index: int, width: int, has_bn: bool, placement: str) -> str:
-    """'Layer 1 (100 units, BN before)': 1-based, as users count."""
-    bn = f"BN {placement}" if has_bn else "no BN"
+# A layer's normalization in the layer list: "BN before", "LN after"...
+SHORT_NORMS = {"batch": "BN", "layer": "LN", "group": "GN", "renorm": "Renorm", "noisy": "noisy BN"}
+
+
+def layer_label(index: int, width: int, norm: str | bool | None, placement: str) -> str:
+    """'Layer 1 (100 units, BN before)': 1-based, as users count. ``norm``:
+    the layer's normalization (config's ``norm_kinds``; True is BN)."""
+    norm = "batch" if norm is True else norm
+    bn = f"{SHORT_NORMS[norm]} {placement}" if norm else "no BN"
     unit = "unit" if width == 1 else "units"
     return f"Layer {index + 1} ({width} {unit}, {bn})"
 
@@ -53,12 +59,13 @@ class LayerUnitSelector(QWidget):
         """The chosen 0-based unit index within the layer."""
         return self.unit_spin.value()
 
-    def set_layers(self, widths, bn_flags, placement: str) -> bool:
+    def set_layers(self, widths, norms, placement: str) -> bool:
         """Describe the network; repopulate only if its structure changed,
         keeping the selection where it still exists. The first time, the
         last hidden layer is chosen (the one the BN paper plots).
         Returns True if the list was rebuilt."""
-        structure = (tuple(int(w) for w in widths), tuple(bool(b) for b in bn_flags), placement)
+        structure = (tuple(int(w) for w in widths),
+                     tuple("batch" if n is True else (n or None) for n in norms), placement)
         if structure == self._structure:
             return False
         first = self._structure is None or not self._widths
