@@ -72,7 +72,8 @@ class Comparison:
         # Which runs train on A's batches (the rest draw their own).
         first = self.runs[0]
         self.shares_batches = tuple(
-            i == 0 or (same_data(first.config, t.config) and t.batch_size == first.batch_size)
+            i == 0 or (same_data(first.config, t.config) and t.batch_size == first.batch_size
+                       and t.config.sampler == first.config.sampler)
             for i, t in enumerate(self.runs))
         # A run on A's data and batch size has A's batch generator (same seed);
         # keep its whole sampler in step with A's, so that it draws A's batches

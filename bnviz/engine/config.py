@@ -72,6 +72,7 @@ class RunConfig:
     optimizer: str = "sgd"
     lr: float = 0.1
     batch_size: int = 60
+    sampler: str = "shuffle"      # or "two_classes": every mini-batch from two classes only
     sgd_momentum: float = 0.9
     rmsprop_rho: float = 0.9
     adam_beta1: float = 0.9

@@ -202,6 +202,11 @@ SETTINGS = (
     Setting("batch_size", "Batch size", "Optimisation", "Examples per mini-batch, at least 2 "
             "(full-batch GD uses all)", "int", lo=2, hi=1_000_000,
             hint=" (batch norm needs at least 2 examples per batch)"),
+    Setting("sampler", "Batches", "Optimisation", "How mini-batches are drawn: shuffled anew every "
+            "epoch (i.i.d., the usual), or each from two classes only (non-i.i.d., as in the Batch "
+            "Renorm paper: half the batch from one class, half from another; an epoch then uses "
+            "the examples that fill whole batches)", "choice",
+            choices=(("shuffle", "shuffled (i.i.d.)"), ("two_classes", "two classes per batch"))),
     Setting("sgd_momentum", "Momentum μ", "Optimisation", "Momentum μ: v = μ·v + g, w −= lr·v "
             "(PyTorch's form; Keras's v = μ·v − lr·g, w += v is the same at a constant rate),"
             + _UNIT, "float", lo=0.0, hi=1.0, high_open=True, live=True, step="log1m"),

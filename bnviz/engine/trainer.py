@@ -32,6 +32,33 @@ PLAYING_SUMMARY_EVERY = 16
 
 
 
+def two_class_order(labels: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """An epoch's order of training rows in which every block of
+    ``batch_size`` comes from two classes only: the larger half from one
+    class, the rest from another, each drawn with probability in proportion
+    to what it has left. Rows left over when no two classes can fill a batch
+    sit this epoch out."""
+    half = batch_size // 2
+    rest = batch_size - half   # the larger half, with an odd batch size
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    used = np.zeros(len(pools), dtype=np.int64)
+    sizes = np.array([len(p) for p in pools])
+    batches = []
+    while True:
+        left = sizes - used
+        big, small = np.flatnonzero(left >= rest), np.flatnonzero(left >= half)
+        if not len(big) or len(small) < 2:   # (big is a part of small)
+            break
+        b = rng.choice(big, p=left[big] / left[big].sum())
+        small = small[small != b]
+        a = rng.choice(small, p=left[small] / left[small].sum())
+        batches.append(pools[b][used[b]:used[b] + rest])
+        batches.append(pools[a][used[a]:used[a] + half])
+        used[b] += rest
+        used[a] += half
+    return np.concatenate(batches).astype(np.int64) if batches else np.zeros(0, np.int64)
+
+
 class Trainer:
     """Trains one RunConfig; see ``step`` and ``evaluate``."""
 
@@ -56,6 +83,13 @@ class Trainer:
         if self.batch_size > n_train:
             raise ConfigError("batch_size", f"must be at most the training set size, {n_train}")
         self.steps_per_epoch = n_train // self.batch_size  # the last partial batch is dropped
+        if config.sampler == "two_classes" and config.optimizer != "gd":
+            sizes = np.sort(np.bincount(self.y_train))[::-1]
+            half = self.batch_size // 2
+            if len(sizes) < 2 or sizes[0] < self.batch_size - half or sizes[1] < half:
+                raise ConfigError("sampler", f"two classes per batch needs two classes with "
+                                  f"{self.batch_size - half} and {half} training examples for a "
+                                  f"batch of {self.batch_size}")
         self.model = MLP(
             self.x_train.shape[1], config.hidden, self.data.n_classes,
             activation=config.activation, leaky_slope=config.leaky_slope,
@@ -115,7 +149,10 @@ class Trainer:
             self.epoch += 1
             return None
         if self._cursor + self.batch_size > self._order.size:
-            self._order = self._batch_rng.permutation(len(self.y_train))
+            if self.config.sampler == "two_classes":
+                self._order = two_class_order(self.y_train, self.batch_size, self._batch_rng)
+            else:
+                self._order = self._batch_rng.permutation(len(self.y_train))
             self._cursor = 0
             self.epoch += 1
         idx = self._order[self._cursor:self._cursor + self.batch_size]
@@ -317,9 +354,11 @@ class Trainer:
             raise StateError(f"summary_growth {meta.get('summary_growth')!r} differs from this trainer's")
         stepped = count(meta, "step_count")
         order = arrays.get("order")
-        size = n_train if isinstance(order, np.ndarray) and order.size == n_train else 0
+        # A permutation of the training set, or (two classes per batch) a part of one.
+        size = order.size if isinstance(order, np.ndarray) and order.size <= n_train else n_train
         order = array(arrays, "order", (size,), np.int64)
-        if size and not np.array_equal(np.sort(order), np.arange(n_train)):
+        if size and (np.any(order < 0) or np.any(order >= n_train) or np.unique(order).size != size
+                     or (self.config.sampler == "shuffle" and size != n_train)):
             raise StateError("order: not a permutation of the training set")
         cursor = count(meta, "cursor", hi=order.size + 1)
         rng = np.random.default_rng([self.config.seed, 3])

@@ -32,6 +32,8 @@ CONFIGS = {
     "renorm-in-its-ramp": (MOONS.replace(norm="renorm", renorm_warmup=5, renorm_ramp=20,
                                          renorm_rmax=1.5, renorm_dmax=0.5), 1),
     "noisy-bn-float32": (MOONS.replace(norm="noisy", noise_scale=0.5, dtype="float32"), 1),
+    # Two classes per batch: an epoch's order holds only whole two-class batches.
+    "two-classes-renorm": (MOONS.replace(sampler="two_classes", norm="renorm", batch_size=30), 1),
     # Population statistics reused between evaluations must survive the save.
     "population-every-10-k5": (MOONS.replace(population_every=10, eval_batch_size=5), 1),
 }

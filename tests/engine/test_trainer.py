@@ -265,3 +265,35 @@ def test_history_matches_records():
     # step(k) appends every step, not just the last.
     tr.step(5)
     np.testing.assert_array_equal(tr.history.snapshot().steps["step"], np.arange(1, n + 6))
+
+
+def test_two_classes_per_batch_sampler(tmp_path):
+    """Every mini-batch holds two classes only, the larger half of one and
+    the rest of another; no row repeats within an epoch; the same seed gives
+    the same batches; a comparison shares batches only with the same sampler."""
+    from bnviz.engine.compare import Comparison
+    cfg = RunConfig(dataset="digits", hidden=(16,), sampler="two_classes", batch_size=9, seed=4)
+    t, again = Trainer(cfg), Trainer(cfg)
+    seen, epoch = set(), 1
+    for _ in range(400):
+        idx = t.next_indices()
+        np.testing.assert_array_equal(idx, again.next_indices())
+        if t.epoch != epoch:
+            seen, epoch = set(), t.epoch
+        counts = sorted(np.bincount(t.y_train[idx]).tolist(), reverse=True)
+        assert counts[:2] == [5, 4] and sum(counts) == 9
+        assert not seen & set(idx.tolist())
+        seen |= set(idx.tolist())
+    assert t.epoch >= 3
+    # Nearly every example trains in an epoch: the classes are used evenly.
+    assert len(t._order) >= len(t.y_train) - 10 * 9
+    cmp = Comparison(cfg, cfg.replace(sampler="shuffle"), cfg.replace(norm="layer"))
+    assert cmp.shares_batches == (True, False, True)
+    data = tmp_path / "rare.csv"   # 40 examples of class 0, 5 of class 1
+    data.write_text("a,b,label\n" + "".join(f"{i},{i % 7},{int(i >= 40)}\n" for i in range(45)))
+    rare = RunConfig(dataset="file", data_path=str(data), hidden=(4,), sampler="two_classes",
+                     batch_size=20, test_fraction=0.1)
+    with pytest.raises(ConfigError, match="sampler: two classes per batch needs two classes with "
+                                          "10 and 10 training examples for a batch of 20"):
+        Trainer(rare)
+    Trainer(rare.replace(batch_size=6))

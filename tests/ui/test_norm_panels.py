@@ -8,7 +8,7 @@ from bnviz.engine.config import RunConfig
 from bnviz.engine.norms import renorm_limits
 from bnviz.ui.config_panel import ConfigPanel
 from bnviz.ui.panels import (DistributionsPanel, GammaBetaPanel, RunningStatsPanel)
-from bnviz.ui.panels.lab import TestTimePanel
+from bnviz.ui.panels import lab
 from bnviz.ui.panels.selectors import layer_label
 
 from test_panels import TOY, make_frame, shown, ydata
@@ -42,7 +42,7 @@ def test_layer_norm_has_distributions_and_gamma_beta_but_no_running_statistics(q
     gb.set_frame(frame)
     assert gb.stack.currentIndex() == 0
     np.testing.assert_allclose(ydata(gb.unit_curves["gamma"]), frame.history.layer(1, "gamma")[:, 0])
-    for cls in (RunningStatsPanel, TestTimePanel):
+    for cls in (RunningStatsPanel, lab.TestTimePanel):
         panel = shown(qtbot, cls)
         assert "LayerNorm" in panel.absence(frame) and "own" in panel.absence(frame)
 
