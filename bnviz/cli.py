@@ -8,12 +8,18 @@ from .engine.config import PRESETS, ConfigError, RunConfig, preset
 from .engine.lessons import LESSONS
 from .engine.npzfile import LIMIT_MB_RANGE
 
-HEADLESS_ONLY = ("steps", "export", "scale", "figure_size", "unit_csv", "save_session")
+HEADLESS_ONLY = ("steps", "export", "scale", "figure_size", "unit_csv", "save_session", "sweep", "norms")
 EPILOG = """\
 Headless example (trains 2000 steps of the "Spiral with BN" preset, then
 writes config, data, figures and a manifest into ./spiral-run):
 
   bnviz --headless --preset "Spiral with BN" --steps 2000 --export spiral-run
+
+A sweep (each batch size with BatchNorm, GroupNorm and LayerNorm, 1500 steps
+each, in parallel processes; writes sweep.csv and a figure per metric):
+
+  bnviz --headless --preset "PyTorch defaults" --sweep batch_size=2,4,8,16,32,64 \
+        --norms bn,gn,ln --steps 1500 --export small-batches
 
 Exit status with --headless: 0 done; 2 bad input (config, preset, session, steps,
 data file, export folder, session path); 3 training diverged (files still written);
@@ -108,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--unit-csv", action="store_true",
                      help="also write data-units.csv, every unit's series in its own column "
                           "(large for wide layers; data.npz always holds them)")
+    run.add_argument("--sweep", metavar="SETTING=V1,V2,...",
+                     help="train one run per value of a setting (batch_size, lr, bn_momentum, "
+                          "gn_groups, noise_scale, renorm_rmax, renorm_dmax, seed, sgd_momentum, "
+                          "init_std, hidden_width), --steps each, and plot their final test error "
+                          "and loss against it")
+    run.add_argument("--norms", metavar="LIST",
+                     help="with --sweep: the normalizations to compare, comma-separated, of bn, "
+                          "ln, gn, renorm, noisy, none (default: bn)")
     desk = ap.add_argument_group("the desktop")
     desk.add_argument("--install-desktop-entry", action="store_true",
                       help="put bnviz in the desktop's applications menu: its .desktop file and "
@@ -127,16 +141,21 @@ def config_from_args(args) -> RunConfig | None:
     return None
 
 
+def default_config() -> RunConfig:
+    """The run bnviz starts with when none is asked for."""
+    from .engine.config import DEFAULT_PRESET
+    return preset(DEFAULT_PRESET)
+
+
 def runs_from_args(args, config: RunConfig | None) -> tuple[tuple[RunConfig, ...], tuple[str, ...]]:
     """The runs to train, A first, and their labels: a lesson's, A and A
     without batch norm (--compare), or the one run."""
     from .engine.compare import RunSet
-    from .engine.config import DEFAULT_PRESET
     from .engine.lessons import lesson
     if args.lesson:
         chosen = lesson(args.lesson)
         return chosen.configs, chosen.labels
-    a = config or preset(DEFAULT_PRESET)
+    a = config or default_config()
     if args.compare:
         if a.batchnorm is False:
             raise ConfigError("batchnorm", "--compare trains B without batch norm, so A needs it")
@@ -155,6 +174,13 @@ def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
         ap.error("--compare and --lesson cannot be combined (a lesson chooses its own runs)")
     if args.compare and args.session:
         ap.error("--compare and --session cannot be combined (a session holds its own runs)")
+    if args.sweep:
+        for other in ("lesson", "session", "compare", "save_session"):
+            if getattr(args, other):
+                ap.error(f"--sweep and --{other.replace('_', '-')} cannot be combined (a sweep "
+                         "trains runs of its own)")
+    elif args.norms:
+        ap.error("--norms only applies with --sweep")
     if not args.headless:
         for name in HEADLESS_ONLY:
             if name == "scale" and args.scale == 1.0:

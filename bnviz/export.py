@@ -336,12 +336,20 @@ def export_all(folder, frame, panels=None, scale: float = FIGURE_SCALE,
     export there (those its manifest lists, unchanged since) are removed
     then, so the folder never holds two runs, and an export that fails at
     any point leaves the earlier one as it was (``_swap_in``)."""
+    return export_staged(folder, lambda staging: _export_into(staging, frame, panels, scale, formats,
+                                                              unit_csv, size))
+
+
+def export_staged(folder, write_into) -> list[Path]:
+    """``write_into(staging)`` writes an export's files into a private
+    staging folder inside ``folder`` and returns them, its manifest last;
+    they then replace the earlier export there as one (see export_all)."""
     folder = prepare_folder(folder)
     remove_stale(folder, STAGING_NAME, folders=True)   # of exports killed half-way
     staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
-        staged = _export_into(staging, frame, panels, scale, formats, unit_csv, size)
+        staged = write_into(staging)
         return _swap_in(folder, staged, staging / ".replaced")
     except OSError as exc:
         if isinstance(exc, ExportError):
@@ -400,16 +408,19 @@ def _export_into(folder: Path, frame, panels, scale, formats, unit_csv, size) ->
         written += export_panel(panel, folder, "", scale, formats, size)
     main = _run_entry(frame, [])
     del main["files"]   # the manifest lists every file below, with sizes
+    return write_manifest(folder, written, {**main, "others": runs})
+
+
+def write_manifest(folder: Path, written: list[Path], facts: dict) -> list[Path]:
+    """``written`` and, last, ``manifest.json``: bnviz's version, the time,
+    ``facts`` and every file with its size (what the next export replaces)."""
     manifest = {
         "bnviz_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        **main,
-        "others": runs,
+        **facts,
         "files": [{"name": p.name, "bytes": p.stat().st_size} for p in written],
     }
-    written.append(_write(folder / MANIFEST,
-                          (json.dumps(manifest, indent=2) + "\n").encode("utf-8")))
-    return written
+    return [*written, _write(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))]
 
 
 

@@ -151,6 +151,9 @@ def _run(args, config) -> int:
     from .export import ExportError, prepare_folder
     from .qt_check import QtUnavailable, require_offscreen
 
+    if args.sweep:
+        from .headless_sweep import run_sweep
+        return run_sweep(args, config)
     folder = args.export or DEFAULT_EXPORT_DIR
     try:
         require_offscreen()   # what export needs, loaded before training: a missing library fails now
