@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train one run per value of a setting (batch_size, lr, bn_momentum, "
                           "gn_groups, noise_scale, renorm_rmax, renorm_dmax, seed, sgd_momentum, "
                           "init_std, hidden_width), --steps each, and plot their final test error "
-                          "and loss against it")
+                          "and loss against it; with --lesson, from the lesson's run A")
     run.add_argument("--norms", metavar="LIST",
                      help="with --sweep: the normalizations to compare, comma-separated, of bn, "
                           "ln, gn, renorm, noisy, none (default: bn)")
@@ -175,7 +175,7 @@ def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
     if args.compare and args.session:
         ap.error("--compare and --session cannot be combined (a session holds its own runs)")
     if args.sweep:
-        for other in ("lesson", "session", "compare", "save_session"):
+        for other in ("session", "compare", "save_session"):
             if getattr(args, other):
                 ap.error(f"--sweep and --{other.replace('_', '-')} cannot be combined (a sweep "
                          "trains runs of its own)")

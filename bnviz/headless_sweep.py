@@ -32,6 +32,9 @@ def run_sweep(args, config) -> int:
         prepare_folder(folder)   # before training: an unwritable folder fails now
         setting, values = parse_sweep(args.sweep)
         norms = tuple(n.strip() for n in (args.norms or "bn").split(",") if n.strip())
+        if args.lesson:   # from the lesson's run A
+            from .engine.lessons import lesson
+            config = lesson(args.lesson).configs[0]
         spec = SweepSpec(config or default_config(), setting, values, norms, args.steps)
         runner = SweepRunner(spec)
     except (QtUnavailable, ExportError) as exc:

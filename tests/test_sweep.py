@@ -85,9 +85,18 @@ def test_headless_sweep_writes_table_figures_and_manifest(tmp_path, capsys):
     (["--sweep", "width=2"], "SETTING=V1"),
     (["--sweep", "batch_size=2,4", "--norms", "bn,xx"], "xx: not one of"),
     (["--norms", "bn"], "--norms only applies with --sweep"),
-    (["--sweep", "batch_size=2", "--lesson", "fig1"], "cannot be combined"),
+    (["--sweep", "batch_size=2", "--compare"], "cannot be combined"),
 ])
 def test_bad_sweep_arguments_are_one_line_and_status_2(argv, words, capsys, tmp_path):
     status, err = status_of(["--headless", "--steps", "5", "--export", str(tmp_path / "x"), *argv],
                             capsys)
     assert status == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_lessons_sweep_starts_from_its_run_a(tmp_path, capsys):
+    from bnviz.engine.lessons import lesson
+    out = tmp_path / "out"
+    status, err = status_of(["--headless", "--lesson", "norm_batches", "--sweep", "batch_size=2,64",
+                             "--norms", "gn", "--steps", "5", "--export", str(out)], capsys)
+    assert status == 0, err
+    assert RunConfig.load(out / "config.toml") == lesson("norm_batches").configs[0]

@@ -156,7 +156,74 @@ _MOMENTUM = Lesson(
     labels=("A: m = 0.1 (course 0.9)", "B: m = 0.01 (Keras 0.99)", "C: cumulative"),
     panel="test_time", steps=1000)
 
-LESSONS: tuple[Lesson, ...] = (_FIG1, _BIAS, _GAMMA_BETA, _OPTIMIZERS, _SMALL_BATCHES, _MOMENTUM)
+# Wu & He 2018, Fig. 1, at lesson scale: the same network with batches of 2
+# normalised three ways, and BN with 64 for reference. The whole curve is
+# the sweep in NORM_BATCHES_SWEEP (bnviz --headless --sweep, or the window's).
+_NORM_BATCHES = Lesson(
+    key="norm_batches", title="Wu & He 2018, Fig. 1: BN, GroupNorm and LayerNorm with small batches",
+    explanation=(
+        "The same network trained on batches of two examples, normalised by batch norm (A), "
+        "GroupNorm with 4 groups of 16 units (B) and LayerNorm (C), and with batch norm on batches "
+        "of 64 for reference (D). BN's statistics come from the batch, and two examples give wild "
+        "estimates of them; GroupNorm and LayerNorm normalise each example by its own units, so "
+        "the batch size does not enter. After 1,500 steps, on the test-time panel: A reaches only "
+        "about 80% test accuracy with its running statistics, and about 41% on test batches of two "
+        "normalised as in training, while B and C reach about 97%, as well as BN with batches of "
+        "64 (about 96%). Its training loss stays above 1.5 while the others fall to about 0.1. "
+        "GroupNorm and LayerNorm have no running statistics: their accuracy is the same in every "
+        "mode. The whole curve, test error against batch sizes from 2 to 64 for each "
+        "normalization, is a sweep: bnviz --headless --lesson norm_batches --sweep "
+        "batch_size=2,4,8,16,32,64 --norms bn,gn,ln --steps 1500."),
+    configs=(SMALL.replace(batch_size=2, lr=0.02),
+             SMALL.replace(batch_size=2, lr=0.02, norm="group", gn_groups=4),
+             SMALL.replace(batch_size=2, lr=0.02, norm="layer"),
+             SMALL.replace(batch_size=64, lr=0.02)),
+    labels=("A: BN, batch 2", "B: GroupNorm, batch 2", "C: LayerNorm, batch 2", "D: BN, batch 64"),
+    panel="test_time", steps=1500)
+
+_RENORM_BASE = SMALL.replace(batch_size=2, lr=0.02, renorm_warmup=100, renorm_ramp=400)
+_RENORM = Lesson(
+    key="renorm", title="Ioffe 2017: Batch Renorm with small and non-i.i.d. batches",
+    explanation=(
+        "Batch Renorm corrects each batch's normalisation towards the running statistics, "
+        "x_hat = (x - mu_B) / sigma_B * r + d, with r and d clipped and held constant in the "
+        "backward pass; for its first 100 steps it is plain BN, then the limits open over 400 "
+        "steps to r in [1/3, 3] and d in [-5, 5] (the Running statistics panel plots them). "
+        "Here on batches of two examples: A with BN, B with Renorm; C and D the same with every "
+        "batch drawn from two classes only (non-i.i.d.); E, BN with batches of 64. After 1,500 "
+        "steps on the test-time panel, BN on batches of two reaches about 80% test accuracy "
+        "against 96% with 64. Renorm recovers part of the loss, not most of it: about 86% (a "
+        "third of the gap; 90% with population statistics). With two classes a batch BN reaches "
+        "about 81% and Renorm about 88% (half the gap). On digits at this scale the "
+        "non-i.i.d. batches cost BN nothing beyond the small batch itself: a random batch of two "
+        "holds two classes nine times in ten anyway. The paper's larger effects are for deep "
+        "networks on ImageNet."),
+    configs=(_RENORM_BASE, _RENORM_BASE.replace(norm="renorm"),
+             _RENORM_BASE.replace(sampler="two_classes"),
+             _RENORM_BASE.replace(sampler="two_classes", norm="renorm"),
+             _RENORM_BASE.replace(batch_size=64)),
+    labels=("A: BN, batch 2", "B: Renorm, batch 2", "C: BN, 2 classes a batch",
+            "D: Renorm, 2 classes a batch", "E: BN, batch 64"),
+    panel="test_time", steps=1500)
+
+_NOISY = Lesson(
+    key="noisy_bn", title="Santurkar et al. 2018, Fig. 2: noise after BN",
+    explanation=(
+        "If batch norm worked by keeping each layer's input distribution steady (reducing "
+        "internal covariate shift), shaking that distribution on purpose should undo its benefit. "
+        "B is batch norm followed by noise: at every step each unit's output gets a new random "
+        "shift (mean drawn from U(-0.5, 0.5)) and spread (standard deviation from U(0, 0.5)). "
+        "Show run B on the Distributions panel (toolbar: Show run) and the training-batch bands "
+        "of the last layer jump from step to step: the median of each unit's input to tanh moves "
+        "about 0.36 per step, against 0.13 for plain BN (A) and 0.21 without BN (C). Yet B trains "
+        "about as well as A: 96 to 97% test accuracy after 1,000 steps for both (C, without BN, "
+        "too: this small network does not need BN to reach it). Santurkar et al. found the same "
+        "on deep networks and concluded that a steady distribution is not what BN provides."),
+    configs=(SMALL, SMALL.replace(norm="noisy", noise_scale=0.5), SMALL.replace(batchnorm=False)),
+    labels=("A: BN", "B: noisy BN", "C: no BN"), panel="distributions", steps=1000)
+
+LESSONS: tuple[Lesson, ...] = (_FIG1, _BIAS, _GAMMA_BETA, _OPTIMIZERS, _SMALL_BATCHES, _MOMENTUM,
+                               _NORM_BATCHES, _RENORM, _NOISY)
 
 
 def lesson(key: str) -> Lesson:

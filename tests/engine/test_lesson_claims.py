@@ -284,3 +284,55 @@ def test_momentum_conventions_and_lag():
     pt, keras, cumulative = var_gap[les.steps]
     assert keras < pt < cumulative, var_gap
     assert mean_gap[les.steps][1] == min(mean_gap[les.steps]), mean_gap
+
+
+# ------------------------------------------------- the normalization family
+def _accuracies(evaluation):
+    e = evaluation
+    return e.test_accuracy, e.test_accuracy_population, e.test_accuracy_batch
+
+
+def test_norm_batches_bn_fails_with_two_examples_groupnorm_and_layernorm_do_not():
+    les = lesson("norm_batches")
+    _, losses, evs = lockstep(les, les.steps, evals=(les.steps,))
+    (a, a_pop, a_batch), (b, *b_modes), (c, *c_modes), (d, *_) = map(_accuracies, evs[les.steps])
+    # Measured: A 0.803 (running), 0.792 population, 0.411 batches of two; B 0.972, C 0.967, D 0.964.
+    assert 0.75 <= a <= 0.85 and 0.35 <= a_batch <= 0.47          # "about 80%", "about 41%"
+    assert b >= 0.96 and c >= 0.96 and 0.955 <= d <= 0.975       # "about 97%", "about 96%"
+    assert b_modes == [b, b] and c_modes == [c, c]               # "the same in every mode"
+    tail = losses[:, -100:].mean(axis=1)   # measured 1.78, 0.10, 0.12, 0.07
+    assert tail[0] > 1.5 and max(tail[1:]) < 0.15               # "above 1.5", "about 0.1"
+
+
+def test_renorm_recovers_part_of_what_small_batches_cost():
+    les = lesson("renorm")
+    assert les.configs[1].norm == "renorm" and les.configs[2].sampler == "two_classes"
+    _, _, evs = lockstep(les, les.steps, evals=(les.steps,))
+    acc = [e.test_accuracy for e in evs[les.steps]]
+    pop = [e.test_accuracy_population for e in evs[les.steps]]
+    # Measured: 0.803, 0.856 (0.903 population), 0.811, 0.883 (0.911), 0.964.
+    bn, rn, bn2, rn2, big = acc
+    assert 0.75 <= bn <= 0.85 and 0.955 <= big <= 0.975           # "about 80%" against "96%"
+    assert 0.84 <= rn <= 0.88 and 0.88 <= pop[1] <= 0.92          # "about 86%", "90%"
+    assert 0.25 <= (rn - bn) / (big - bn) <= 0.45                   # "a third of the gap", not most
+    assert 0.76 <= bn2 <= 0.86 and 0.86 <= rn2 <= 0.90            # "about 81%", "about 88%"
+    assert 0.35 <= (rn2 - bn2) / (big - bn2) <= 0.6                 # "half the gap"
+    assert abs(bn2 - bn) < 0.03                                    # "nothing beyond the small batch"
+    # "a random batch of two holds two classes nine times in ten"
+    y = Comparison(les.configs[0]).a.y_train
+    share = np.bincount(y) / len(y)
+    assert 0.88 <= 1 - np.sum(share ** 2) <= 0.92
+
+
+def test_noisy_bn_moves_the_distributions_and_trains_as_well():
+    les = lesson("noisy_bn")
+    medians = []
+    _, _, evs = lockstep(les, les.steps, lambda s, runs: medians.append(
+        [np.median(t.model.layers[-1].act_in, axis=0) for t in runs]), evals=(les.steps,))
+    jitter = np.abs(np.diff(np.array(medians), axis=0)).mean(axis=(0, 2))
+    # Measured: 0.127 (BN), 0.359 (noisy BN), 0.211 (no BN) per step.
+    assert 0.10 <= jitter[0] <= 0.16 and 0.32 <= jitter[1] <= 0.40 and 0.18 <= jitter[2] <= 0.25
+    acc = [e.test_accuracy for e in evs[les.steps]]   # measured 0.964, 0.969, 0.969
+    assert all(0.955 <= a <= 0.98 for a in acc) and abs(acc[1] - acc[0]) < 0.015
+    noisy = les.configs[1]
+    assert noisy.norm == "noisy" and noisy.noise_scale == 0.5   # "U(-0.5, 0.5)", "U(0, 0.5)"

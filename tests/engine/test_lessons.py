@@ -28,7 +28,8 @@ def train(les: Lesson, steps: int | None = None, summary_every: int = 50, evals=
 
 def test_lessons_are_well_formed():
     assert [les.key for les in LESSONS] == ["fig1", "bias", "gamma_beta", "optimizers",
-                                            "small_batches", "momentum"]
+                                            "small_batches", "momentum", "norm_batches", "renorm",
+                                            "noisy_bn"]
     for les in LESSONS:
         assert lesson(les.key) is les
         assert 1 <= len(les.configs) == len(les.labels) <= 5 and les.panel in PANELS
@@ -36,7 +37,7 @@ def test_lessons_are_well_formed():
         assert all(cfg.dataset == "digits" for cfg in les.configs)
         assert len({cfg.seed for cfg in les.configs}) == 1
     assert lesson("fig1").configs[0] == preset("Ioffe & Szegedy 2015, Fig. 1")
-    with pytest.raises(KeyError, match="momentum"):
+    with pytest.raises(KeyError, match="noisy_bn"):
         lesson("nope")
     with pytest.raises(ValueError):
         Lesson("x", "x", "x", (), (), "compare", 1)
