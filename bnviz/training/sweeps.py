@@ -28,7 +28,9 @@ class SweepRunner:
     """Runs ``spec``'s points; ``poll()`` returns those finished since the
     last call, ``cancel()`` stops what has not started."""
 
-    def __init__(self, spec: SweepSpec, workers: int | None = None):
+    def __init__(self, spec: SweepSpec, workers: int | None = None, processes: bool | None = None):
+        """``processes``: train in worker processes (the window must: a
+        point takes seconds); by default only with more than one worker."""
         from .process import _context
         self.spec = spec
         self.points = spec.points()
@@ -38,7 +40,7 @@ class SweepRunner:
         self._pool = None
         self._pending = set()   # futures of the points in the workers
         self._queue = []        # points trained here, one per poll
-        if workers > 1:
+        if processes or (processes is None and workers > 1):
             self._pool = ProcessPoolExecutor(workers, mp_context=_context())
             self._pending = {self._pool.submit(_run, p, spec.steps, data_limit_mb()) for p in self.points}
         else:

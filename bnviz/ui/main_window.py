@@ -11,7 +11,7 @@ import time
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QTabBar, QTabWidget,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ..engine.config import ConfigError, RunConfig, preset, DEFAULT_PRESET
 from ..resources_path import resource_path
@@ -24,6 +24,7 @@ from .compare_mode import CompareMode
 from .file_actions import FileActions
 from .window_menus import WindowMenus
 from .panels import ALL_PANELS, EVERY_RUN_PANELS
+from .sweep_mode import SweepMode
 from .status import RunStatus
 from .training_client import TrainingClient
 from .theme import desktop_theme, restyle_plot
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.model = AppModel(config or preset(DEFAULT_PRESET))
         self.files = FileActions(self)
         self.compare = CompareMode(self)
+        self.sweeps = SweepMode(self)
         self._closing = False
         self.frames_drawn = 0
         self._slices = []   # (panel, frame) still to draw of the frame being drawn
@@ -113,6 +115,9 @@ class MainWindow(QMainWindow):
             self.view_tabs.addTab(view, view.spec.title)
             self.view_tabs.setTabToolTip(i, f"{view.spec.tip} (Ctrl+{i + 1})")
         self.view_tabs.currentChanged.connect(self._on_view_changed)
+        # A narrow window scrolls the tabs with two arrow buttons of the tab bar's own.
+        for arrow in self.view_tabs.tabBar().findChildren(QToolButton):
+            arrow.setToolTip(f"More views (or Ctrl+1 to Ctrl+{len(VIEWS)})")
         column.addWidget(self.view_tabs, 1)
         self.setCentralWidget(central)
         # Keyboard focus starts on the plots, not in a form field, so Space
@@ -208,6 +213,11 @@ class MainWindow(QMainWindow):
     def _on_view_changed(self, _index: int) -> None:
         for panel in self.current_view().panels():
             QTimer.singleShot(0, panel.show_latest)
+
+    def refresh_absences(self) -> None:
+        """Which panels have something to show, asked again (a sweep began)."""
+        if self.model.frame is not None:
+            self._update_absences(self.model.frame)
 
     def _update_absences(self, frame) -> None:
         """Panels with nothing to show for this run leave their views."""
@@ -568,6 +578,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the training process cooperatively (terminated only after a
-        timeout, see TrainingProcess.stop)."""
+        timeout, see TrainingProcess.stop), and any sweep's workers."""
         self._draw_timer.stop()
+        self.sweeps.stop()
         self.training.shutdown()

@@ -49,6 +49,9 @@ VIEWS = (
     ViewSpec("compare", "Compare",
              "Runs trained in lockstep side by side: Ioffe & Szegedy's Fig. 1 (a), (b) and (c)",
              "compare_panel"),
+    ViewSpec("sweep", "Sweep",
+             "One run per value of a setting, for each normalization: their final test error "
+             "against the setting (Run › Sweep…); Wu & He's Fig. 1", "sweep_panel"),
 )
 VIEW_OF_PANEL = {name: spec.key for spec in VIEWS for name in spec.panels}
 DEFAULT_VIEW = "layer"   # the one about the default run: what BN does inside a layer

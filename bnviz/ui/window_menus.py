@@ -79,6 +79,13 @@ class WindowMenus:
         w.act_compare = a("Compare with…", "Train a second run beside this one, on the same "
                              "mini-batches from the same initial weights (Ctrl+K)",
                              w.compare.compare_with, "Ctrl+K")
+        w.act_sweep = a("Sweep…", "Train one run per value of a setting (batch size, learning rate…) "
+                           "for each normalization, in parallel processes, and plot their final "
+                           "test error against it in the Sweep view (Ctrl+Shift+K)",
+                           lambda: w.sweeps.ask(), "Ctrl+Shift+K")
+        w.act_stop_sweep = a("Stop sweep", "Stop the sweep: the runs not finished are dropped, "
+                                "those done stay plotted", lambda: w.sweeps.stop())
+        w.act_stop_sweep.setEnabled(False)
         w.act_single = a("Single run", "Leave compare mode: run A alone, from its initial weights",
                             w.compare.single_run)
         w.act_reset_layout = a("Reset layout", "Put the window's size, every view and every "
@@ -144,6 +151,9 @@ class WindowMenus:
         run_menu.addSeparator()
         run_menu.addAction(w.act_compare)
         run_menu.addAction(w.act_single)
+        run_menu.addSeparator()
+        run_menu.addAction(w.act_sweep)
+        run_menu.addAction(w.act_stop_sweep)
         lessons_menu = mb.addMenu("&Lessons")
         w.lesson_actions = {}
         for item in LESSONS:

@@ -8,13 +8,14 @@ from .gradients import GradientsPanel
 from .running_stats import RunningStatsPanel
 from .selectors import LayerUnitSelector
 from .lab import TestTimePanel
+from .sweep import SweepPanel
 from .training_curves import TrainingCurvesPanel
 
 # Panels that show every run of compare mode; the others show one run.
 EVERY_RUN_PANELS = ("compare_panel", "test_time_panel")
 ALL_PANELS = (TrainingCurvesPanel, DistributionsPanel, GammaBetaPanel, RunningStatsPanel,
-              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel)
+              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel, SweepPanel)
 
 __all__ = ["ALL_PANELS", "EVERY_RUN_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel",
            "GammaBetaPanel", "GradientsPanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
-           "TestTimePanel", "TrainingCurvesPanel"]
+           "SweepPanel", "TestTimePanel", "TrainingCurvesPanel"]

@@ -6,17 +6,18 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout
 
 from ...engine.sweep import METRICS, NORM_NAMES, axis_label, log_axis, series
 from ..config_fields import ChoiceCombo
-from .base import finite_bounds, fit_legend, make_plot, set_title
+from .base import Panel, finite_bounds, fit_legend, make_plot, set_title
 from .compare import RUN_COLORS
 
 
-class SweepPanel(QWidget):
+class SweepPanel(Panel):
     """Final metric against the setting; ``set_sweep(spec, results)`` draws
-    what has been measured so far."""
+    what has been measured so far. A sweep's runs are not the window's run:
+    frames change nothing here."""
 
     title = "Sweep"
     object_name = "sweep_panel"
@@ -37,16 +38,37 @@ class SweepPanel(QWidget):
         self.plot = make_plot("Sweep", "", "")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.metric_combo)
-        layout.addWidget(self.progress)
+        layout.addLayout(self.control_row(self.metric_combo, self.progress))
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.status)
         self.lines: dict[str, pg.PlotDataItem] = {}
         self._spec = None
         self._results = []
+        self.plot.setVisible(False)   # nothing to show, or to export, before a sweep
+        self._show_hint(False)
 
     def plot_widgets(self) -> list:
         return [self.plot]
+
+    def absence(self, frame) -> str | None:
+        if self._spec is not None:
+            return None
+        return ("no sweep yet: Run › Sweep… trains one run per value of a setting, for each "
+                "normalization, and plots their final test error here.")
+
+    def _draw(self, frame) -> None:
+        pass   # the sweep's own runs, not the frame's
+
+    def _clear(self) -> None:
+        pass   # a new run of the window leaves the sweep as it was
+
+    def _show_hint(self, empty: bool) -> None:
+        super()._show_hint(False)   # "press Space to train" is about the window's run, not a sweep
+
+    def copy_controls_from(self, other: "SweepPanel") -> None:
+        super().copy_controls_from(other)
+        if other._spec is not None:
+            self.set_sweep(other._spec, other._results)
 
     def set_metric(self, metric: str) -> None:
         self.metric_combo.set_value(metric)
@@ -56,6 +78,7 @@ class SweepPanel(QWidget):
         if spec is not self._spec:
             self._spec = spec
             self._rebuild_lines()
+            self.plot.setVisible(True)
         self._results = list(results)
         total = len(spec.values) * len(spec.norms)
         self.progress.setRange(0, total)
