@@ -65,6 +65,9 @@ def test_running_stats_plot_renorms_r_and_d_between_the_schedules_limits(qtbot, 
     np.testing.assert_allclose(upper, renorm_limits(x - 1, 1.5, 0.4, 5, 10)[0])
     assert list(x) == [1, 6, 16, 40] and upper[-1] == 1.5
     np.testing.assert_allclose(panel.limit_curves[3].getData()[1], -renorm_limits(x - 1, 1.5, 0.4, 5, 10)[1])
+    # The paper's running average is of σ_B, the biased one, whatever unbiased_running_var says.
+    assert panel.running_curves["var"].name() == "running (biased)" and frame.config.unbiased_running_var
+    assert "averages σ_B" in panel.caption.text()
     batch = make_frame(RunConfig(**TOY))
     panel.set_frame(batch)
     assert not panel.rd_plot.isVisible()

@@ -24,13 +24,15 @@ POPULATION_NOTE = ("batch: this step's mini-batch, normalised with its biased va
                    "population: the whole training set at the current weights (precise BN).")
 
 
-def momentum_caption(m: float | None) -> str:
+def momentum_caption(m: float | None, renorm: bool = False) -> str:
     """The momentum in the three conventions users meet."""
     if m is None:
         rule = "running = cumulative average of all batches so far (PyTorch momentum=None)."
     else:
         rule = (f"running ← (1 − m)·running + m·batch with m = {m:g} (PyTorch convention), "
                 f"the same as course β = {1 - m:g} or Keras momentum = {1 - m:g}.")
+    if renorm:   # the paper averages standard deviations, not variances
+        rule += " Batch Renorm averages σ_B, not σ²_B: the running variance is σ² − ε."
     return f"{rule} {POPULATION_NOTE}"
 
 
@@ -157,7 +159,7 @@ class RunningStatsPanel(Panel):
         cfg = frame.config
         self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
         i, unit = self.selector.layer(), self.selector.unit()
-        caption = momentum_caption(cfg.bn_momentum)
+        caption = momentum_caption(cfg.bn_momentum, cfg.norm == "renorm")
         if caption != self.caption.text():
             self.caption.setText(caption)
         if i >= len(cfg.hidden) or not cfg.bn_layers()[i]:
@@ -166,7 +168,8 @@ class RunningStatsPanel(Panel):
             self._clear_curves()
             return
         self.stack.setCurrentIndex(0)
-        self._update_legends(cfg.unbiased_running_var)
+        # Batch Renorm averages the biased σ_B, whatever the setting says (see norms.BatchRenorm).
+        self._update_legends(cfg.unbiased_running_var and cfg.norm != "renorm")
         h = frame.history
         steps = h.steps["step"]
         ev_steps = h.evals["step"]

@@ -13,6 +13,10 @@ from ..config_fields import ChoiceCombo
 from .base import Panel, finite_bounds, fit_legend, make_plot, set_title
 from .compare import RUN_COLORS
 
+# Each normalization keeps its colour whichever others a sweep compares.
+NORM_COLORS = {"bn": RUN_COLORS[0], "gn": RUN_COLORS[1], "ln": RUN_COLORS[2], "renorm": RUN_COLORS[3],
+               "noisy": RUN_COLORS[4], "none": RUN_COLORS[5]}
+
 
 class SweepPanel(Panel):
     """Final metric against the setting; ``set_sweep(spec, results)`` draws
@@ -30,9 +34,12 @@ class SweepPanel(Panel):
         super().__init__(parent)
         self.metric_combo = ChoiceCombo(tuple(METRICS.items()))
         self.metric_combo.setToolTip("Which final measurement of each run to plot")
+        self.metric_combo.setSizeAdjustPolicy(ChoiceCombo.SizeAdjustPolicy.AdjustToContents)
         self.metric_combo.currentIndexChanged.connect(self.redraw)
         self.progress = QProgressBar()
         self.progress.setFormat("%v of %m runs")
+        self.progress.setMinimumWidth(160)
+        self.progress.setToolTip("Runs of the sweep measured so far")
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.plot = make_plot("Sweep", "", "")
@@ -95,8 +102,8 @@ class SweepPanel(Panel):
             item.removeItem(line)
         item.legend.clear()
         self.lines = {}
-        for k, norm in enumerate(self._spec.norms):
-            color = RUN_COLORS[k % len(RUN_COLORS)]
+        for norm in self._spec.norms:
+            color = NORM_COLORS[norm]
             line = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=7,
                                    symbolBrush=color, symbolPen=color, name=NORM_NAMES[norm])
             item.addItem(line)
