@@ -1,5 +1,6 @@
 """Engine speed: the Fig. 1 network (digits, 64-100-100-100-10, sigmoid, BN,
-batch 60, float32, SGD) in bnviz and, when installed, in PyTorch on the CPU.
+batch 60, float32, SGD) in bnviz and, when installed, in PyTorch on the CPU;
+then the small CNN on the digits (benchmarks/cnn_steps.py, batch 64) in both.
 
 Both run single-threaded in this one process, in alternating rounds, so a
 noisy machine slows both alike; the figures are medians over the rounds.
@@ -18,6 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))   # cnn_steps
 
 import numpy as np  # noqa: E402
 
@@ -147,7 +149,32 @@ def main(argv=None) -> int:
         print("  PyTorch is not installed: no ratio (pip install torch to compare)")
     rows_share = (1e6 / med[ROWS] - bare_us) / bare_us
     print(f"  target: history rows <= 15 % of a bare step: {'MET' if rows_share <= 0.15 else 'MISSED'}")
+    cnn_section(args.rounds, args.steps)
     return 0
+
+
+def cnn_section(rounds: int, steps: int) -> None:
+    """The small CNN on the digits: a bare training step in bnviz's engine
+    against PyTorch's, alternating rounds in this process, medians."""
+    from cnn_steps import BATCH, CHANNELS, make_bnviz_cnn_step, make_torch_cnn_step
+    contenders = {"bnviz CNN step": make_bnviz_cnn_step()}
+    torch_step = make_torch_cnn_step()
+    if torch_step:
+        contenders["PyTorch CNN step"] = torch_step
+    for fn in contenders.values():
+        time_steps(fn, 50)
+    rates = {k: [] for k in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            rates[name].append(time_steps(fn, steps))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"Small CNN, digits 1x8x8, conv 3x3 {CHANNELS[0]} and {CHANNELS[1]} channels with BN, ReLU "
+          f"and 2x2 max pooling, dense 64 with BN, batch {BATCH}, float32, 1 thread")
+    for name, r in med.items():
+        print(f"  {name:<34} {r:8.0f} steps/s  ({1e6 / r:6.0f} us/step)")
+    if torch_step:
+        ratio = med["bnviz CNN step"] / med["PyTorch CNN step"]
+        print(f"  ratio bnviz / PyTorch: {ratio:.2f}x; target >= 1.0x: {'MET' if ratio >= 1.0 else 'MISSED'}")
 
 
 if __name__ == "__main__":
