@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .conv import Conv2d, Flatten, PerChannel, Pool2d
-from .layers import Linear, make_activation
-from .model import HiddenLayer, init_weights
+from .layers import make_activation
+from .model import dense_stack, init_weights, layer_parameters
 from .norms import make_norm
 
 
@@ -77,19 +77,10 @@ class CNN:
             if pooling is not None:
                 h, w = h // 2, w // 2
         self.flatten = Flatten()
-        self.layers: list[HiddenLayer] = []
-        fan_in = c * h * w
-        for i, width in enumerate(hidden):
-            rng = np.random.default_rng([seed, 1, i])
-            W = init_weights(rng, fan_in, width, init, init_std, self.dtype)
-            dense_norm = (make_norm(norm, width, rng=np.random.default_rng([seed, 5, i]), **options)
-                          if norm else None)
-            b = None if dense_norm is not None and dense_norm.has_running_stats else np.zeros(width, self.dtype)
-            self.layers.append(HiddenLayer(Linear(W, b), dense_norm, make_activation(activation), "before"))
-            fan_in = width
-        rng = np.random.default_rng([seed, 2])
-        self.head = Linear(init_weights(rng, fan_in, n_out, init, init_std, self.dtype),
-                           np.zeros(n_out, self.dtype))
+        self.layers, self.head = dense_stack(
+            c * h * w, hidden, n_out, [norm] * len(hidden), options, activation=activation,
+            leaky_slope=0.01, placement="before", keep_bias=False, init=init, init_std=init_std,
+            seed=seed, dtype=self.dtype)
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         a = x
@@ -111,19 +102,7 @@ class CNN:
     def named_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         out = []
         for i, block in enumerate(self.blocks, start=1):
-            out.append((f"conv{i}.W", block.conv.W, block.conv.dW))
-            if block.conv.b is not None:
-                out.append((f"conv{i}.b", block.conv.b, block.conv.db))
-            if block.norm is not None:
-                out.append((f"conv{i}.gamma", block.norm.gamma, block.norm.dgamma))
-                out.append((f"conv{i}.beta", block.norm.beta, block.norm.dbeta))
+            out += layer_parameters(f"conv{i}", block.conv, block.norm)
         for i, layer in enumerate(self.layers, start=1):
-            out.append((f"layer{i}.W", layer.linear.W, layer.linear.dW))
-            if layer.linear.b is not None:
-                out.append((f"layer{i}.b", layer.linear.b, layer.linear.db))
-            if layer.norm is not None:
-                out.append((f"layer{i}.gamma", layer.norm.gamma, layer.norm.dgamma))
-                out.append((f"layer{i}.beta", layer.norm.beta, layer.norm.dbeta))
-        out.append(("head.W", self.head.W, self.head.dW))
-        out.append(("head.b", self.head.b, self.head.db))
-        return out
+            out += layer_parameters(f"layer{i}", layer.linear, layer.norm)
+        return out + layer_parameters("head", self.head, None)

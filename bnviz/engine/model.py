@@ -124,6 +124,41 @@ class HiddenLayer:
         return self.linear.backward(dz, need_dx)
 
 
+def dense_stack(n_in: int, hidden, n_out: int, norms, norm_kwargs: dict, *, activation: str,
+                leaky_slope: float, placement: str, keep_bias: bool, init: str, init_std: float,
+                seed: int, dtype) -> tuple[list[HiddenLayer], Linear]:
+    """Hidden layers of ``hidden`` widths, layer i normalised by ``norms[i]``
+    (a kind, or None; ``make_norm`` given ``norm_kwargs``), and the linear head."""
+    layers = []
+    fan_in = n_in
+    for i, (width, kind) in enumerate(zip(hidden, norms)):
+        # One generator per layer, keyed by (seed, layer index): two
+        # networks that agree on a layer's shape start with equal weights.
+        rng = np.random.default_rng([seed, 1, i])
+        W = init_weights(rng, fan_in, width, init, init_std, dtype)
+        # Noisy BN's noise has a generator per layer, keyed like the weights.
+        layer_norm = (make_norm(kind, width, rng=np.random.default_rng([seed, 5, i]), **norm_kwargs)
+                      if kind else None)
+        bias_redundant = layer_norm is not None and layer_norm.has_running_stats and placement == "before"
+        b = np.zeros(width, dtype) if (keep_bias or not bias_redundant) else None
+        layers.append(HiddenLayer(Linear(W, b), layer_norm, make_activation(activation, leaky_slope),
+                                  placement))
+        fan_in = width
+    rng = np.random.default_rng([seed, 2])
+    head = Linear(init_weights(rng, fan_in, n_out, init, init_std, dtype), np.zeros(n_out, dtype))
+    return layers, head
+
+
+def layer_parameters(prefix: str, weights, norm) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, parameter, gradient) of a layer's weights (W, b) and its normalization's gamma, beta."""
+    out = [(f"{prefix}.W", weights.W, weights.dW)]
+    if weights.b is not None:
+        out.append((f"{prefix}.b", weights.b, weights.db))
+    if norm is not None:
+        out += [(f"{prefix}.gamma", norm.gamma, norm.dgamma), (f"{prefix}.beta", norm.beta, norm.dbeta)]
+    return out
+
+
 class MLP:
     """n_in -> hidden... -> n_out, softmax cross-entropy on top."""
 
@@ -137,28 +172,12 @@ class MLP:
         bn_layers = tuple(bn_layers) if bn_layers is not None else (True,) * len(hidden)
         if len(bn_layers) != len(hidden):
             raise ValueError("bn_layers needs one flag per hidden layer")
-        self.layers: list[HiddenLayer] = []
-        fan_in = n_in
-        for i, (width, has_bn) in enumerate(zip(hidden, bn_layers)):
-            # One generator per layer, keyed by (seed, layer index): two
-            # networks that agree on a layer's shape start with equal weights.
-            rng = np.random.default_rng([seed, 1, i])
-            W = init_weights(rng, fan_in, width, init, init_std, self.dtype)
-            layer_norm = None
-            if has_bn:
-                # Noisy BN's noise has a generator per layer, keyed like the weights.
-                layer_norm = make_norm(norm, width, momentum=bn_momentum, eps=bn_eps,
-                                       unbiased_running_var=unbiased_running_var, dtype=self.dtype,
-                                       rng=np.random.default_rng([seed, 5, i]), **(norm_options or {}))
-            bias_redundant = layer_norm is not None and layer_norm.has_running_stats \
-                and bn_placement == "before"
-            b = np.zeros(width, self.dtype) if (keep_bias or not bias_redundant) else None
-            self.layers.append(HiddenLayer(Linear(W, b), layer_norm,
-                                           make_activation(activation, leaky_slope), bn_placement))
-            fan_in = width
-        rng = np.random.default_rng([seed, 2])
-        self.head = Linear(init_weights(rng, fan_in, n_out, init, init_std, self.dtype),
-                           np.zeros(n_out, self.dtype))
+        norm_kwargs = dict(momentum=bn_momentum, eps=bn_eps, unbiased_running_var=unbiased_running_var,
+                           dtype=self.dtype, **(norm_options or {}))
+        self.layers, self.head = dense_stack(
+            n_in, hidden, n_out, [norm if on else None for on in bn_layers], norm_kwargs,
+            activation=activation, leaky_slope=leaky_slope, placement=bn_placement,
+            keep_bias=keep_bias, init=init, init_std=init_std, seed=seed, dtype=self.dtype)
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         """x: (N, n_in) -> logits (N, n_out)."""
@@ -178,16 +197,8 @@ class MLP:
         """(name, parameter, gradient) for every learnable array, in a fixed order."""
         out = []
         for i, layer in enumerate(self.layers, start=1):
-            lin = layer.linear
-            out.append((f"layer{i}.W", lin.W, lin.dW))
-            if lin.b is not None:
-                out.append((f"layer{i}.b", lin.b, lin.db))
-            if layer.norm is not None:
-                out.append((f"layer{i}.gamma", layer.norm.gamma, layer.norm.dgamma))
-                out.append((f"layer{i}.beta", layer.norm.beta, layer.norm.dbeta))
-        out.append(("head.W", self.head.W, self.head.dW))
-        out.append(("head.b", self.head.b, self.head.db))
-        return out
+            out += layer_parameters(f"layer{i}", layer.linear, layer.norm)
+        return out + layer_parameters("head", self.head, None)
 
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict:

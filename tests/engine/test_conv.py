@@ -13,24 +13,14 @@ from bnviz.engine.losses import softmax_cross_entropy
 from bnviz.engine.norms import BatchRenorm
 
 from test_gradients import numeric_grad, rel_error
+from test_norms import _check_layer
 
 TOL = 1e-7
 
 
 def _check(layer, x, params=()):
-    rng = np.random.default_rng(9)
-    out = copy.deepcopy(layer).forward(x, training=True)
-    R = rng.normal(size=out.shape)
-
-    def loss():
-        return float(np.sum(copy.deepcopy(layer).forward(x, training=True) * R))
-
-    probe = copy.deepcopy(layer)
-    probe.forward(x, training=True)
-    dx = probe.backward(R.copy())
-    assert rel_error(dx, numeric_grad(loss, x)) <= TOL
-    for name in params:
-        assert rel_error(getattr(probe, "d" + name), numeric_grad(loss, getattr(layer, name))) <= TOL, name
+    """dx and each of ``params`` of ``layer`` (test_norms' check, for any parameters)."""
+    _check_layer(layer, x, np.random.default_rng(9), params)
 
 
 @pytest.mark.parametrize("k,bias", [(3, True), (5, True), (3, False)])
