@@ -93,6 +93,11 @@ class SweepRunner:
         self.close()
 
     def close(self) -> None:
+        """Shut the workers down; a point still training is stopped, not
+        waited for (a pool's shutdown alone lets it run to its end)."""
         if self._pool is not None:
+            running = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in running:
+                process.terminate()
             self._pool = None

@@ -94,8 +94,8 @@ class RunningStatsPanel(Panel):
             backdrop(plot).add_owner(self.population_points[key], self.population_points[key])
         # Batch Renorm's r and d of the unit, between the schedule's limits (shown for Renorm only).
         self.rd_plot = make_plot("Batch Renorm's r and d", "step", "r, d")
-        self.rd_curves = {"r": add_curve(self.rd_plot, "r = σ_B/σ", NORMALIZED, width=1.5),
-                          "d": add_curve(self.rd_plot, "d = (μ_B − μ)/σ", AFTER, width=1.5)}
+        self.rd_curves = {"r": add_curve(self.rd_plot, "r = σ_B/σ", NORMALIZED, width=2.5),
+                          "d": add_curve(self.rd_plot, "d = (μ_B − μ)/σ", AFTER, width=2.5)}
         self.rd_series = {key: Series(self.rd_plot, curve, envelope=True)
                           for key, curve in self.rd_curves.items()}
         dashed = pg.mkPen(LIGHT, width=1.5, style=Qt.DashLine)
