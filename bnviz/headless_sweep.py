@@ -37,9 +37,7 @@ def run_sweep(args, config) -> int:
             config = lesson(args.lesson).configs[0]
         spec = SweepSpec(config or default_config(), setting, values, norms, args.steps)
         runner = SweepRunner(spec)
-    except (QtUnavailable, ExportError) as exc:
-        return fail(str(exc))
-    except ConfigError as exc:
+    except (QtUnavailable, ExportError, ConfigError) as exc:
         return fail(str(exc))
     print(f"bnviz: sweeping {setting} over {', '.join(f'{v:g}' for v in values)} for "
           f"{', '.join(NORM_NAMES[n] for n in norms)}: {runner.total} runs of {args.steps} steps",

@@ -159,7 +159,6 @@ class PerChannel:
 
     def __init__(self, dense):
         self.dense = dense
-        self._shape = None
 
     def __getattr__(self, name):
         try:
@@ -169,8 +168,6 @@ class PerChannel:
         return getattr(dense, name)
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
-        if training and update_stats:
-            self._shape = x.shape
         return _from_rows(self.dense.forward(_to_rows(x), training, update_stats), x.shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ import numpy as np
 
 from .layers import BatchNorm
 
-from .settings import RUNNING_STAT_NORMS  # noqa: F401 - declared with the setting's choices
 
 
 def _channel_shape(x: np.ndarray) -> tuple[int, ...]:

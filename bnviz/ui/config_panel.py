@@ -105,7 +105,8 @@ class ConfigPanel(ConfigForm, QWidget):
             self._seed.setValue(cfg.seed)
             self._dtype.set_value(cfg.dtype)
             for name, widget in self._declared.items():   # a choice's set_value, a spin box's setValue
-                getattr(widget, "set_value", getattr(widget, "setValue", None))(getattr(cfg, name))
+                show = widget.set_value if hasattr(widget, "set_value") else widget.setValue
+                show(getattr(cfg, name))
         self._refresh(emit=False)
 
     def set_owner(self, label: str, editable: bool = True) -> None:
