@@ -3,43 +3,212 @@ optional normalization per channel, activation, 2x2 pooling), flattening,
 dense hidden layers as in the MLP, and a linear softmax head.
 
 Each block's normalization sits between the convolution and the activation
-(BN's place in the paper): BatchNorm, Batch Renorm and noisy BN per channel
-over (N, H, W) (``conv.PerChannel``), GroupNorm and LayerNorm in their
-convolutional forms (over each example's channels of a group and every
-pixel). Where it keeps running statistics the convolution's bias is dropped,
+(BN's place in the paper) or after the activation, as the MLP's: BatchNorm,
+Batch Renorm and noisy BN per channel over (N, H, W) (``conv.PerChannel``),
+GroupNorm and LayerNorm in their convolutional forms (over each example's
+channels of a group and every pixel). Where it keeps running statistics
+and directly follows the convolution, the convolution's bias is dropped,
 as in the MLP.
+
+A block is one of the network's ``layers`` beside the dense ones: its
+units are its channels, and what records, the history and the test-time
+statistics read of it is "rows" (N*H*W, C), every pixel of every example
+one sample of its channel's distribution, which is exactly what BN
+normalises per channel. So every panel that shows a dense layer's units
+shows a block's channels unchanged.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .conv import Conv2d, Flatten, PerChannel, Pool2d
+from .conv import Conv2d, PerChannel, Pool2d, from_rows, to_rows
 from .layers import make_activation
-from .model import dense_stack, init_weights, layer_parameters
+from .model import LayeredModel, dense_stack, init_weights
 from .norms import make_norm
+from .state import array
+
+# Values in the widest im2col matrix of one inference pass: at most 64 MB in
+# float32, so that many examples (a test set of 28x28 images, which at once
+# would take gigabytes) pass in parts.
+INFER_VALUES = 1 << 24
 
 
 class ConvBlock:
-    def __init__(self, conv: Conv2d, norm, activation, pool: Pool2d | None):
-        self.conv, self.norm, self.act, self.pool = conv, norm, activation, pool
-        self.pre = self.out = None   # what the last training forward saw (records read them)
+    """Convolution (the block's ``linear`` map), normalization, activation,
+    then 2x2 pooling where the image's sides are even; the network's last
+    block also flattens its output for the dense layers. Input: (N, C*H*W)
+    rows of images, or (N, C, H, W)."""
 
-    def forward(self, x, training=True, update_stats=True):
-        z = self.conv.forward(x, training)
-        a = z if self.norm is None else self.norm.forward(z, training, update_stats)
-        a = self.act.forward(a, training)
+    kind = "conv"
+    FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
+    ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
+               "after": {"act_in": "pre", "bn_out": "out"}}
+
+    def __init__(self, conv: Conv2d, norm, activation, pool: Pool2d | None, in_shape, placement: str,
+                 flatten: bool):
+        self.linear, self.norm, self.act, self.pool = conv, norm, activation, pool
+        self.in_shape = tuple(int(s) for s in in_shape)   # (C, H, W)
+        self.placement, self.flatten = placement, flatten
+        self._pooled_shape = None
+        # What the last training forward saw, as rows (N*H*W, C); records read them.
+        self.pre = self.act_in = self.bn_in = self.bn_out = self.out = None
+
+    @property
+    def width(self) -> int:
+        return self.linear.W.shape[0]
+
+    @property
+    def map_shape(self) -> tuple[int, int]:
+        """(H, W) of the convolution's output (= its input: "same" padding)."""
+        return self.in_shape[1:]
+
+    @property
+    def bn(self):
+        norm = self.norm
+        return norm if norm is not None and norm.has_running_stats else None
+
+    def _image(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape((x.shape[0],) + self.in_shape) if x.ndim == 2 else x
+
+    def _pool_flatten(self, a: np.ndarray, training: bool) -> np.ndarray:
         out = a if self.pool is None else self.pool.forward(a, training)
-        if training and update_stats:
-            self.pre, self.out = z, out
+        if self.flatten:
+            if training:
+                self._pooled_shape = out.shape
+            out = out.reshape(out.shape[0], -1)
         return out
 
+    def forward(self, x, training=True, update_stats=True):
+        z = self.linear.forward(self._image(x), training)
+        norm = self.norm
+        if norm is None:
+            bn_in = bn_out = None
+            act_in = z
+            a = self.act.forward(z, training)
+        elif self.placement == "before":
+            bn_in = z
+            bn_out = act_in = norm.forward(z, training, update_stats)
+            a = self.act.forward(act_in, training)
+        else:
+            act_in = z
+            bn_in = self.act.forward(z, training)
+            a = bn_out = norm.forward(bn_in, training, update_stats)
+        if training and update_stats:
+            maps = {"pre": z, "act_in": act_in, "bn_in": bn_in, "bn_out": bn_out, "out": a}
+            self._set_rows(maps)
+        return self._pool_flatten(a, training)
+
+    def _set_rows(self, maps: dict) -> None:
+        """Keep each distinct map once as rows; aliases stay aliases (records test them by identity)."""
+        seen = {}
+        for attr in self.FORWARD:
+            m = maps[attr]
+            if m is None:
+                setattr(self, attr, None)
+            else:
+                if id(m) not in seen:
+                    seen[id(m)] = to_rows(m)
+                setattr(self, attr, seen[id(m)])
+
     def backward(self, dout, need_dx=True):
+        if self.flatten:
+            dout = dout.reshape(self._pooled_shape)
         if self.pool is not None:
             dout = self.pool.backward(dout)
-        dout = self.act.backward(dout)
-        if self.norm is not None:
-            dout = self.norm.backward(dout)
-        return self.conv.backward(dout, need_dx)
+        if self.norm is None:
+            dz = self.act.backward(dout)
+        elif self.placement == "before":
+            dz = self.norm.backward(self.act.backward(dout))
+        else:
+            dz = self.act.backward(self.norm.backward(dout))
+        return self.linear.backward(dz, need_dx)
+
+    def normalized(self) -> np.ndarray | None:
+        """The last training forward's x_hat as rows (N*H*W, C)."""
+        x_hat = None if self.norm is None else self.norm.x_hat
+        return to_rows(x_hat) if x_hat is not None and x_hat.ndim == 4 else x_hat
+
+    def infer(self, a, normalize, pres=None, stop_after_norm=False):
+        """As ``HiddenLayer.infer``; ``normalize`` is given rows (N*H*W, C),
+        the normalization's output is returned as rows too."""
+        z = self.linear.forward(self._image(a), training=False)
+        if pres is not None:
+            pres.append(to_rows(z))
+        norm = self.norm
+
+        def apply(v):
+            if self.bn is None:   # LayerNorm, GroupNorm: each example's own statistics
+                return norm.forward(v, training=False)
+            return from_rows(normalize(norm, to_rows(v)), v.shape)
+
+        if norm is None:
+            out = None
+            act = self.act.forward(z, training=False)
+        elif self.placement == "before":
+            out = apply(z)
+            act = self.act.forward(out, training=False)
+        else:
+            act = out = apply(self.act.forward(z, training=False))
+        return self._pool_flatten(act, training=False), (None if out is None else to_rows(out))
+
+    def feature_maps(self, a) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Inference mode with the running statistics, writing nothing: the
+        convolution's maps (N, C, H, W), the normalization's (None without),
+        and the block's output for the next layer."""
+        z = self.linear.forward(self._image(a), training=False)
+        norm = self.norm
+        if norm is None:
+            out, act = None, self.act.forward(z, training=False)
+        elif self.placement == "before":
+            out = norm.forward(z, training=False)
+            act = self.act.forward(out, training=False)
+        else:
+            act = out = norm.forward(self.act.forward(z, training=False), training=False)
+        return z, out, self._pool_flatten(act, training=False)
+
+    # ---------------------------------------------------------------- state
+    def _aliases(self) -> dict:
+        return self.ALIASES[self.placement if self.norm is not None else None]
+
+    def saved_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        aliases = self._aliases()
+        for attr in self.FORWARD:
+            if attr not in aliases and getattr(self, attr) is not None:
+                out[attr] = getattr(self, attr)
+        if self.bn is not None:
+            out["running_mean"], out["running_var"] = self.bn.running_mean, self.bn.running_var
+        norm = self.norm
+        if norm is not None:
+            for attr in norm.CACHE:
+                if getattr(norm, attr) is not None:
+                    out[attr] = getattr(norm, attr)
+            if self.normalized() is not None:
+                out["x_hat"] = self.normalized()
+        return out
+
+    def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
+        width, dt, norm = self.width, self.linear.W.dtype, self.norm
+        if self.bn is not None:
+            self.bn.running_mean[...] = array(arrays, p + "running_mean", (width,), dt)
+            self.bn.running_var[...] = array(arrays, p + "running_var", (width,), dt)
+        if batch_rows is None:
+            return
+        h, w = self.map_shape
+        rows = (batch_rows * h * w, width)
+        aliases = self._aliases()
+        for attr in self.FORWARD:
+            if attr in aliases or (attr in ("bn_in", "bn_out") and norm is None):
+                continue
+            setattr(self, attr, array(arrays, p + attr, rows, dt))
+        for attr, source in aliases.items():
+            setattr(self, attr, getattr(self, source))
+        if norm is not None:
+            target = getattr(norm, "dense", norm)   # PerChannel keeps its statistics in the dense norm
+            for attr in norm.CACHE:
+                setattr(target, attr, array(arrays, p + attr, (width,), dt))
+            x_hat = array(arrays, p + "x_hat", rows, dt)
+            target.x_hat = x_hat if target is not norm else from_rows(x_hat, (batch_rows, width, h, w))
 
 
 def conv_norm(kind: str, channels: int, rng, momentum, eps, unbiased_running_var, dtype, **options):
@@ -50,59 +219,70 @@ def conv_norm(kind: str, channels: int, rng, momentum, eps, unbiased_running_var
     return PerChannel(norm) if norm.has_running_stats else norm
 
 
-class CNN:
-    """(C, H, W) images -> conv blocks -> flatten -> dense layers -> logits."""
+class CNN(LayeredModel):
+    """(N, C*H*W) rows of (C, H, W) images -> conv blocks -> flatten -> dense
+    layers -> logits. ``norms``: per layer (blocks, then hidden layers) a
+    normalization kind or None; ``norm`` applies one kind to all."""
 
     def __init__(self, in_shape: tuple[int, int, int], channels: tuple[int, ...], kernel: int,
                  hidden: tuple[int, ...], n_out: int, *, pool: str = "max", activation: str = "relu",
-                 norm: str | None = "batch", bn_momentum=0.1, bn_eps=1e-5, unbiased_running_var=True,
-                 norm_options: dict | None = None, init: str = "he", init_std: float = 0.1, seed: int = 0,
-                 dtype=np.float32):
+                 leaky_slope: float = 0.01, norm: str | None = "batch", norms=None,
+                 placement: str = "before", keep_bias: bool = False, bn_momentum=0.1, bn_eps=1e-5,
+                 unbiased_running_var=True, norm_options: dict | None = None, init: str = "he",
+                 init_std: float = 0.1, seed: int = 0, dtype=np.float32):
         self.dtype = np.dtype(dtype)
+        norms = list(norms) if norms is not None else [norm] * (len(channels) + len(hidden))
+        if len(norms) != len(channels) + len(hidden):
+            raise ValueError("norms needs one entry per convolution block and hidden layer")
         c, h, w = in_shape
+        self.in_shape = tuple(in_shape)
         options = dict(momentum=bn_momentum, eps=bn_eps, unbiased_running_var=unbiased_running_var,
                        dtype=self.dtype, **(norm_options or {}))
         self.blocks: list[ConvBlock] = []
+        widest = 0
         for i, f in enumerate(channels):
             rng = np.random.default_rng([seed, 6, i])
             fan_in = c * kernel * kernel
             W = (init_weights(rng, fan_in, f, init, init_std, self.dtype).T
                  .reshape(f, c, kernel, kernel).copy())
-            block_norm = (conv_norm(norm, f, np.random.default_rng([seed, 7, i]), **options)
-                          if norm else None)
-            b = None if block_norm is not None and block_norm.has_running_stats else np.zeros(f, self.dtype)
-            pooling = Pool2d(pool) if h % 2 == 0 and w % 2 == 0 and h > 1 else None
-            self.blocks.append(ConvBlock(Conv2d(W, b), block_norm, make_activation(activation), pooling))
+            kind = norms[i]
+            block_norm = conv_norm(kind, f, np.random.default_rng([seed, 7, i]), **options) if kind else None
+            redundant = block_norm is not None and block_norm.has_running_stats and placement == "before"
+            b = np.zeros(f, self.dtype) if keep_bias or not redundant else None
+            pooling = Pool2d(pool) if pool != "none" and h % 2 == 0 and w % 2 == 0 and h > 1 else None
+            widest = max(widest, max(c, f) * kernel * kernel * h * w)
+            self.blocks.append(ConvBlock(Conv2d(W, b), block_norm, make_activation(activation, leaky_slope),
+                                         pooling, (c, h, w), placement, flatten=i == len(channels) - 1))
             c = f
             if pooling is not None:
                 h, w = h // 2, w // 2
-        self.flatten = Flatten()
-        self.layers, self.head = dense_stack(
-            c * h * w, hidden, n_out, [norm] * len(hidden), options, activation=activation,
-            leaky_slope=0.01, placement="before", keep_bias=False, init=init, init_std=init_std,
-            seed=seed, dtype=self.dtype)
+        dense, self.head = dense_stack(
+            c * h * w, hidden, n_out, norms[len(channels):], options, activation=activation,
+            leaky_slope=leaky_slope, placement=placement, keep_bias=keep_bias, init=init,
+            init_std=init_std, seed=seed, dtype=self.dtype)
+        self.layers = self.blocks + dense
+        # Examples per inference pass (see INFER_VALUES): the widest im2col matrix bounds it.
+        self.infer_batch = max(16, INFER_VALUES // max(widest, 1))
+
+    def layer_names(self) -> list[str]:
+        n = len(self.blocks)
+        return [f"conv{i}" for i in range(1, n + 1)] + [
+            f"layer{i}" for i in range(1, len(self.layers) - n + 1)]
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
-        a = x
+        if training or x.shape[0] <= self.infer_batch:
+            return super().forward(x, training, update_stats)
+        # Inference of many examples in parts: each example's output is its own.
+        step = self.infer_batch
+        return np.concatenate([LayeredModel.forward(self, x[s:s + step], False, update_stats)
+                               for s in range(0, x.shape[0], step)])
+
+    def feature_maps(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per block, (convolution's maps, normalization's maps or None) of
+        the examples x (N, C*H*W) in inference mode (running statistics), each
+        (N, C, H, W); nothing in the model changes."""
+        out, a = [], x
         for block in self.blocks:
-            a = block.forward(a, training, update_stats)
-        a = self.flatten.forward(a, training)
-        for layer in self.layers:
-            a = layer.forward(a, training, update_stats)
-        return self.head.forward(a, training)
-
-    def backward(self, dlogits: np.ndarray) -> None:
-        da = self.head.backward(dlogits)
-        for layer in reversed(self.layers):
-            da = layer.backward(da)
-        da = self.flatten.backward(da)
-        for i in range(len(self.blocks) - 1, -1, -1):
-            da = self.blocks[i].backward(da, need_dx=i > 0)
-
-    def named_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        out = []
-        for i, block in enumerate(self.blocks, start=1):
-            out += layer_parameters(f"conv{i}", block.conv, block.norm)
-        for i, layer in enumerate(self.layers, start=1):
-            out += layer_parameters(f"layer{i}", layer.linear, layer.norm)
-        return out + layer_parameters("head", self.head, None)
+            z, normed, a = block.feature_maps(a)
+            out.append((z, normed))
+        return out

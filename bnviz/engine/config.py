@@ -48,6 +48,10 @@ class RunConfig:
     noise: float = 0.15          # toy data sets only
     test_fraction: float = 0.2
     # network
+    architecture: str = "mlp"     # "mlp", or "cnn": convolution blocks before the hidden layers
+    conv_channels: tuple[int, ...] = (8, 16)
+    conv_kernel: int = 3
+    conv_pool: str = "max"
     hidden: tuple[int, ...] = (100, 100, 100)
     activation: str = "sigmoid"
     leaky_slope: float = 0.01
@@ -90,14 +94,30 @@ class RunConfig:
     def __post_init__(self):
         if isinstance(self.hidden, list):
             self.hidden = tuple(self.hidden)
+        if isinstance(self.conv_channels, list):
+            self.conv_channels = tuple(self.conv_channels)
         if isinstance(self.batchnorm, list):
             self.batchnorm = tuple(self.batchnorm)
 
     # ------------------------------------------------------------------ derived
+    def is_cnn(self) -> bool:
+        return self.architecture == "cnn"
+
+    def layer_widths(self) -> tuple[int, ...]:
+        """The width of every layer a normalization may follow, input side
+        first: a CNN's convolution blocks (their channels), then the hidden
+        layers. Per-layer flags, records and the history follow this order."""
+        conv = self.conv_channels if self.is_cnn() else ()
+        return tuple(conv) + tuple(self.hidden)
+
+    def conv_count(self) -> int:
+        """How many of ``layer_widths`` are convolution blocks."""
+        return len(self.conv_channels) if self.is_cnn() else 0
+
     def bn_layers(self) -> tuple[bool, ...]:
-        """One BN flag per hidden layer."""
+        """One BN flag per layer of ``layer_widths``."""
         if isinstance(self.batchnorm, bool):
-            return (self.batchnorm,) * len(self.hidden)
+            return (self.batchnorm,) * len(self.layer_widths())
         return tuple(bool(b) for b in self.batchnorm)
 
     def norm_kinds(self) -> tuple[str | None, ...]:
@@ -116,8 +136,10 @@ class RunConfig:
         """Raise ConfigError naming the first bad field; return self if valid.
         Each setting's rule is the schema's (settings.py); only the rules
         that tie two settings together are written here."""
+        shaped = isinstance(self.hidden, tuple) and isinstance(self.conv_channels, tuple)
+        widths = self.layer_widths() if shaped else None   # (a bad one is named in its turn)
         for setting in SETTINGS:
-            problem = setting.problem(getattr(self, setting.name), hidden=self.hidden)
+            problem = setting.problem(getattr(self, setting.name), hidden=widths)
             if problem is not None:
                 raise ConfigError(setting.name, problem)
             if setting.name == "data_path" and self.dataset == "file":
@@ -125,8 +147,10 @@ class RunConfig:
                     raise ConfigError("data_path", "data set 'file' needs the path of a .csv or .npz file")
                 if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
                     raise ConfigError("data_path", "must end in .csv or .npz")
+        if self.conv_kernel not in (3, 5):
+            raise ConfigError("conv_kernel", f"must be 3 or 5 (a 3×3 or 5×5 kernel), got {self.conv_kernel}")
         if self.norm == "group":
-            for width, on in zip(self.hidden, self.bn_layers()):
+            for width, on in zip(self.layer_widths(), self.bn_layers()):
                 if on and width % self.gn_groups:
                     raise ConfigError("gn_groups", f"GroupNorm splits a layer's features into "
                                       f"{self.gn_groups} equal groups: a width of {width} does not "
@@ -240,6 +264,18 @@ PRESETS: dict[str, RunConfig] = {
     "Spiral with BN": RunConfig(
         dataset="spiral", hidden=(32, 32, 32), activation="relu", batchnorm=True,
         init="he", optimizer="adam", lr=0.01, batch_size=32, noise=0.1),
+    # Two convolution blocks (8 then 16 channels, 3x3, BN per channel, 2x2 max
+    # pooling: 8x8 -> 4x4 -> 2x2), one dense layer of 64.
+    "Small CNN on digits": RunConfig(
+        dataset="digits", architecture="cnn", conv_channels=(8, 16), conv_kernel=3, conv_pool="max",
+        hidden=(64,), activation="relu", batchnorm=True, init="he", optimizer="momentum", lr=0.02,
+        batch_size=64),
+    # The same on a user's MNIST file (28x28, from .npz or .csv): 5x5 kernels,
+    # 28x28 -> 14x14 -> 7x7.
+    "CNN on MNIST (your file)": RunConfig(
+        dataset="file", architecture="cnn", conv_channels=(8, 16), conv_kernel=5, conv_pool="max",
+        hidden=(64,), activation="relu", batchnorm=True, init="he", optimizer="momentum", lr=0.02,
+        batch_size=64),
 }
 DEFAULT_PRESET = "Ioffe & Szegedy 2015, Fig. 1"
 

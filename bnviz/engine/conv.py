@@ -52,7 +52,7 @@ class Conv2d:
             out += self.b[:, None]
         if training:
             self._cols, self._shape = cols, x.shape
-        return out.reshape(-1, n, h, w).transpose(1, 0, 2, 3)
+        return out.reshape(self.W.shape[0], n, h, w).transpose(1, 0, 2, 3)
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """dout (N, F, H, W) -> dx (N, C, H, W); sets dW and db."""
@@ -140,12 +140,12 @@ class Flatten:
 # The convolution hands on its output channel-major, (C, N, H, W) in memory
 # seen as (N, C, H, W): then these are views, not copies, and so is every
 # array that elementwise operations make from them (NumPy keeps the layout).
-def _to_rows(x: np.ndarray) -> np.ndarray:
+def to_rows(x: np.ndarray) -> np.ndarray:
     """(N, C, H, W) -> (N*H*W, C): every pixel of every example a row."""
     return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
 
 
-def _from_rows(rows: np.ndarray, shape) -> np.ndarray:
+def from_rows(rows: np.ndarray, shape) -> np.ndarray:
     n, c, h, w = shape
     return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
@@ -155,10 +155,17 @@ class PerChannel:
     Renorm, noisy BN) applied per channel of (N, C, H, W) inputs: its
     statistics over (N, H, W), as ``torch.nn.BatchNorm2d`` (the running
     variance's unbiased factor uses n = N*H*W, as PyTorch's does).
-    Attributes not found here are the dense layer's (gamma, running_mean...)."""
+    Every other attribute is the dense layer's (gamma, running_mean...), read or written."""
 
     def __init__(self, dense):
         self.dense = dense
+
+    def __setattr__(self, name, value):
+        # Settings and restored counters (momentum, num_batches_tracked...) belong to the dense norm.
+        if name == "dense":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.dense, name, value)
 
     def __getattr__(self, name):
         try:
@@ -168,10 +175,10 @@ class PerChannel:
         return getattr(dense, name)
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
-        return _from_rows(self.dense.forward(_to_rows(x), training, update_stats), x.shape)
+        return from_rows(self.dense.forward(to_rows(x), training, update_stats), x.shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return _from_rows(self.dense.backward(_to_rows(dy)), dy.shape)
+        return from_rows(self.dense.backward(to_rows(dy)), dy.shape)
 
 
 def BatchNorm2d(channels: int, momentum=0.1, eps=1e-5, unbiased_running_var=True, dtype=np.float32):

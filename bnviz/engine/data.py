@@ -277,6 +277,16 @@ def _read_csv(p: Path, fname: str) -> tuple[np.ndarray, list[str]]:
     return x, labels
 
 
+def _pixel_values(x: np.ndarray) -> bool:
+    """Whether every value is a whole number from 0 to 255 (8-bit pixels:
+    MNIST as uint8, or as the integers of a CSV)."""
+    if x.dtype == np.uint8:
+        return True
+    if x.dtype.kind not in "iuf" or x.size == 0:
+        return False
+    return bool(x.min() >= 0 and x.max() <= 255 and np.all(np.mod(x, 1) == 0))
+
+
 def _check_features(x: np.ndarray, fname: str, tag: str) -> tuple[np.ndarray, tuple[int, int] | None]:
     """Validate a feature array; flatten (N, h, w) images to (N, h*w)."""
     if x.dtype.kind not in "biuf":
@@ -286,8 +296,8 @@ def _check_features(x: np.ndarray, fname: str, tag: str) -> tuple[np.ndarray, tu
                            f"or (N, height, width) images")
     shape = (int(x.shape[1]), int(x.shape[2])) if x.ndim == 3 else None
     side = math.isqrt(x.shape[1])
-    if x.ndim == 2 and x.dtype == np.uint8 and x.shape[1] >= 16 and side * side == x.shape[1]:
-        shape = (side, side)  # flat uint8 rows with a square count (e.g. 784) are pixels too
+    if x.ndim == 2 and x.shape[1] >= 16 and side * side == x.shape[1] and _pixel_values(x):
+        shape = (side, side)  # flat rows of pixel values with a square count (e.g. 784) are images too
     x = x.reshape(x.shape[0], math.prod(x.shape[1:]))
     if x.dtype.kind == "b":
         x = x.astype(np.uint8)  # bool arithmetic (ptp, subtraction) is not defined

@@ -42,6 +42,13 @@ class HiddenLayer:
         # every forward allocates fresh arrays).
         self.pre = self.act_in = self.bn_in = self.bn_out = self.out = None
 
+    kind = "dense"
+
+    @property
+    def width(self) -> int:
+        """Units: what the layer's per-unit statistics and records count."""
+        return self.linear.W.shape[1]
+
     @property
     def bn(self) -> BatchNorm | None:
         """The normalization if it keeps running statistics (BN and its
@@ -114,6 +121,32 @@ class HiddenLayer:
                 setattr(norm, attr, array(arrays, p + attr, (width,), dt))
             norm.x_hat = array(arrays, p + "x_hat", (batch_rows, width), dt)
 
+    def normalized(self) -> np.ndarray | None:
+        """The last training forward's x_hat (N, D)."""
+        return None if self.norm is None else self.norm.x_hat
+
+    def infer(self, a: np.ndarray, normalize, pres: list | None = None,
+              stop_after_norm: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """An inference-mode pass that writes nothing in the layer: returns
+        (the layer's output, or None with ``stop_after_norm`` where the
+        activation would follow; the normalization's output (N, D) or None).
+        ``normalize(norm, v)`` stands in for a normalization with running
+        statistics; LayerNorm and GroupNorm use each example's own
+        statistics whatever the mode, so they are applied as they are. The
+        linear map's output z (N, D) is appended to ``pres`` if given."""
+        z = self.linear.forward(a, training=False)  # training=False: no cache written
+        if pres is not None:
+            pres.append(z)
+        norm = self.norm
+        if norm is None:
+            return (None if stop_after_norm else self.act.forward(z, training=False)), None
+        apply = normalize if self.bn is not None else (lambda n, v: n.forward(v, training=False))
+        if self.placement == "before":
+            out = apply(norm, z)
+            return (None if stop_after_norm else self.act.forward(out, training=False)), out
+        out = apply(norm, self.act.forward(z, training=False))
+        return out, out
+
     def backward(self, da: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.norm is None:
             dz = self.act.backward(da)
@@ -159,25 +192,13 @@ def layer_parameters(prefix: str, weights, norm) -> list[tuple[str, np.ndarray, 
     return out
 
 
-class MLP:
-    """n_in -> hidden... -> n_out, softmax cross-entropy on top."""
+class LayeredModel:
+    """What the MLP and the CNN share: ``layers`` (each with a linear map, an
+    optional normalization and what its last training forward saw), a
+    linear ``head``, and their state for sessions."""
 
-    def __init__(self, n_in: int, hidden: tuple[int, ...], n_out: int, *, activation: str = "sigmoid",
-                 leaky_slope: float = 0.01, bn_layers: tuple[bool, ...] | None = None,
-                 bn_placement: str = "before", keep_bias: bool = False, init: str = "gaussian",
-                 init_std: float = 0.1, bn_momentum: float | None = 0.1, bn_eps: float = 1e-5,
-                 unbiased_running_var: bool = True, norm: str = "batch", norm_options: dict | None = None,
-                 seed: int = 0, dtype=np.float32):
-        self.dtype = np.dtype(dtype)
-        bn_layers = tuple(bn_layers) if bn_layers is not None else (True,) * len(hidden)
-        if len(bn_layers) != len(hidden):
-            raise ValueError("bn_layers needs one flag per hidden layer")
-        norm_kwargs = dict(momentum=bn_momentum, eps=bn_eps, unbiased_running_var=unbiased_running_var,
-                           dtype=self.dtype, **(norm_options or {}))
-        self.layers, self.head = dense_stack(
-            n_in, hidden, n_out, [norm if on else None for on in bn_layers], norm_kwargs,
-            activation=activation, leaky_slope=leaky_slope, placement=bn_placement,
-            keep_bias=keep_bias, init=init, init_std=init_std, seed=seed, dtype=self.dtype)
+    layers: list
+    head: Linear
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         """x: (N, n_in) -> logits (N, n_out)."""
@@ -196,9 +217,13 @@ class MLP:
     def named_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(name, parameter, gradient) for every learnable array, in a fixed order."""
         out = []
-        for i, layer in enumerate(self.layers, start=1):
-            out += layer_parameters(f"layer{i}", layer.linear, layer.norm)
+        for layer, name in zip(self.layers, self.layer_names()):
+            out += layer_parameters(name, layer.linear, layer.norm)
         return out + layer_parameters("head", self.head, None)
+
+    def layer_names(self) -> list[str]:
+        """The parameters' prefixes: "layer1"... for dense layers ("conv1"... in a CNN)."""
+        return [f"layer{i}" for i in range(1, len(self.layers) + 1)]
 
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict:
@@ -244,3 +269,24 @@ class MLP:
 
     def _noisy(self) -> list:
         return [n for n in self.norms() if n.kind == "noisy"]
+
+
+class MLP(LayeredModel):
+    """n_in -> hidden... -> n_out, softmax cross-entropy on top."""
+
+    def __init__(self, n_in: int, hidden: tuple[int, ...], n_out: int, *, activation: str = "sigmoid",
+                 leaky_slope: float = 0.01, bn_layers: tuple[bool, ...] | None = None,
+                 bn_placement: str = "before", keep_bias: bool = False, init: str = "gaussian",
+                 init_std: float = 0.1, bn_momentum: float | None = 0.1, bn_eps: float = 1e-5,
+                 unbiased_running_var: bool = True, norm: str = "batch", norm_options: dict | None = None,
+                 seed: int = 0, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        bn_layers = tuple(bn_layers) if bn_layers is not None else (True,) * len(hidden)
+        if len(bn_layers) != len(hidden):
+            raise ValueError("bn_layers needs one flag per hidden layer")
+        norm_kwargs = dict(momentum=bn_momentum, eps=bn_eps, unbiased_running_var=unbiased_running_var,
+                           dtype=self.dtype, **(norm_options or {}))
+        self.layers, self.head = dense_stack(
+            n_in, hidden, n_out, [norm if on else None for on in bn_layers], norm_kwargs,
+            activation=activation, leaky_slope=leaky_slope, placement=bn_placement,
+            keep_bias=keep_bias, init=init, init_std=init_std, seed=seed, dtype=self.dtype)

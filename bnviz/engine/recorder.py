@@ -110,10 +110,10 @@ class Recorder:
                 bn_in = pre if layer.bn_in is layer.pre else frozen_copy(layer.bn_in)
                 bn_out = act_in if layer.bn_out is layer.act_in else frozen_copy(layer.bn_out)
             layers.append(LayerRecord(
-                index=i, width=layer.linear.W.shape[1], has_bn=norm is not None,
+                index=i, width=layer.width, has_bn=norm is not None, kind=layer.kind,
                 norm=norm.kind if norm else None,
                 placement=layer.placement, pre=pre, bn_in=bn_in,
-                normalized=frozen_copy(norm.x_hat) if norm else None, bn_out=bn_out, act_in=act_in,
+                normalized=frozen_copy(layer.normalized()), bn_out=bn_out, act_in=act_in,
                 batch_mean=frozen_copy(bn.batch_mean) if bn else None,
                 batch_var=frozen_copy(bn.batch_var) if bn else None,
                 running_mean=frozen_copy(bn.running_mean) if bn else None,

@@ -60,6 +60,8 @@ class LayerRecord:
     norm: str | None = None         # the normalization's kind (config's ``norm``), None without
     renorm_r: np.ndarray | None = None   # Batch Renorm's r and d at this step, per unit
     renorm_d: np.ndarray | None = None
+    kind: str = "dense"             # "dense", or "conv": a convolution block whose units are its
+                                    # channels and whose (B, D) arrays are (B*H*W, C), every pixel a row
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 MAX_LAYERS = 16
 MAX_WIDTH = 4096
+MAX_CHANNELS = 256
 TOY_DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
 
 
@@ -73,10 +74,11 @@ class Setting:
             return None if isinstance(value, str) else (
                 f"must be text (the path of a .csv or .npz file), got {show(value)}")
         if kind == "layers":
+            top = int(self.hi) if self.hi is not None else MAX_WIDTH
             if (isinstance(value, tuple) and 1 <= len(value) <= MAX_LAYERS
-                    and all(is_int(h) and 1 <= h <= MAX_WIDTH for h in value)):
+                    and all(is_int(h) and 1 <= h <= top for h in value)):
                 return None
-            return f"1 to {MAX_LAYERS} layer widths, each an integer from 1 to {MAX_WIDTH}"
+            return f"1 to {MAX_LAYERS} layer widths, each an integer from 1 to {top}"
         if kind == "flags":
             if isinstance(value, bool):
                 return None
@@ -84,7 +86,8 @@ class Setting:
             if isinstance(value, tuple) and len(value) == n and all(isinstance(b, bool) for b in value):
                 return None
             if isinstance(value, tuple):
-                return f"true/false, or a list of {n} true/false values (one per hidden layer)"
+                return (f"true/false, or a list of {n} true/false values (one per layer: "
+                        f"convolution blocks, then hidden layers)")
             return "true/false, or one true/false per hidden layer"
         raise ValueError(f"setting {self.name!r}: unknown kind {kind!r}")
 
@@ -137,6 +140,18 @@ SETTINGS = (
             "to 0.9 (a file with its own x_test keeps its split)", "float", lo=0.05, hi=0.9,
             single_step=0.05),
     # network
+    Setting("architecture", "Network", "Network", "A dense network (MLP: the hidden layers), or a "
+            "convolutional one (CNN: convolution blocks on the images, each convolution, "
+            "normalization, activation and 2×2 pooling, then the hidden layers); a CNN needs image "
+            "data (the digits, or a file of images such as MNIST)", "choice",
+            choices=(("mlp", "dense (MLP)"), ("cnn", "convolutional (CNN)"))),
+    Setting("conv_channels", "Conv channels", "Network", "CNN: the channels of each convolution "
+            "block, comma-separated, e.g. 8, 16 (each block halves the image's height and width "
+            "by pooling while they are even)", "layers", hi=MAX_CHANNELS),
+    Setting("conv_kernel", "Kernel", "Network", "CNN: the convolutions' kernel, 3×3 or 5×5 (stride 1, "
+            "\"same\" padding)", "int", lo=3, hi=5, hint=" (3 or 5: a 3×3 or 5×5 kernel)", single_step=2),
+    Setting("conv_pool", "Pooling", "Network", "CNN: the 2×2 pooling after each block's activation",
+            "choice", choices=(("max", "2×2 max"), ("avg", "2×2 average"), ("none", "none"))),
     Setting("hidden", "Hidden layers", "Network", "Widths of the hidden layers, comma-separated, e.g. "
             "100, 100, 100", "layers"),
     Setting("activation", "Activation", "Network", "Nonlinearity after every hidden layer", "choice",
@@ -144,7 +159,8 @@ SETTINGS = (
                      ("leaky_relu", "leaky ReLU"), ("identity", "identity (linear)"))),
     Setting("leaky_slope", "Leak slope", "Network", "Slope of leaky ReLU for negative inputs, 0 to 1",
             "float", lo=0.0, hi=1.0, step="log", floor=1e-4),
-    Setting("batchnorm", "BN per layer", "Network", "One on/off per hidden layer, e.g. on, on, off",
+    Setting("batchnorm", "BN per layer", "Network", "One on/off per hidden layer, e.g. on, on, off "
+            "(in a CNN: one per convolution block, then one per hidden layer)",
             "flags"),
     Setting("norm", "Normalization", "Network", "What each layer with BN on does: BatchNorm (Ioffe & "
             "Szegedy 2015), LayerNorm (each example over its features), GroupNorm (each example over "
@@ -256,7 +272,7 @@ LIVE_FIELDS = frozenset(s.name for s in SETTINGS if s.live)
 # Which normalization uses which of its group's settings (the form shows only those).
 NORM_SETTINGS = {"group": ("gn_groups",), "noisy": ("noise_scale",),
                  "renorm": ("renorm_rmax", "renorm_dmax", "renorm_warmup", "renorm_ramp")}
-GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
+GENERIC_EDITORS = ("conv_kernel", "conv_pool", "optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
                    "renorm_dmax", "renorm_warmup", "renorm_ramp", "noise_scale")
 
 

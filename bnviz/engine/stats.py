@@ -20,45 +20,70 @@ from .records import Evaluation, frozen_copy
 
 
 def walk(model, x: np.ndarray, normalize, pres: list | None = None,
-         head: bool = True) -> tuple[np.ndarray | None, list]:
+         head: bool = True, upto: int | None = None) -> tuple[np.ndarray | None, list]:
     """Inference-mode forward of x (N, n_in) in which every BN layer's output
-    is ``normalize(i, bn, bn_in)`` for hidden layer i: the one walk behind
-    every way of evaluating below. Writes nothing in the model. Returns
-    (logits (N, K), per layer the BN output (N, D) or None); each layer's
-    ``z = W a_prev (+ b)`` (N, D) is appended to ``pres`` if given. With
-    ``head=False`` the walk stops after the last hidden layer's BN, and the
-    logits are None."""
+    is ``normalize(i, bn, bn_in)`` for layer i (its input (N, D); a
+    convolution block's as rows (N*H*W, C), see ``cnn``): the one walk
+    behind every way of evaluating below. Writes nothing in the model.
+    Returns (logits (N, K), per layer the normalization's output or None);
+    each layer's linear output z is appended to ``pres`` if given. With
+    ``head=False`` the walk stops after the last layer's normalization
+    (``upto``: after layer ``upto``'s), and the logits are None."""
     a = x
     bn_outs = []
-    last = len(model.layers) - 1
+    last = len(model.layers) - 1 if upto is None else upto
     for i, layer in enumerate(model.layers):
-        z = layer.linear.forward(a, training=False)  # training=False: no cache written
-        if pres is not None:
-            pres.append(z)
-        bn = layer.norm
-        # LayerNorm and GroupNorm use each example's own statistics whatever
-        # the mode: they are applied as they are, never given statistics.
-        apply = normalize if layer.bn is not None else (
-            lambda _, norm, v: norm.forward(v, training=False))
-        if not head and i == last and (bn is None or layer.placement == "before"):
-            bn_outs.append(None if bn is None else apply(i, bn, z))
-            return None, bn_outs   # the last activation only feeds the head
-        if bn is None:
-            a, out = layer.act.forward(z, training=False), None
-        elif layer.placement == "before":
-            out = apply(i, bn, z)
-            a = layer.act.forward(out, training=False)
-        else:
-            a = out = apply(i, bn, layer.act.forward(z, training=False))
+        stop = (not head or upto is not None) and i == last
+        a, out = layer.infer(a, lambda norm, v, i=i: normalize(i, norm, v), pres, stop_after_norm=stop)
         bn_outs.append(out)
-    return (model.head.forward(a, training=False) if head else None), bn_outs
+        if stop:
+            return None, bn_outs   # the last activation only feeds the head
+    return model.head.forward(a, training=False), bn_outs
+
+
+def walk_logits(model, x: np.ndarray, normalize) -> np.ndarray:
+    """``walk``'s logits alone, where ``normalize`` uses given statistics
+    (each example on its own): then a network that asks for it
+    (``infer_batch``: large images) is walked in parts."""
+    step = getattr(model, "infer_batch", None) or max(len(x), 1)
+    return np.concatenate([walk(model, x[s:s + step], normalize)[0] for s in range(0, max(len(x), 1), step)])
 
 
 def population_statistics(model, x_train: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Per hidden layer, (mean, var) of what its BN normalises over the whole
+    """Per layer, (mean, var) of what its BN normalises over the whole
     training set with the current weights, each layer normalised by the
     population statistics of the layers below; None where a layer has no BN.
-    Sums are taken in float64."""
+    Sums are taken in float64. A network walked in parts (``infer_batch``)
+    is measured layer by layer, each part's moments merged exactly."""
+    step = getattr(model, "infer_batch", None)
+    if step is None or len(x_train) <= step:
+        return _population_at_once(model, x_train)
+    stats = [None] * len(model.layers)
+    for target, layer in enumerate(model.layers):
+        if layer.bn is None:
+            continue
+        total, mean, m2 = 0, 0.0, 0.0
+        for s in range(0, len(x_train), step):
+            seen = []
+
+            def measure(i, bn, v):
+                if i == target:
+                    seen.append(v.astype(np.float64))
+                    return v
+                return normalize_with(bn, v, *stats[i])
+            walk(model, x_train[s:s + step], measure, head=False, upto=target)
+            part = seen[0]
+            n, part_mean = part.shape[0], part.mean(axis=0)
+            part_m2 = ((part - part_mean) ** 2).sum(axis=0)
+            delta = part_mean - mean   # Chan et al.'s merge of two sets' moments
+            mean = mean + delta * (n / (total + n))
+            m2 = m2 + part_m2 + delta ** 2 * (total * n / (total + n))
+            total += n
+        stats[target] = (mean.astype(layer.bn.dtype), (m2 / total).astype(layer.bn.dtype))
+    return stats
+
+
+def _population_at_once(model, x_train):
     stats = [None] * len(model.layers)
 
     def measure(i, bn, bn_in):
@@ -80,14 +105,24 @@ def normalize_with(bn, x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.n
 def forward_with_stats(model, x: np.ndarray, stats) -> np.ndarray:
     """Inference forward with the given per-layer (mean, var) in place of the
     running statistics. x: (N, n_in) -> logits (N, K)."""
-    return walk(model, x, lambda i, bn, v: normalize_with(bn, v, *stats[i]))[0]
+    return walk_logits(model, x, lambda i, bn, v: normalize_with(bn, v, *stats[i]))
 
 
-def train_mode_normalize(bn, x: np.ndarray, single: bool = False) -> np.ndarray:
+def train_mode_normalize(bn, x: np.ndarray, single: bool = False, examples: int | None = None) -> np.ndarray:
     """Training-mode BN of x (N, D) without touching the layer:
     ``gamma * (x - mu) / sqrt(var + eps) + beta`` with the batch's mean and
-    biased variance, or, with ``single``, every row as a batch of its own:
-    ``mu = x``, ``var = 0``, so ``x_hat = 0`` and the output is exactly beta."""
+    biased variance, or, with ``single``, every example as a batch of its
+    own. A dense layer's example is one row: ``mu = x``, ``var = 0``, so
+    ``x_hat = 0`` and the output is exactly beta. A convolution block's rows
+    (N*H*W, C) hold ``examples`` examples' pixels in turn: each example's
+    channel is normalised over its own pixels (BatchNorm2d on a batch of
+    one), which does not collapse."""
+    if single and examples is not None and x.shape[0] != examples:
+        g = x.reshape(examples, -1, x.shape[1])
+        mu = g.mean(axis=1, keepdims=True)
+        var = ((g - mu) ** 2).mean(axis=1, keepdims=True)
+        x_hat = ((g - mu) / np.sqrt(var + bn.eps)).reshape(x.shape)
+        return bn.gamma * x_hat + bn.beta
     if single:
         mu, var = x, np.zeros_like(x)
     else:
@@ -102,7 +137,18 @@ def train_mode_forward(model, x: np.ndarray, single: bool = False) -> tuple[np.n
     ``single``, as N batches of one), with no cache, statistic or record of
     the model changed. Returns (logits (N, K), per layer the BN output
     (N, D) or None)."""
-    return walk(model, x, lambda i, bn, v: train_mode_normalize(bn, v, single))
+    n = x.shape[0]
+    return walk(model, x, lambda i, bn, v: train_mode_normalize(bn, v, single, n))
+
+
+def single_example_logits(model, x: np.ndarray) -> np.ndarray:
+    """Logits (N, K) of each row of x (N, n_in) fed alone in training mode.
+    A batch of one is its own mean with variance 0, so every dense BN layer
+    outputs ``beta`` whatever came in; computed for all rows at once (a
+    network of large images, ``infer_batch``, in parts)."""
+    step = getattr(model, "infer_batch", None) or max(len(x), 1)
+    return np.concatenate([train_mode_forward(model, x[s:s + step], single=True)[0]
+                           for s in range(0, max(len(x), 1), step)])
 
 
 def batch_stat_logits(model, x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -154,7 +200,7 @@ def evaluate_model(model, x_train, x_test, y_test, batch_size: int, step: int,
         acc_pop = accuracy(forward_with_stats(model, x_test, pop), y_test)
         acc_batch = accuracy(batch_stat_logits(model, x_test, min(batch_size, len(y_test))), y_test) \
             if len(y_test) >= 2 else float("nan")
-        acc_single = accuracy(train_mode_forward(model, x_test, single=True)[0], y_test)
+        acc_single = accuracy(single_example_logits(model, x_test), y_test)
         gap_mean, gap_var = ema_gaps(model, pop)
     else:
         # Without BN the four modes are the same computation.

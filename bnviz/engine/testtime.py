@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .records import frozen_copy
-from .stats import forward_with_stats, population_statistics, train_mode_forward
+from .stats import forward_with_stats, population_statistics, single_example_logits, train_mode_forward
 
 MODES = ("running", "population", "batch", "single")
 
@@ -23,13 +23,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def single_example_logits(model, x: np.ndarray) -> np.ndarray:
-    """Logits (N, K) of each row of x (N, n_in) fed alone in training mode.
-    A batch of one is its own mean with variance 0, so every BN layer
-    outputs ``beta`` whatever came in; computed for all rows at once."""
-    return train_mode_forward(model, x, single=True)[0]
 
 
 def bn_outputs_single(model, x: np.ndarray) -> list[np.ndarray | None]:
@@ -56,6 +49,9 @@ class ExampleInspection:
     probs_batch: np.ndarray        # training mode in the batch above
     probs_single: np.ndarray       # training mode alone: BN outputs beta
     single_beta_gap: float = float("nan")   # max |BN output - beta| alone, over BN layers (0: collapsed)
+    # A CNN's blocks, in inference mode with the running statistics: per
+    # block (the convolution's maps (C, H, W), the normalization's or None).
+    feature_maps: tuple = ()
 
     def probs(self, mode: str) -> np.ndarray:
         """The probabilities of one of MODES."""
@@ -101,8 +97,10 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
         population = running
     in_batch = train_mode_forward(model, x_test[batch])[0][:1]
     single, outputs = train_mode_forward(model, x, single=True)
-    gaps = [float(np.max(np.abs(out[0] - layer.bn.beta)))
+    gaps = [float(np.max(np.abs(out - layer.bn.beta)))
             for out, layer in zip(outputs, model.layers) if out is not None and layer.bn is not None]
+    maps = tuple((frozen_copy(z[0]), frozen_copy(None if normed is None else normed[0]))
+                 for z, normed in model.feature_maps(x)) if hasattr(model, "feature_maps") else ()
     data = trainer.data
     raw = data.x_test_raw[index]
     image = raw.reshape(data.image_shape) if data.image_shape is not None else None
@@ -112,4 +110,4 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
         batch_indices=frozen_copy(batch),
         probs_running=frozen_copy(softmax(running)[0]), probs_population=frozen_copy(softmax(population)[0]),
         probs_batch=frozen_copy(softmax(in_batch)[0]), probs_single=frozen_copy(softmax(single)[0]),
-        single_beta_gap=max(gaps) if gaps else float("nan"))
+        single_beta_gap=max(gaps) if gaps else float("nan"), feature_maps=maps)

@@ -13,8 +13,7 @@ from .config import ConfigError, RunConfig
 from .data import Dataset, load_dataset
 from .history import DEFAULT_BUDGET_BYTES, History
 from .losses import accuracy, softmax_cross_entropy
-from .model import MLP
-from .norms import norm_options
+from .network import build_network
 from .optim import apply_hyperparameters, make_optimizer
 from .probe import probe_rows, probe_stats
 from .recorder import Recorder, _norm
@@ -90,14 +89,8 @@ class Trainer:
                 raise ConfigError("sampler", f"two classes per batch needs two classes with "
                                   f"{self.batch_size - half} and {half} training examples for a "
                                   f"batch of {self.batch_size}")
-        self.model = MLP(
-            self.x_train.shape[1], config.hidden, self.data.n_classes,
-            activation=config.activation, leaky_slope=config.leaky_slope,
-            bn_layers=config.bn_layers(), bn_placement=config.bn_placement,
-            keep_bias=config.keep_bias, init=config.init, init_std=config.init_std,
-            bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
-            unbiased_running_var=config.unbiased_running_var, norm=config.norm,
-            norm_options=norm_options(config), seed=config.seed, dtype=self.dtype)
+        self.model = build_network(config, self.x_train.shape[1], self.data.n_classes,
+                                   self.data.image_shape)
         named = self.model.named_parameters()
         self._params = [p for _, p, _ in named]
         self._grads = [g for _, _, g in named]
@@ -122,7 +115,7 @@ class Trainer:
         self._recorder = Recorder(self.model)
         self._norms = None
         self._head_norm = None
-        self.history = History(config.hidden, config.norm_kinds(),
+        self.history = History(config.layer_widths(), config.norm_kinds(),
                                [L.linear.b is not None for L in self.model.layers],
                                budget_bytes=history_budget, dtype=self.dtype)
 
@@ -367,7 +360,7 @@ class Trainer:
         if labels is not None and not np.all((labels >= 0) & (labels < self.data.n_classes)):
             raise StateError("labels: a class outside the data's")
         params = [(n, p) for n, p, _ in self.model.named_parameters()]
-        widths = [L.linear.W.shape[1] for L in self.model.layers]
+        widths = [L.width for L in self.model.layers]
         loads = {"model": lambda st: self.model.load_state_dict(st, self.batch_size if stepped else None),
                  "optimizer": lambda st: self.optimizer.load_state_dict(st, params),
                  "history": self.history.load_state_dict}

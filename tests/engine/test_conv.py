@@ -56,9 +56,9 @@ def test_cnn_gradients_every_parameter(norm):
     model = CNN((2, 4, 4), (4, 4), 3, (6,), 3, norm=norm, norm_options=options.get(norm),
                 activation="tanh", dtype=np.float64, seed=1)
     for block in model.blocks:
-        if block.conv.b is not None:
-            block.conv.b[:] = rng.normal(scale=0.3, size=block.conv.b.shape)
-    for norm_layer in [b.norm for b in model.blocks] + [L.norm for L in model.layers]:
+        if block.linear.b is not None:
+            block.linear.b[:] = rng.normal(scale=0.3, size=block.linear.b.shape)
+    for norm_layer in [L.norm for L in model.layers]:
         if norm_layer is not None:
             norm_layer.gamma[:] = rng.uniform(0.5, 1.5, norm_layer.gamma.shape)
             norm_layer.beta[:] = rng.normal(scale=0.5, size=norm_layer.beta.shape)

@@ -16,6 +16,9 @@ from bnviz.engine.trainer import Trainer
 
 MOONS = RunConfig(dataset="moons", n_samples=300, hidden=(8, 6), activation="relu", batchnorm=True,
                   optimizer="sgd", lr=0.05, batch_size=32, seed=3, dtype="float64")
+CNN_DIGITS = RunConfig(dataset="digits", architecture="cnn", conv_channels=(4, 6), hidden=(16,),
+                       activation="relu", init="he", lr=0.05, batch_size=60, dtype="float64",
+                       renorm_warmup=5, renorm_ramp=20, renorm_rmax=1.5, renorm_dmax=0.5)
 CONFIGS = {
     "sgd-float64": (MOONS, 1),
     "momentum-float32-after-keep_bias": (MOONS.replace(
@@ -34,6 +37,11 @@ CONFIGS = {
     "noisy-bn-float32": (MOONS.replace(norm="noisy", noise_scale=0.5, dtype="float32"), 1),
     # Two classes per batch: an epoch's order holds only whole two-class batches.
     "two-classes-renorm": (MOONS.replace(sampler="two_classes", norm="renorm", batch_size=30), 1),
+    # Convolutional runs on the digits: every normalization per channel, and
+    # one without it on a block.
+    **{f"cnn-{norm}": (CNN_DIGITS.replace(norm=norm), 1) for norm in ("batch", "layer", "renorm", "noisy")},
+    "cnn-groupnorm-after-mixed": (CNN_DIGITS.replace(norm="group", gn_groups=2, bn_placement="after",
+                                                     batchnorm=(True, False, True)), 2),
     # Population statistics reused between evaluations must survive the save.
     "population-every-10-k5": (MOONS.replace(population_every=10, eval_batch_size=5), 1),
 }
