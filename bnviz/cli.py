@@ -23,6 +23,7 @@ each, in parallel processes; writes sweep.csv and a figure per metric):
 
 Exit status with --headless: 0 done; 2 bad input (config, preset, session, steps,
 data file, export folder, session path); 3 training diverged (files still written);
+4 some runs of a sweep failed (the others still written);
 70 a bug in bnviz (please report it: the message names the traceback's file).
 
 Presets: """
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                      + " (fig1 reproduces Ioffe & Szegedy 2015, Fig. 1)")
     src.add_argument("--session", metavar="FILE",
                      help="open a saved session (.npz) in the window, or continue it with --headless")
+    ap.add_argument("--data", metavar="FILE",
+                    help="train on your own data file (.csv or .npz, e.g. MNIST): data set 'File' "
+                         "with this path, with --preset or --config (e.g. --preset \"CNN on MNIST "
+                         "(your file)\" --data mnist.npz)")
     ap.add_argument("--max-data-mb", metavar="MB", type=megabytes,
                     help="the most array data a data set or session file may hold, in MiB "
                          "(default 1024; a CSV may be an eighth of it); the same as setting "
@@ -134,11 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args) -> RunConfig | None:
     """The RunConfig the arguments ask for (None: the default run).
     Raises ConfigError naming the problem."""
-    if args.preset:
-        return preset(args.preset)
-    if args.config:
-        return RunConfig.load(args.config)
-    return None
+    config = preset(args.preset) if args.preset else RunConfig.load(args.config) if args.config else None
+    if args.data is not None:
+        config = (config or default_config()).replace(dataset="file", data_path=args.data).validate()
+    elif config is not None and config.dataset == "file" and not config.data_path:
+        raise ConfigError("data_path", f"{args.preset or 'this config'} trains on your own file: "
+                                       "give it with --data FILE (.csv or .npz)")
+    return config
 
 
 def default_config() -> RunConfig:
@@ -172,6 +179,9 @@ def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
         ap.error("--headless needs --steps N (the number of mini-batches to train)")
     if args.compare and args.lesson:
         ap.error("--compare and --lesson cannot be combined (a lesson chooses its own runs)")
+    if args.data is not None and (args.lesson or args.session):
+        ap.error(f"--data and --{'lesson' if args.lesson else 'session'} cannot be combined (it "
+                 "brings its own data)")
     if args.compare and args.session:
         ap.error("--compare and --session cannot be combined (a session holds its own runs)")
     if args.sweep:

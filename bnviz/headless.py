@@ -11,6 +11,7 @@ import sys
 import time
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+EXIT_POINTS_FAILED = 4   # a sweep whose points did not all train (the others still written)
 EXIT_BUG = 70   # EX_SOFTWARE: an exception bnviz does not expect, that is a bug
 DEFAULT_EXPORT_DIR = "bnviz-export"
 
@@ -202,7 +203,8 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
     cfg = trainer.config
     lockstep = f" ({len(configs)} runs in lockstep)" if len(configs) > 1 else ""
     start = f" from step {trainer.step_count}" if trainer.step_count else ""
-    print(f"bnviz: training {cfg.dataset}, hidden {list(cfg.hidden)}, {args.steps} steps{start}"
+    conv = f"conv {list(cfg.conv_channels)}, " if cfg.is_cnn() else ""
+    print(f"bnviz: training {cfg.dataset}, {conv}hidden {list(cfg.hidden)}, {args.steps} steps{start}"
           f"{lockstep}", file=sys.stderr)
     names = [run_name(labels, i) for i in range(runs.count)]
     starts = runs.starts([names[i] if runs.count > 1 else "" for i in range(runs.count)])

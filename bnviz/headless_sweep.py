@@ -8,7 +8,7 @@ import math
 import os
 import sys
 
-from .headless import EXIT_OK, Progress, fail
+from .headless import EXIT_OK, EXIT_POINTS_FAILED, Progress, fail
 
 
 class _PointProgress(Progress):
@@ -57,6 +57,11 @@ def run_sweep(args, config) -> int:
     except ExportError as exc:
         return fail(str(exc))
     print(f"bnviz: wrote {len(written)} files to {folder}", file=sys.stderr)
+    failed = sum(1 for r in results if r.error)
+    if failed:
+        print(f"bnviz: {failed} of {len(results)} sweep runs failed (named above); the table and "
+              "figures hold the others", file=sys.stderr)
+        return EXIT_POINTS_FAILED
     return EXIT_OK
 
 

@@ -100,3 +100,49 @@ def test_a_lessons_sweep_starts_from_its_run_a(tmp_path, capsys):
                              "--norms", "gn", "--steps", "5", "--export", str(out)], capsys)
     assert status == 0, err
     assert RunConfig.load(out / "config.toml") == lesson("norm_batches").configs[0]
+
+
+def test_a_worker_killed_mid_sweep_costs_no_point():
+    """A worker that dies (killed, out of memory) breaks the pool: its points,
+    and those waiting with them, get one more try in a new pool, each result
+    under its own point."""
+    import os
+    import signal
+    spec = SweepSpec(BASE, "batch_size", (4, 8, 16), ("bn",), steps=400)
+    runner = SweepRunner(spec, workers=2, processes=True)
+    try:
+        # the pool starts its workers as the points are picked up
+        deadline = __import__("time").monotonic() + 30
+        while not runner._pool._processes and __import__("time").monotonic() < deadline:
+            runner.poll(timeout=0.05)
+        victim = next(iter(runner._pool._processes.values()))
+        os.kill(victim.pid, signal.SIGKILL)
+        results = runner.run()
+    finally:
+        runner.cancel()
+    assert [(r.norm, r.value) for r in results] == [("bn", 4), ("bn", 8), ("bn", 16)]
+    assert all(not r.error for r in results), [r.error for r in results]
+    assert results[2].metrics == run_point(spec.points()[2], 400).metrics
+
+
+def test_a_failing_point_in_process_fails_alone(monkeypatch):
+    import bnviz.training.sweeps as sweeps
+    calls = []
+
+    def flaky(point, steps):
+        calls.append(point.value)
+        if point.value == 8:
+            raise RuntimeError("boom")
+        return run_point(point, steps)
+    monkeypatch.setattr(sweeps, "run_point", flaky)
+    spec = SweepSpec(BASE, "batch_size", (4, 8, 16), ("bn",), steps=10)
+    results = SweepRunner(spec, workers=1).run()
+    assert calls == [4, 8, 16]
+    assert [r.error for r in results] == ["", "RuntimeError: boom", ""]
+
+
+def test_points_keep_run_as_choice_of_normalized_layers():
+    base = BASE.replace(batchnorm=(False, True))
+    points = SweepSpec(base, "batch_size", (8,), ("bn", "ln", "none")).points()
+    assert [p.config.batchnorm for p in points] == [(False, True), (False, True), False]
+    assert SweepSpec(BASE.replace(batchnorm=False), "batch_size", (8,), ("gn",)).points()[0].config.batchnorm is True

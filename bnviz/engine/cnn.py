@@ -23,9 +23,8 @@ import numpy as np
 
 from .conv import Conv2d, PerChannel, Pool2d, from_rows, to_rows
 from .layers import make_activation
-from .model import LayeredModel, dense_stack, init_weights
+from .model import LayeredModel, RecordedLayer, dense_stack, init_weights
 from .norms import make_norm
-from .state import array
 
 # Values in the widest im2col matrix of one inference pass: at most 64 MB in
 # float32, so that many examples (a test set of 28x28 images, which at once
@@ -33,16 +32,13 @@ from .state import array
 INFER_VALUES = 1 << 24
 
 
-class ConvBlock:
+class ConvBlock(RecordedLayer):
     """Convolution (the block's ``linear`` map), normalization, activation,
     then 2x2 pooling where the image's sides are even; the network's last
     block also flattens its output for the dense layers. Input: (N, C*H*W)
     rows of images, or (N, C, H, W)."""
 
     kind = "conv"
-    FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
-    ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
-               "after": {"act_in": "pre", "bn_out": "out"}}
 
     def __init__(self, conv: Conv2d, norm, activation, pool: Pool2d | None, in_shape, placement: str,
                  flatten: bool):
@@ -152,63 +148,34 @@ class ConvBlock:
         return self._pool_flatten(act, training=False), (None if out is None else to_rows(out))
 
     def feature_maps(self, a) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Inference mode with the running statistics, writing nothing: the
-        convolution's maps (N, C, H, W), the normalization's (None without),
-        and the block's output for the next layer."""
+        """Inference mode with the running statistics, writing nothing: what
+        the normalization takes (the convolution's maps z, or g(z) with the
+        normalization after the activation; z without one), what it gives
+        (None without), each (N, C, H, W), and the block's output."""
         z = self.linear.forward(self._image(a), training=False)
         norm = self.norm
         if norm is None:
-            out, act = None, self.act.forward(z, training=False)
+            taken, out = z, None
+            act = self.act.forward(z, training=False)
         elif self.placement == "before":
-            out = norm.forward(z, training=False)
+            taken, out = z, norm.forward(z, training=False)
             act = self.act.forward(out, training=False)
         else:
-            act = out = norm.forward(self.act.forward(z, training=False), training=False)
-        return z, out, self._pool_flatten(act, training=False)
+            taken = self.act.forward(z, training=False)
+            act = out = norm.forward(taken, training=False)
+        return taken, out, self._pool_flatten(act, training=False)
 
     # ---------------------------------------------------------------- state
-    def _aliases(self) -> dict:
-        return self.ALIASES[self.placement if self.norm is not None else None]
-
-    def saved_arrays(self) -> dict[str, np.ndarray]:
-        out = {}
-        aliases = self._aliases()
-        for attr in self.FORWARD:
-            if attr not in aliases and getattr(self, attr) is not None:
-                out[attr] = getattr(self, attr)
-        if self.bn is not None:
-            out["running_mean"], out["running_var"] = self.bn.running_mean, self.bn.running_var
-        norm = self.norm
-        if norm is not None:
-            for attr in norm.CACHE:
-                if getattr(norm, attr) is not None:
-                    out[attr] = getattr(norm, attr)
-            if self.normalized() is not None:
-                out["x_hat"] = self.normalized()
-        return out
-
-    def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
-        width, dt, norm = self.width, self.linear.W.dtype, self.norm
-        if self.bn is not None:
-            self.bn.running_mean[...] = array(arrays, p + "running_mean", (width,), dt)
-            self.bn.running_var[...] = array(arrays, p + "running_var", (width,), dt)
-        if batch_rows is None:
-            return
+    def _rows(self, batch_rows: int) -> int:
         h, w = self.map_shape
-        rows = (batch_rows * h * w, width)
-        aliases = self._aliases()
-        for attr in self.FORWARD:
-            if attr in aliases or (attr in ("bn_in", "bn_out") and norm is None):
-                continue
-            setattr(self, attr, array(arrays, p + attr, rows, dt))
-        for attr, source in aliases.items():
-            setattr(self, attr, getattr(self, source))
-        if norm is not None:
-            target = getattr(norm, "dense", norm)   # PerChannel keeps its statistics in the dense norm
-            for attr in norm.CACHE:
-                setattr(target, attr, array(arrays, p + attr, (width,), dt))
-            x_hat = array(arrays, p + "x_hat", rows, dt)
-            target.x_hat = x_hat if target is not norm else from_rows(x_hat, (batch_rows, width, h, w))
+        return batch_rows * h * w
+
+    def _set_x_hat(self, x_hat: np.ndarray, batch_rows: int) -> None:
+        norm = self.norm
+        if isinstance(norm, PerChannel):   # its dense norm keeps rows already
+            norm.x_hat = x_hat
+        else:                              # GroupNorm, LayerNorm: (N, C, H, W)
+            norm.x_hat = from_rows(x_hat, (batch_rows, self.width, *self.map_shape))
 
 
 def conv_norm(kind: str, channels: int, rng, momentum, eps, unbiased_running_var, dtype, **options):
@@ -278,7 +245,7 @@ class CNN(LayeredModel):
                                for s in range(0, x.shape[0], step)])
 
     def feature_maps(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """Per block, (convolution's maps, normalization's maps or None) of
+        """Per block, (the normalization's input, its output or None) of
         the examples x (N, C*H*W) in inference mode (running statistics), each
         (N, C, H, W); nothing in the model changes."""
         out, a = [], x

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .settings import BY_NAME, RUNNING_STAT_NORMS, SETTINGS
+from .settings import BY_NAME, RUNNING_STAT_NORMS, SETTINGS, TOY_DATASETS
 
 CUMULATIVE = "cumulative"  # how bn_momentum=None is spelled in TOML
 
@@ -147,6 +147,9 @@ class RunConfig:
                     raise ConfigError("data_path", "data set 'file' needs the path of a .csv or .npz file")
                 if Path(self.data_path).suffix.lower() not in (".csv", ".npz"):
                     raise ConfigError("data_path", "must end in .csv or .npz")
+        if self.is_cnn() and self.dataset in TOY_DATASETS:
+            raise ConfigError("architecture", f"a CNN needs image data (the digits, or a file of "
+                                              f"images such as MNIST); {self.dataset} is 2-D points")
         if self.conv_kernel not in (3, 5):
             raise ConfigError("conv_kernel", f"must be 3 or 5 (a 3×3 or 5×5 kernel), got {self.conv_kernel}")
         if self.norm == "group":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .config import RunConfig, preset
 
 PANELS = ("compare", "gradients", "gamma_beta", "distributions", "running_stats", "test_time",
-          "training_curves")
+          "training_curves", "feature_maps")
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,30 @@ _NOISY = Lesson(
     configs=(SMALL, SMALL.replace(norm="noisy", noise_scale=0.5), SMALL.replace(batchnorm=False)),
     labels=("A: BN", "B: noisy BN", "C: no BN"), panel="distributions", steps=1000)
 
+CNN_DIGITS = preset("Small CNN on digits").replace(seed=1)
+
+_CNN = Lesson(
+    key="cnn", title="Batch norm in a CNN: statistics per channel, and the feature maps",
+    explanation=(
+        "Two convolution blocks (8 and 16 channels of 3×3, each followed by 2×2 max pooling) and a "
+        "dense layer of 64, with batch norm in every layer (A) and without (B), on the same batches. "
+        "In a convolution BN normalises each channel over the whole batch and every pixel (the "
+        "first block: 64 examples × 64 pixels), with one mean, variance, γ and β per channel, so "
+        "the layer selectors list channels. The Feature maps view shows one test example: every "
+        "channel of a block before BN and after it. At test time BN is one affine map per channel, "
+        "so each map keeps its pattern exactly (the correlation of a channel's map before and after "
+        "is 1) while the channels come onto one scale: after 600 steps the first block's channels "
+        "have standard deviations from 0.71 to 1.94 over the batch before BN, and after it each "
+        "has |γ| (0.82 to 1.19).\n\n"
+        "A learns faster: 95.6% test accuracy after 50 steps against 81.7% for B, and 98.3% "
+        "against 96.7% after 600. In the Test-time lab, one example alone in training mode gets "
+        "9.7% (chance): the convolution blocks still normalise it over its 64 or 16 pixels per "
+        "channel, but the dense layer's BN sees a batch of one and outputs β whatever came in."),
+    configs=(CNN_DIGITS, CNN_DIGITS.replace(batchnorm=False)), labels=("A: BN", "B: no BN"),
+    panel="feature_maps", steps=600)
+
 LESSONS: tuple[Lesson, ...] = (_FIG1, _BIAS, _GAMMA_BETA, _OPTIMIZERS, _SMALL_BATCHES, _MOMENTUM,
-                               _NORM_BATCHES, _RENORM, _NOISY)
+                               _NORM_BATCHES, _RENORM, _NOISY, _CNN)
 
 
 def lesson(key: str) -> Lesson:

@@ -30,7 +30,71 @@ def init_weights(rng: np.random.Generator, fan_in: int, fan_out: int, scheme: st
     return (rng.standard_normal((fan_in, fan_out)) * std).astype(dtype)
 
 
-class HiddenLayer:
+class RecordedLayer:
+    """What a layer's last training forward saw (``FORWARD``: distinct arrays
+    and aliases), its running statistics and its normalization's cache, as
+    sessions save and restore them. Subclasses give ``width``, ``norm``,
+    ``bn``, ``linear``, ``placement``, ``normalized()`` and, where the rows
+    are not examples, ``_rows`` and ``_set_x_hat``."""
+
+    # The last forward's arrays; the others are aliases of these, fixed by
+    # where batch norm sits (see forward).
+    FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
+    ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
+               "after": {"act_in": "pre", "bn_out": "out"}}
+
+    def _aliases(self) -> dict:
+        return self.ALIASES[self.placement if self.norm is not None else None]
+
+    def _rows(self, batch_rows: int) -> int:
+        """Rows of the recorded arrays for a batch of ``batch_rows`` examples."""
+        return batch_rows
+
+    def _set_x_hat(self, x_hat: np.ndarray, batch_rows: int) -> None:
+        self.norm.x_hat = x_hat
+
+    def saved_arrays(self) -> dict[str, np.ndarray]:
+        """Running statistics, and the last training forward's distinct arrays."""
+        out = {}
+        aliases = self._aliases()
+        for attr in self.FORWARD:
+            if attr not in aliases and getattr(self, attr) is not None:
+                out[attr] = getattr(self, attr)
+        if self.bn is not None:
+            out["running_mean"], out["running_var"] = self.bn.running_mean, self.bn.running_var
+        norm = self.norm
+        if norm is not None:
+            for attr in norm.CACHE:
+                if getattr(norm, attr) is not None:
+                    out[attr] = getattr(norm, attr)
+            if self.normalized() is not None:
+                out["x_hat"] = self.normalized()
+        return out
+
+    def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
+        """Take ``saved_arrays()``'s (keyed ``p`` + name), rebuilding the
+        aliases as forward() makes them."""
+        width, dt, bn, norm = self.width, self.linear.W.dtype, self.bn, self.norm
+        if bn is not None:
+            bn.running_mean[...] = array(arrays, p + "running_mean", (width,), dt)
+            bn.running_var[...] = array(arrays, p + "running_var", (width,), dt)
+        if batch_rows is None:
+            return
+        rows = (self._rows(batch_rows), width)
+        aliases = self._aliases()
+        for attr in self.FORWARD:
+            if attr in aliases or (attr in ("bn_in", "bn_out") and norm is None):
+                continue
+            setattr(self, attr, array(arrays, p + attr, rows, dt))
+        for attr, source in aliases.items():
+            setattr(self, attr, getattr(self, source))
+        if norm is not None:
+            for attr in norm.CACHE:
+                setattr(norm, attr, array(arrays, p + attr, (width,), dt))
+            self._set_x_hat(array(arrays, p + "x_hat", rows, dt), batch_rows)
+
+
+class HiddenLayer(RecordedLayer):
     """Linear map, activation, and optionally a normalization before or after it."""
 
     def __init__(self, linear: Linear, norm, activation, placement: str):
@@ -75,51 +139,6 @@ class HiddenLayer:
         if training and update_stats:
             self.pre, self.act_in, self.bn_in, self.bn_out, self.out = z, act_in, bn_in, bn_out, a
         return a
-
-    # The last forward's arrays; the others are aliases of these, fixed by
-    # where batch norm sits (see forward).
-    FORWARD = ("pre", "act_in", "bn_in", "bn_out", "out")
-    ALIASES = {None: {"act_in": "pre"}, "before": {"bn_in": "pre", "bn_out": "act_in"},
-               "after": {"act_in": "pre", "bn_out": "out"}}
-    def _aliases(self) -> dict:
-        return self.ALIASES[self.placement if self.norm is not None else None]
-
-    def saved_arrays(self) -> dict[str, np.ndarray]:
-        """Running statistics, and the last training forward's distinct arrays."""
-        out = {}
-        aliases = self._aliases()
-        for attr in self.FORWARD:
-            if attr not in aliases and getattr(self, attr) is not None:
-                out[attr] = getattr(self, attr)
-        if self.bn is not None:
-            out["running_mean"], out["running_var"] = self.bn.running_mean, self.bn.running_var
-        norm = self.norm
-        if norm is not None:
-            for attr in norm.CACHE + ("x_hat",):
-                if getattr(norm, attr) is not None:
-                    out[attr] = getattr(norm, attr)
-        return out
-
-    def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
-        """Take ``saved_arrays()``'s (keyed ``p`` + name), rebuilding the
-        aliases as forward() makes them."""
-        width, dt, bn, norm = self.linear.W.shape[1], self.linear.W.dtype, self.bn, self.norm
-        if bn is not None:
-            bn.running_mean[...] = array(arrays, p + "running_mean", (width,), dt)
-            bn.running_var[...] = array(arrays, p + "running_var", (width,), dt)
-        if batch_rows is None:
-            return
-        aliases = self._aliases()
-        for attr in self.FORWARD:
-            if attr in aliases or (attr in ("bn_in", "bn_out") and norm is None):
-                continue
-            setattr(self, attr, array(arrays, p + attr, (batch_rows, width), dt))
-        for attr, source in aliases.items():
-            setattr(self, attr, getattr(self, source))
-        if norm is not None:
-            for attr in norm.CACHE:
-                setattr(norm, attr, array(arrays, p + attr, (width,), dt))
-            norm.x_hat = array(arrays, p + "x_hat", (batch_rows, width), dt)
 
     def normalized(self) -> np.ndarray | None:
         """The last training forward's x_hat (N, D)."""

@@ -12,7 +12,10 @@ A BN network can be run on the probe three ways (``RunConfig.probe_statistics``)
 "batch", the probe as one batch normalised by its own statistics (the
 training-mode network, as the paper does); "running", inference mode with
 the running statistics; "population", with population statistics of the
-training set.
+training set. Batch Renorm's and noisy BN's probe in "batch" mode is
+normalised as their test batches are, by BN's formula: the correction r, d
+and the noise belong to a training step, which the probe is not (it changes
+nothing in the model).
 """
 from __future__ import annotations
 

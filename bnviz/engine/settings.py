@@ -270,9 +270,11 @@ BY_NAME = {s.name: s for s in SETTINGS}
 LIVE_FIELDS = frozenset(s.name for s in SETTINGS if s.live)
 # Settings whose editor the form makes from this table alone, at the end of their group.
 # Which normalization uses which of its group's settings (the form shows only those).
+# The settings of a CNN's convolution blocks (the form shows them for a CNN only).
+CONV_SETTINGS = ("conv_channels", "conv_kernel", "conv_pool")
 NORM_SETTINGS = {"group": ("gn_groups",), "noisy": ("noise_scale",),
                  "renorm": ("renorm_rmax", "renorm_dmax", "renorm_warmup", "renorm_ramp")}
-GENERIC_EDITORS = ("conv_kernel", "conv_pool", "optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
+GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
                    "renorm_dmax", "renorm_warmup", "renorm_ramp", "noise_scale")
 
 

@@ -65,10 +65,13 @@ class SweepSpec:
     def points(self) -> list["SweepPoint"]:
         """Every (norm, value) run's config, validated (the first bad one raises)."""
         out = []
+        # Run A's choice of layers where it normalises some (per-layer flags), else every layer.
+        flags = self.base.batchnorm if isinstance(self.base.batchnorm, tuple) and any(
+            self.base.batchnorm) else True
         for norm in self.norms:
             on, kind = SWEEP_NORMS[norm]
             for value in self.values:
-                cfg = self.base.replace(batchnorm=on, norm=kind)
+                cfg = self.base.replace(batchnorm=flags if on else False, norm=kind)
                 cfg = with_value(cfg, self.setting, value)
                 try:
                     cfg.validate()
@@ -140,7 +143,8 @@ def run_point(point: SweepPoint, steps: int) -> PointResult:
         recent = []
         with np.errstate(all="ignore"):
             done = t.advance(steps - LOSS_WINDOW, stop_on_divergence=True) if steps > LOSS_WINDOW else 0
-            while done < steps and math.isfinite(t.last_loss):
+            # (before the first step last_loss is NaN: a run shorter than the window starts anyway)
+            while done < steps and (done == 0 or math.isfinite(t.last_loss)):
                 done += t.advance(1)
                 recent.append(t.last_loss)
             ev = t.evaluate()

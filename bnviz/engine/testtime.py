@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .records import frozen_copy
-from .stats import forward_with_stats, population_statistics, single_example_logits, train_mode_forward
+from .stats import forward_with_stats, population_statistics, train_mode_forward
 
 MODES = ("running", "population", "batch", "single")
 
@@ -48,10 +48,13 @@ class ExampleInspection:
     probs_population: np.ndarray   # population statistics of the training set
     probs_batch: np.ndarray        # training mode in the batch above
     probs_single: np.ndarray       # training mode alone: BN outputs beta
-    single_beta_gap: float = float("nan")   # max |BN output - beta| alone, over BN layers (0: collapsed)
+    single_beta_gap: float = float("nan")   # max |BN output - beta| alone, over dense BN layers (0: collapsed)
     # A CNN's blocks, in inference mode with the running statistics: per
-    # block (the convolution's maps (C, H, W), the normalization's or None).
+    # block (the normalization's input maps (C, H, W): z, or g(z) with it
+    # after the activation; its output maps, or None).
     feature_maps: tuple = ()
+    population_step: int = 0       # the step of the population statistics behind probs_population
+    run: int = 0                   # the run inspected, in compare mode (0 = A)
 
     def probs(self, mode: str) -> np.ndarray:
         """The probabilities of one of MODES."""
@@ -87,18 +90,26 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
     companions = np.random.default_rng(rng_seed).choice(others, size=k - 1, replace=False)
     batch = np.concatenate([[index], np.sort(companions)])
     running = model.forward(x, training=False)
+    population_step = trainer.step_count
     if model.batchnorms():
         # The evaluation's, when it was taken at this very step (the same
         # numbers: weights unchanged); else a fresh pass over the training set.
+        # A CNN's pass takes seconds on MNIST, and the window inspects twice a
+        # second: it reuses the last evaluation's, and says from which step.
         current = trainer.population is not None and trainer.population_step == trainer.step_count
-        stats = trainer.population if current else population_statistics(model, trainer.x_train)
+        reuse = trainer.population is not None and getattr(model, "infer_batch", None) is not None
+        if current or reuse:
+            stats, population_step = trainer.population, trainer.population_step
+        else:
+            stats = population_statistics(model, trainer.x_train)
         population = forward_with_stats(model, x, stats)
     else:
         population = running
     in_batch = train_mode_forward(model, x_test[batch])[0][:1]
     single, outputs = train_mode_forward(model, x, single=True)
-    gaps = [float(np.max(np.abs(out - layer.bn.beta)))
-            for out, layer in zip(outputs, model.layers) if out is not None and layer.bn is not None]
+    # Only a dense layer collapses: a convolution block normalises the example over its own pixels.
+    gaps = [float(np.max(np.abs(out - layer.bn.beta))) for out, layer in zip(outputs, model.layers)
+            if out is not None and layer.bn is not None and layer.kind == "dense"]
     maps = tuple((frozen_copy(z[0]), frozen_copy(None if normed is None else normed[0]))
                  for z, normed in model.feature_maps(x)) if hasattr(model, "feature_maps") else ()
     data = trainer.data
@@ -110,4 +121,5 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
         batch_indices=frozen_copy(batch),
         probs_running=frozen_copy(softmax(running)[0]), probs_population=frozen_copy(softmax(population)[0]),
         probs_batch=frozen_copy(softmax(in_batch)[0]), probs_single=frozen_copy(softmax(single)[0]),
-        single_beta_gap=max(gaps) if gaps else float("nan"), feature_maps=maps)
+        single_beta_gap=max(gaps) if gaps else float("nan"), feature_maps=maps,
+        population_step=int(population_step))

@@ -86,9 +86,11 @@ class Trainer:
             sizes = np.sort(np.bincount(self.y_train))[::-1]
             half = self.batch_size // 2
             if len(sizes) < 2 or sizes[0] < self.batch_size - half or sizes[1] < half:
+                have = " and ".join(str(int(s)) for s in sizes[:2])
                 raise ConfigError("sampler", f"two classes per batch needs two classes with "
                                   f"{self.batch_size - half} and {half} training examples for a "
-                                  f"batch of {self.batch_size}")
+                                  f"batch of {self.batch_size}; the largest have {have} (a smaller "
+                                  f"batch, or shuffled batches)")
         self.model = build_network(config, self.x_train.shape[1], self.data.n_classes,
                                    self.data.image_shape)
         named = self.model.named_parameters()
@@ -151,6 +153,20 @@ class Trainer:
         idx = self._order[self._cursor:self._cursor + self.batch_size]
         self._cursor += self.batch_size
         return idx
+
+    def epoch_steps(self) -> int:
+        """Steps of one pass over the training set from here: ``steps_per_epoch``,
+        or with two classes a batch, the batches the epoch's order holds (fewer:
+        rows that fill no two-class batch sit out), the next epoch's when this
+        one is done (drawn on a copy of the generator, which is left as it is)."""
+        if self.config.sampler != "two_classes" or self.batch_size == len(self.y_train):
+            return self.steps_per_epoch
+        order = self._order
+        if self._cursor + self.batch_size > order.size:
+            rng = np.random.default_rng()
+            rng.bit_generator.state = self._batch_rng.bit_generator.state
+            order = two_class_order(self.y_train, self.batch_size, rng)
+        return max(1, order.size // self.batch_size)
 
     def take_sampler(self, other: "Trainer") -> None:
         """Draw the same batches as ``other`` from now on (same training set

@@ -9,6 +9,7 @@ grid when one was computed. Qt-free: the process loop drives it.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from bisect import bisect_left
@@ -159,7 +160,7 @@ class RunHost:
 
     def cmd_step_epoch(self) -> None:
         if self._trainer is not None:
-            self.cmd_step_n(self._trainer.steps_per_epoch)
+            self.cmd_step_n(self._trainer.epoch_steps())
 
     def cmd_set_speed(self, steps_per_second: float) -> None:
         self._speed = max(0.0, float(steps_per_second))
@@ -192,7 +193,8 @@ class RunHost:
         n_test = self._n_test[run]
         if n_test < 2:
             return
-        self._send(("inspection", self._runs.inspect(run, min(max(int(index), 0), n_test - 1))))
+        ins = self._runs.inspect(run, min(max(int(index), 0), n_test - 1))
+        self._send(("inspection", dataclasses.replace(ins, run=run)))
 
     def cmd_recompute_population(self) -> None:
         if self._runs is None or self._trainer.step_count == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from ..engine.npzfile import data_limit_mb, set_data_limit_mb
 from ..engine.sweep import PointResult, SweepPoint, SweepSpec, run_point
@@ -36,15 +37,25 @@ class SweepRunner:
         self.points = spec.points()
         self.total = len(self.points)
         self.results: list[PointResult] = []
-        workers = min(workers or default_workers(), self.total)
+        self._workers = min(workers or default_workers(), self.total)
+        self._context = _context
         self._pool = None
         self._pending = set()   # futures of the points in the workers
+        self._point_of = {}     # future -> its point
+        self._retried = set()   # points given a second pool after a worker died
         self._queue = []        # points trained here, one per poll
-        if processes or (processes is None and workers > 1):
-            self._pool = ProcessPoolExecutor(workers, mp_context=_context())
-            self._pending = {self._pool.submit(_run, p, spec.steps, data_limit_mb()) for p in self.points}
+        if processes or (processes is None and self._workers > 1):
+            self._submit(self.points)
         else:
             self._queue = list(self.points)
+
+    def _submit(self, points) -> None:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=self._context())
+        for p in points:
+            future = self._pool.submit(_run, p, self.spec.steps, data_limit_mb())
+            self._point_of[future] = (p, self._pool)
+            self._pending.add(future)
 
     @property
     def done(self) -> bool:
@@ -57,21 +68,36 @@ class SweepRunner:
         if self._pool is None:
             if not self._queue:
                 return []
-            result = run_point(self._queue.pop(0), self.spec.steps)
+            point = self._queue.pop(0)
+            try:
+                result = run_point(point, self.spec.steps)
+            except Exception as exc:   # a bug in one point: it fails, the sweep (and the window) go on
+                result = PointResult(point.norm, point.value, 0, error=f"{type(exc).__name__}: {exc}")
             self.results.append(result)
             return [result]
         if not self._pending:
             return []
         finished, self._pending = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
-        new = []
+        new, again, broken = [], [], None
         for future in finished:
+            point, pool = self._point_of.pop(future)
             if future.cancelled():
                 continue
             exc = future.exception()
-            if exc is not None:   # a worker that died: its point failed, the sweep goes on
-                new.append(PointResult("?", None, 0, error=f"the worker failed ({exc})"))
-            else:
+            if exc is None:
                 new.append(future.result())
+            elif isinstance(exc, BrokenProcessPool) and id(point) not in self._retried:
+                # A worker died (killed, out of memory): every point in the pool fails with it.
+                # Each gets one more try in a new pool; the sweep goes on.
+                self._retried.add(id(point))
+                again.append(point)
+                broken = broken or pool
+            else:
+                new.append(PointResult(point.norm, point.value, 0, error=f"the worker failed ({exc})"))
+        if again:
+            if broken is self._pool:   # (not a pool already replaced)
+                self.close(keep_pending=True)
+            self._submit(again)
         self.results.extend(new)
         if not self._pending:
             self.close()
@@ -92,9 +118,12 @@ class SweepRunner:
         self._queue = []
         self.close()
 
-    def close(self) -> None:
+    def close(self, keep_pending: bool = False) -> None:
         """Shut the workers down; a point still training is stopped, not
-        waited for (a pool's shutdown alone lets it run to its end)."""
+        waited for (a pool's shutdown alone lets it run to its end).
+        ``keep_pending``: a broken pool's, whose futures still report."""
+        if not keep_pending:
+            self._point_of = {f: p for f, p in self._point_of.items() if f in self._pending}
         if self._pool is not None:
             running = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QHBo
                                QWidget)
 
 from bnviz.engine.config import ConfigError, RunConfig
-from bnviz.engine.settings import MAX_LAYERS, MAX_WIDTH, value_text
+from bnviz.engine.settings import BY_NAME, MAX_LAYERS, MAX_WIDTH, value_text
 
 FIELD_ORDER = [f.name for f in fields(RunConfig)]
 LIVE = " (applies live)"
 RESET = " (Apply resets the run)"
 LIVE_MARK = " ●"
 
-BN_MODES = [("all", "every hidden layer"), ("none", "no layer"), ("per_layer", "per layer…")]
+BN_MODES = [("all", "every layer"), ("none", "no layer"), ("per_layer", "per layer…")]
 
 # A styled spin box loses its native arrow buttons unless they get a size.
 STYLE = """
@@ -55,19 +55,22 @@ def _tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[,;\s]+", text.strip()) if t]
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """"100, 100, 100" -> (100, 100, 100); ConfigError("hidden", ...) if not integers.
+def parse_hidden(text: str, field: str = "hidden") -> tuple[int, ...]:
+    """"100, 100, 100" -> (100, 100, 100); ConfigError(field, ...) if not
+    integers (``field``: "hidden", or "conv_channels" of a CNN).
 
     Ranges and the layer count are left to RunConfig.validate()."""
+    rule = HIDDEN_RULE if field == "hidden" else BY_NAME[field].problem(())
     tokens = _tokens(text)
     if not tokens:
-        raise ConfigError("hidden", f"{HIDDEN_RULE}, e.g. '100, 100' (the field is empty)")
+        raise ConfigError(field, f"{rule}, e.g. '{'100, 100' if field == 'hidden' else '8, 16'}' "
+                                 f"(the field is empty)")
     widths = []
     for token in tokens:
         try:
             widths.append(int(token))
         except ValueError:
-            raise ConfigError("hidden", f"{HIDDEN_RULE}; {token!r} is not an integer") from None
+            raise ConfigError(field, f"{rule}; {token!r} is not an integer") from None
     return tuple(widths)
 
 
@@ -281,7 +284,7 @@ def check_values(values: dict, errors: dict[str, str]) -> dict[str, str]:
     defaults = RunConfig()
     for field in errors:
         trial[field] = getattr(defaults, field)
-    if "hidden" in errors:          # flags can't be counted against widths we can't read
+    if "hidden" in errors or "conv_channels" in errors:   # flags can't be counted against widths we can't read
         trial["batchnorm"] = True
     for _ in FIELD_ORDER:
         try:
@@ -302,8 +305,10 @@ def check_values(values: dict, errors: dict[str, str]) -> dict[str, str]:
 def _explain(exc: ConfigError, trial: dict) -> str:
     """validate()'s message, in the words the panel uses (on/off, not true/false)."""
     if exc.field == "batchnorm" and isinstance(trial["batchnorm"], tuple):
-        n, got = len(trial["hidden"]), len(trial["batchnorm"])
-        return (f"one on/off per hidden layer: {n} for this network, got {got} "
+        n, got = len(RunConfig(**trial).layer_widths()), len(trial["batchnorm"])
+        which = ("convolution block, then per hidden layer" if trial.get("architecture") == "cnn"
+                 else "hidden layer")
+        return (f"one on/off per {which}: {n} for this network, got {got} "
                 f"(e.g. '{format_flags([True] * n)}')")
     return exc.message
 

@@ -121,6 +121,13 @@ class ConfigForm:
 
     def _build_network(self) -> QGroupBox:
         box, form = self._group("Network")
+        self._architecture = self._declare(form, "architecture")
+        self._conv_channels = self._setting("conv_channels")
+        self._conv_channels.setPlaceholderText("e.g. 8, 16")
+        self._conv_channels.returnPressed.connect(self._on_apply_clicked)
+        self._setting_row(form, "conv_channels", self._conv_channels)
+        self._declare(form, "conv_kernel")
+        self._declare(form, "conv_pool")
         self._hidden = self._setting("hidden")
         self._hidden.setPlaceholderText("e.g. 100, 100, 100")
         self._hidden.returnPressed.connect(self._on_apply_clicked)

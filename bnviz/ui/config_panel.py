@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from bnviz.engine.config import PRESETS, ConfigError, RunConfig, preset
-from bnviz.engine.settings import (BY_NAME, LIVE_FIELDS, NORM_SETTINGS, RUNNING_STAT_NORMS,
+from bnviz.engine.settings import (BY_NAME, CONV_SETTINGS, LIVE_FIELDS, NORM_SETTINGS, RUNNING_STAT_NORMS,
                                    TOY_DATASETS, label)
 
 from .config_fields import (FIELD_ORDER, LIVE_MARK, STYLE, check_values, format_flags,
@@ -78,6 +78,7 @@ class ConfigPanel(ConfigForm, QWidget):
             self._noise.setValue(cfg.noise)
             self._test_fraction.setValue(cfg.test_fraction)
             self._hidden.setText(format_hidden(cfg.hidden))
+            self._conv_channels.setText(format_hidden(cfg.conv_channels))
             self._activation.set_value(cfg.activation)
             self._leaky.setValue(cfg.leaky_slope)
             if isinstance(cfg.batchnorm, bool):
@@ -207,6 +208,8 @@ class ConfigPanel(ConfigForm, QWidget):
             n_samples=self._n_samples.value(), noise=self._noise.value(),
             test_fraction=self._test_fraction.value(),
             hidden=parsed("hidden", parse_hidden, self._hidden.text()),
+            conv_channels=parsed("conv_channels", lambda t: parse_hidden(t, "conv_channels"),
+                                 self._conv_channels.text()),
             activation=self._activation.value(), leaky_slope=self._leaky.value(), batchnorm=batchnorm,
             bn_placement=self._placement.value(), keep_bias=self._keep_bias.isChecked(),
             init=self._init.value(), init_std=self._init_std.value(),
@@ -302,6 +305,9 @@ class ConfigPanel(ConfigForm, QWidget):
             self._form_norm.setRowVisible(self._declared[name], name in visible)
         self._norm_box.setVisible(bool(visible))
         self._init_std.setEnabled(values["init"] == "gaussian")
+        cnn = values["architecture"] == "cnn"
+        for name in CONV_SETTINGS:   # a bad value stays visible so its mark can be seen and fixed
+            self._forms["Network"].setRowVisible(self._editors[name], cnn or name in errors)
         optimizer = values["optimizer"]
         self._batch_size.setEnabled(optimizer != "gd")
         used = {"sgd_momentum": optimizer == "momentum", "rmsprop_rho": optimizer == "rmsprop",
@@ -317,7 +323,9 @@ class ConfigPanel(ConfigForm, QWidget):
         return tuple(n for names in NORM_SETTINGS.values() for n in names)
 
     def _sync_preset(self, current: RunConfig | None) -> None:
-        name = next((n for n, p in PRESETS.items() if p == current), None)
+        # A preset for the user's own file matches with any file chosen.
+        name = next((n for n, p in PRESETS.items() if current is not None and p == (
+            current.replace(data_path="") if p.dataset == "file" == current.dataset else current)), None)
         self._preset.blockSignals(True)
         self._preset.setCurrentIndex(self._preset.findData(name) if name else 0)
         self._preset.blockSignals(False)
@@ -336,7 +344,16 @@ class ConfigPanel(ConfigForm, QWidget):
     def _on_preset_activated(self, index: int) -> None:
         name = self._preset.itemData(index)
         if name:
-            self.preset_chosen.emit(preset(name))
+            cfg = preset(name)
+            if cfg.dataset == "file" and not cfg.data_path:
+                # A preset for the user's own file (MNIST): the file in the form, else ask for one.
+                path = self._path.text() if self._dataset.value() == "file" else ""
+                path = path or self._ask_data_file(f"Open a data file for “{name}”")
+                if not path:
+                    self._sync_preset(None if self._errors else self.config())
+                    return
+                cfg = cfg.replace(data_path=path)
+            self.preset_chosen.emit(cfg)
             # Show what the form holds: the preset if the window loaded it.
             self._sync_preset(None if self._errors else self.config())
 
@@ -355,8 +372,11 @@ class ConfigPanel(ConfigForm, QWidget):
         self.set_config(self._applied)
 
     def _on_browse_clicked(self) -> None:
-        start = str(Path(self._path.text()).parent) if self._path.text() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open a data file", start,
-                                              "Data files (*.csv *.npz);;All files (*)")
+        path = self._ask_data_file("Open a data file")
         if path:
             self._path.setText(path)
+
+    def _ask_data_file(self, title: str) -> str:
+        start = str(Path(self._path.text()).parent) if self._path.text() else ""
+        path, _ = QFileDialog.getOpenFileName(self, title, start, "Data files (*.csv *.npz);;All files (*)")
+        return path

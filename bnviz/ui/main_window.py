@@ -288,6 +288,10 @@ class MainWindow(QMainWindow):
             signal.connect(command)
         lab = self.panels["test_time_panel"]
         lab.inspect_requested.connect(self.inspect_requested)
+        maps = self.panels["feature_maps_panel"]
+        maps.run_of = lambda: max(self.run_view_combo.currentIndex(), 0)
+        maps.inspect_requested.connect(self.inspect_requested)
+        self.training.inspection_ready.connect(maps.set_inspection)
         lab.population_requested.connect(self.population_requested)
         lab.settings_requested.connect(self.apply_live_settings)
         self.training.inspection_ready.connect(lab.set_inspection)

@@ -52,6 +52,9 @@ VIEWS = (
     ViewSpec("sweep", "Sweep",
              "One run per value of a setting, for each normalization: their final test error "
              "against the setting (Run › Sweep…); Wu & He's Fig. 1", "sweep_panel"),
+    ViewSpec("maps", "Feature maps",
+             "A CNN's convolution blocks: one test example's maps, every channel before and after "
+             "its normalization", "feature_maps_panel"),
 )
 VIEW_OF_PANEL = {name: spec.key for spec in VIEWS for name in spec.panels}
 DEFAULT_VIEW = "layer"   # the one about the default run: what BN does inside a layer

@@ -45,11 +45,14 @@ def test_rows_are_the_channels_values_in_pixel_order():
 
 
 def test_cnn_learns_the_digits():
+    """README: "95% test accuracy after 100 steps, 97% after 1,000" (measured 94.7%, 96.9%)."""
     tr = Trainer(preset("Small CNN on digits"))
-    tr.advance(300)
+    tr.advance(100)
+    assert round(tr.evaluate()["test_accuracy"], 2) == 0.95
+    tr.advance(900)
     ev = tr.evaluate()
-    assert ev["test_accuracy"] > 0.9, ev
-    assert ev["test_accuracy_population"] > 0.9, ev
+    assert round(ev["test_accuracy"], 2) == 0.97, ev
+    assert ev["test_accuracy_population"] > 0.95, ev
 
 
 def test_population_statistics_in_parts_equal_at_once(monkeypatch):
@@ -110,10 +113,15 @@ def test_feature_maps_are_the_inference_forward():
     np.testing.assert_allclose(ins.feature_maps[1][1], tr.model.feature_maps(tr.x_test[2:3])[1][1][0])
 
 
-def test_a_cnn_needs_images():
+def test_a_cnn_needs_images(tmp_path):
     with pytest.raises(ConfigError) as err:
-        Trainer(CNN.replace(dataset="moons"))
+        CNN.replace(dataset="moons").validate()
     assert err.value.field == "architecture" and "image" in err.value.message
+    points = tmp_path / "points.csv"   # a file whose rows are not images
+    points.write_text("label,a,b,c\n" + "".join(f"{i % 2},{i * 0.5},{i},{-i}\n" for i in range(40)))
+    with pytest.raises(ConfigError) as err:
+        Trainer(CNN.replace(dataset="file", data_path=str(points)))
+    assert err.value.field == "architecture" and "'file' is not images" in err.value.message
     with pytest.raises(ConfigError) as err:
         CNN.replace(conv_kernel=4).validate()
     assert err.value.field == "conv_kernel"

@@ -336,3 +336,43 @@ def test_noisy_bn_moves_the_distributions_and_trains_as_well():
     assert all(0.955 <= a <= 0.98 for a in acc) and abs(acc[1] - acc[0]) < 0.015
     noisy = les.configs[1]
     assert noisy.norm == "noisy" and noisy.noise_scale == 0.5   # "U(-0.5, 0.5)", "U(0, 0.5)"
+
+
+# ------------------------------------------------------------------ cnn
+def test_cnn_lesson_bn_per_channel_affine_maps_and_faster_learning():
+    from bnviz.engine.stats import train_mode_forward
+    les = lesson("cnn")
+    assert differences(*les.configs) == {"batchnorm": False}
+    assert les.configs[0].conv_channels == (8, 16) and les.configs[0].hidden == (64,)
+    checks = []
+
+    def watch(step, runs):
+        if step % 200 == 0:   # each channel's BN output over batch and pixels: mean beta, std |gamma|
+            block = runs[0].model.blocks[0]
+            out, bn = block.bn_out, block.bn
+            assert out.shape == (64 * 64, 8)   # "64 examples × 64 pixels"
+            spread = np.abs(bn.gamma_used) * np.sqrt(bn.batch_var / (bn.batch_var + bn.eps))
+            checks.append(np.abs(out.std(axis=0) / spread - 1).max() < 1e-4)
+            checks.append(np.abs(out.mean(axis=0) - bn.beta_used).max() < 1e-5)
+
+    cmp, _, evs = lockstep(les, les.steps, watch, evals=(50, 600))
+    assert checks and all(checks)
+    a, b = cmp.runs
+    # "95.6% after 50 steps against 81.7%", "98.3% against 96.7% after 600"
+    assert [round(e.test_accuracy, 3) for e in evs[50]] == [0.956, 0.817]
+    assert [round(e.test_accuracy, 3) for e in evs[600]] == [0.983, 0.967]
+    # "standard deviations from 0.71 to 1.94 ... each has |gamma| (0.82 to 1.19)"
+    z_std = a.model.blocks[0].pre.std(axis=0)
+    assert (round(float(z_std.min()), 2), round(float(z_std.max()), 2)) == (0.71, 1.94)
+    gamma = np.abs(a.model.blocks[0].norm.gamma)
+    assert (round(float(gamma.min()), 2), round(float(gamma.max()), 2)) == (0.82, 1.19)
+    # "the correlation of a channel's map before and after is 1"
+    for z, normed in a.model.feature_maps(a.x_test[:20]):
+        zc = z.transpose(1, 0, 2, 3).reshape(z.shape[1], -1)
+        oc = normed.transpose(1, 0, 2, 3).reshape(z.shape[1], -1)
+        assert min(np.corrcoef(p, q)[0, 1] for p, q in zip(zc, oc)) > 1 - 1e-9
+    # "one example alone ... 9.7% (chance)": blocks do not collapse, the dense layer does
+    assert round(evs[600][0].test_accuracy_single, 3) == 0.097
+    _, outs = train_mode_forward(a.model, a.x_test[:5], single=True)
+    gaps = [float(np.abs(out - L.bn.beta).max()) for L, out in zip(a.model.layers, outs)]
+    assert gaps[0] > 1 and gaps[1] > 1 and gaps[2] == 0.0

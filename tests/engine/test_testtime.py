@@ -10,9 +10,8 @@ import pytest
 
 from bnviz.engine.config import RunConfig
 from bnviz.engine.records import Evaluation
-from bnviz.engine.stats import batch_stat_logits, ema_gaps, population_statistics
-from bnviz.engine.testtime import (ExampleInspection, bn_outputs_single, inspect_example,
-                                   single_example_logits, softmax)
+from bnviz.engine.stats import batch_stat_logits, ema_gaps, population_statistics, single_example_logits
+from bnviz.engine.testtime import ExampleInspection, bn_outputs_single, inspect_example, softmax
 from bnviz.engine.trainer import Trainer
 
 CFG = RunConfig(dataset="digits", hidden=(32, 24), activation="sigmoid", batchnorm=True,

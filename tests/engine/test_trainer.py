@@ -297,3 +297,19 @@ def test_two_classes_per_batch_sampler(tmp_path):
                                           "10 and 10 training examples for a batch of 20"):
         Trainer(rare)
     Trainer(rare.replace(batch_size=6))
+
+
+def test_one_pass_with_two_classes_a_batch_is_the_epochs_batches():
+    """The Epoch button trains one pass: with two classes a batch, an epoch
+    holds fewer batches than n // batch (rows that fill none sit out)."""
+    cfg = RunConfig(dataset="digits", hidden=(8,), sampler="two_classes", batch_size=64, seed=2)
+    t = Trainer(cfg)
+    first = t.epoch_steps()             # drawn on a copy: the batches that follow are unchanged
+    assert Trainer(cfg).next_indices().tolist() == t.next_indices().tolist()
+    assert first < t.steps_per_epoch
+    t.advance(first - 1)
+    assert t.epoch == 1 and t._cursor == first * 64 == t._order.size
+    ahead = t.epoch_steps()             # the next epoch's, peeked
+    t.advance(ahead)
+    assert t.epoch == 2 and t._cursor == t._order.size == ahead * 64
+    assert Trainer(RunConfig(dataset="digits", hidden=(8,), batch_size=64)).epoch_steps() == 1437 // 64

@@ -55,7 +55,9 @@ def choose(panel, field, value):
 def round_trip_configs(data_file):
     return [
         RunConfig(),
-        *PRESETS.values(),
+        *(p.replace(data_path=data_file) if p.dataset == "file" else p for p in PRESETS.values()),
+        RunConfig(architecture="cnn", conv_channels=(4, 8, 12), conv_kernel=5, conv_pool="avg",
+                  hidden=(10,), batchnorm=(True, False, True, True), norm="group", gn_groups=2),
         RunConfig(bn_momentum=None, hidden=(8, 4, 2), batchnorm=(True, False, True), dtype="float64"),
         RunConfig(dataset="file", data_path=data_file, test_fraction=0.3),
         RunConfig(dataset="moons", n_samples=1234, noise=0.37, hidden=(5,), batchnorm=False,
@@ -299,13 +301,30 @@ def pick_preset(qtbot, combo, name):
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_choosing_a_preset_emits_it(panel, qtbot, name):
+def test_choosing_a_preset_emits_it(panel, qtbot, name, monkeypatch):
     combo = panel.findChild(QComboBox, "preset")
+    asked = []
+    # A preset for the user's own file asks for it (here: the dialog answered).
+    monkeypatch.setattr(panel, "_ask_data_file", lambda title: asked.append(title) or "/data/mnist.npz")
     with qtbot.waitSignal(panel.preset_chosen, timeout=1000) as blocker, \
             qtbot.assertNotEmitted(panel.live_changed, wait=0):
         pick_preset(qtbot, combo, name)
-    assert blocker.args[0] == PRESETS[name]
+    expected = PRESETS[name]
+    if expected.dataset == "file":
+        assert asked == [f"Open a data file for “{name}”"]
+        expected = expected.replace(data_path="/data/mnist.npz")
+    else:
+        assert not asked
+    assert blocker.args[0] == expected
     assert blocker.args[0] is not PRESETS[name]
+
+
+def test_a_file_preset_whose_file_dialog_is_cancelled_changes_nothing(panel, qtbot, monkeypatch):
+    combo = panel.findChild(QComboBox, "preset")
+    monkeypatch.setattr(panel, "_ask_data_file", lambda title: "")
+    with qtbot.assertNotEmitted(panel.preset_chosen, wait=100):
+        pick_preset(qtbot, combo, "CNN on MNIST (your file)")
+    assert combo.currentText() == "Ioffe & Szegedy 2015, Fig. 1"
 
 
 def test_preset_combo_shows_what_the_form_holds(panel, qtbot):

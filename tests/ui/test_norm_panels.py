@@ -111,3 +111,13 @@ def test_a_group_count_that_does_not_divide_is_marked_and_not_applied(qtbot):
     assert not panel.errors()
     panel._on_apply_clicked()
     assert applied[-1].gn_groups == 5
+
+
+def test_distribution_legends_name_the_normalization(layer_norm_frame, renorm_frame):
+    from bnviz.ui.panels.distributions import _hist_sources
+    names = lambda frame: [n for _, _, n in _hist_sources(frame.record.layers[0])]   # noqa: E731
+    assert names(layer_norm_frame) == ["z (before LN)", "x_hat (normalised)", "γ·x_hat + β (after LN)"]
+    assert names(renorm_frame) == ["z (before Renorm)", "x_hat·r + d (normalised, corrected)",
+                                   "γ·x_hat + β (after Renorm)"]
+    noisy = make_frame(RunConfig(**TOY, norm="noisy"), steps=4)
+    assert names(noisy)[2] == "γ·x_hat + β + noise (after noisy BN)"

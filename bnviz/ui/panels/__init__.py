@@ -3,6 +3,7 @@ from .base import Panel
 from .compare import ComparePanel
 from .decision_boundary import DecisionBoundaryPanel
 from .distributions import DistributionsPanel
+from .feature_maps import FeatureMapsPanel
 from .gamma_beta import GammaBetaPanel
 from .gradients import GradientsPanel
 from .running_stats import RunningStatsPanel
@@ -14,8 +15,8 @@ from .training_curves import TrainingCurvesPanel
 # Panels that show every run of compare mode; the others show one run.
 EVERY_RUN_PANELS = ("compare_panel", "test_time_panel")
 ALL_PANELS = (TrainingCurvesPanel, DistributionsPanel, GammaBetaPanel, RunningStatsPanel,
-              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel, SweepPanel)
+              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel, FeatureMapsPanel, SweepPanel)
 
-__all__ = ["ALL_PANELS", "EVERY_RUN_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel",
+__all__ = ["ALL_PANELS", "EVERY_RUN_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel", "FeatureMapsPanel",
            "GammaBetaPanel", "GradientsPanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
            "SweepPanel", "TestTimePanel", "TrainingCurvesPanel"]

@@ -165,7 +165,7 @@ class ComparePanel(Panel):
         if labels != self._legend_labels:
             self._set_runs(labels)
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
+        self.selector.set_network(cfg)
         self._draw_curves(runs)
         other = runs[min(self.other_combo.currentIndex() + 1, len(runs) - 1)]
         if self.view_combo.currentData() == "bands":
@@ -243,9 +243,10 @@ class ComparePanel(Panel):
                                                         self.band_ranges)):
             h = r.history
             steps = h.summaries["step"]
-            pct = h.layer(i, pct_key(quantity, True, source)) if i < len(r.config.hidden) else None
+            pct = h.layer(i, pct_key(quantity, True, source)) if i < len(r.config.layer_widths()) else None
             letter = "bc"[j]
-            set_title(plot, f"({letter}) {r.label}: layer {i + 1}, unit {unit}, {name}<br>"
+            sel = self.selector
+            set_title(plot, f"({letter}) {r.label}: {sel.name(i)}, {sel.unit_word()} {unit}, {name}<br>"
                             f"over {source_text(r.config, source, r.n_test)}")
             pts, window = sticky.points(), sticky.window()
             if pct is None or len(steps) == 0 or unit >= pct.shape[2]:
@@ -288,7 +289,7 @@ class ComparePanel(Panel):
             hist.setData(edges, counts.astype(np.float64))
             top = max(top, float(counts.max(initial=0)))
             name = self.quantity_combo.currentText()
-            set_title(plot, f"({'bc'[j]}) {r.label}: layer {i + 1}, {name}, step {records[j].step}"
+            set_title(plot, f"({'bc'[j]}) {r.label}: {self.selector.name(i)}, {name}, step {records[j].step}"
                             "<br>in the training mini-batch", live=True)
         for plot in self.band_plots:
             plot.getPlotItem().getViewBox().setRange(xRange=(lo, hi), yRange=(0, top * 1.05), padding=0)

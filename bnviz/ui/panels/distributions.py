@@ -11,7 +11,7 @@ from .band import Band, pct_key, source_combo, source_text
 from .base import AFTER, BEFORE, NORMALIZED, Panel, StickyRange, add_curve, finite_bounds, \
     make_plot, set_legend, set_title
 from .bins import Bins
-from .selectors import LayerUnitSelector
+from .selectors import SHORT_NORMS, LayerUnitSelector
 
 HIST_KEYS = ("before", "normalized", "after")
 BAND_KEYS = ("pre", "act_in")
@@ -21,15 +21,19 @@ def _hist_sources(L):
     """[(key, values, legend name)] of the histograms for one LayerRecord."""
     if not L.has_bn:
         return [("before", L.pre, "z = activation input (no BN)")]
-    before = "z (before BN)" if L.placement == "before" else "g(z) (before BN)"
-    return [("before", L.bn_in, before), ("normalized", L.normalized, "x_hat (normalised)"),
-            ("after", L.bn_out, "γ·x_hat + β (after BN)")]
+    short = SHORT_NORMS.get(L.norm or "batch", "BN")
+    before = f"z (before {short})" if L.placement == "before" else f"g(z) (before {short})"
+    normalized = "x_hat·r + d (normalised, corrected)" if L.norm == "renorm" else "x_hat (normalised)"
+    after = "γ·x_hat + β + noise" if L.norm == "noisy" else "γ·x_hat + β"
+    return [("before", L.bn_in, before), ("normalized", L.normalized, normalized),
+            ("after", L.bn_out, f"{after} (after {short})")]
 
 
-def _band_names(has_bn: bool, placement: str, source: str) -> dict[str, str]:
+def _band_names(has_bn: bool, placement: str, source: str, norm: str | None = None) -> dict[str, str]:
     where = " (probe)" if source == "probe" else " (mini-batch)"
+    short = SHORT_NORMS.get(norm or "batch", "BN")
     if has_bn and placement == "before":
-        return {"pre": "z, before BN" + where, "act_in": "activation input, after BN" + where}
+        return {"pre": f"z, before {short}" + where, "act_in": f"activation input, after {short}" + where}
     why = "BN comes after it" if has_bn else "no BN"
     return {"pre": f"z = activation input ({why})" + where}
 
@@ -47,7 +51,10 @@ class DistributionsPanel(Panel):
         "percentiles over training of z and of the activation's input (the BN paper's "
         "Fig. 1b, c), over a fixed probe of test examples or each training mini-batch. With BN "
         "before the activation, normalised by the batch's own statistics, one unit's band is "
-        "β + γ times the percentiles of its x̂.")
+        "β + γ times the percentiles of its x̂. LayerNorm and GroupNorm take μ and σ² of each "
+        "example (over its features, or its group's); Batch Renorm's x̂ is corrected to "
+        "x̂·r + d; noisy BN adds its noise after γ and β. In a convolution block a channel's "
+        "values are every pixel of every example.")
     split_wide = 1.6
 
     def __init__(self, parent=None):
@@ -108,10 +115,12 @@ class DistributionsPanel(Panel):
     # ------------------------------------------------------------ drawing
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
+        self.selector.set_network(cfg)
         i, unit = self.selector.layer(), self.selector.unit()
         unit_only = self.unit_only_check.isChecked()
-        where = f"layer {i + 1}, unit {unit}" if unit_only else f"layer {i + 1}, all units"
+        sel = self.selector
+        self.unit_only_check.setText(f"{sel.unit_word().capitalize()} only")
+        where = f"{sel.name(i)}, " + (f"{sel.unit_word()} {unit}" if unit_only else f"all {sel.unit_word()}s")
         self._draw_histograms(frame, i, unit if unit_only else None, where)
         self._draw_bands(frame, i, unit if unit_only else None, where)
 
@@ -167,11 +176,11 @@ class DistributionsPanel(Panel):
 
     def _draw_bands(self, frame, i: int, unit: int | None, where: str) -> None:
         cfg = frame.config
-        if i >= len(cfg.hidden):
+        if i >= len(cfg.layer_widths()):
             self._clear_bands()
             return
         source = self.source_combo.currentData()
-        names = _band_names(cfg.bn_layers()[i], cfg.bn_placement, source)
+        names = _band_names(cfg.bn_layers()[i], cfg.bn_placement, source, cfg.norm)
         entries = [(self.band_curves[k][1], n) for k, n in names.items()]
         if entries != self._band_names:
             set_legend(self.band_plot, entries)

@@ -2,14 +2,40 @@
 of statistic (part of the test-time lab)."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from .base import make_plot, set_title
 
 BAR_WIDTH = 0.2
+INSPECT_INTERVAL = 0.5     # s: while training, look at the example again this often
+
+
+class InspectionPacer:
+    """Asks for a fresh inspection of the example at most every
+    INSPECT_INTERVAL while frames arrive (the training process computes it)."""
+
+    def __init__(self, parent, request):
+        self._request = request
+        self._last = 0.0
+        self._timer = QTimer(parent)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.request_now)
+
+    def schedule(self) -> None:
+        """Look at the example again with the newer network, a few times a second."""
+        if self._timer.isActive():
+            return
+        wait = max(0.0, INSPECT_INTERVAL - (time.monotonic() - self._last))
+        self._timer.start(int(wait * 1000))
+
+    def request_now(self, *_args) -> None:
+        self._last = time.monotonic()
+        self._request()
 
 
 class ExampleView(QWidget):
@@ -91,9 +117,19 @@ class ExampleView(QWidget):
             [[(float(c), str(name)) for c, name in zip(x, names)]])
         guesses = ", ".join(f"{mode}{' (k=%d)' % ins.k if mode == 'batch' else ''} → "
                             f"{names[ins.predicted(mode)]}" for mode, _ in self.modes)
-        collapse = ("" if ins.single_beta_gap != ins.single_beta_gap else
-                    f" Alone in training mode every BN output is β (largest |output − β| = "
-                    f"{ins.single_beta_gap:.1g}), so every example gets the same answer.")
+        gap = ins.single_beta_gap
+        if gap != gap:   # no BN
+            collapse = ""
+        elif ins.feature_maps and gap > 1e-6:
+            # BatchNorm2d on one example still has its pixels: only the dense layers collapse.
+            collapse = (f" Alone in training mode a convolution block still normalises it over its "
+                        f"own pixels (largest |BN output − β| = {gap:.3g}); a dense layer's BN, "
+                        f"where there is one, outputs β.")
+        else:
+            collapse = (f" Alone in training mode every BN output is β (largest |output − β| = "
+                        f"{gap:.1g}), so every example gets the same answer.")
+        if ins.population_step != ins.step:   # a CNN's, from the last evaluation
+            collapse += f" (Population statistics of step {ins.population_step:,}.)"
         who = f"Run {run_label}: t" if run_label else "T"
         self.verdict.setText(f"{who}rue class {names[ins.label]}. Predicted: {guesses}.{collapse}")
         set_title(self.image_plot, f"Test example {ins.index} (class {names[ins.label]})")

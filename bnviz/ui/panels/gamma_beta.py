@@ -128,19 +128,20 @@ class GammaBetaPanel(Panel):
 
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
+        self.selector.set_network(cfg)
         i, unit = self.selector.layer(), self.selector.unit()
-        if i >= len(cfg.hidden) or not cfg.bn_layers()[i]:
-            self.message.setText(f"Layer {i + 1} has no batch norm: nothing to learn here")
+        if i >= len(cfg.layer_widths()) or not cfg.bn_layers()[i]:
+            self.message.setText(f"{self.selector.name(i).capitalize()} has no batch norm: "
+                                 "nothing to learn here")
             self.stack.setCurrentWidget(self.message)
             self._clear_curves()
             return
         self.stack.setCurrentIndex(0)
-        d = cfg.hidden[i]
+        d = cfg.layer_widths()[i]
         if (d, unit) != self._legend_key:
             for key in ("gamma", "beta"):
                 plot = self.gamma_plot if key == "gamma" else self.beta_plot
-                set_legend(plot, [(self.unit_curves[key], f"unit {unit}")])
+                set_legend(plot, [(self.unit_curves[key], f"{self.selector.unit_word()} {unit}")])
                 plot.getPlotItem().legend.addItem(self.all_curves[key], f"all {d} units")
                 fit_legend(plot)
             self._legend_key = (d, unit)
@@ -165,8 +166,8 @@ class GammaBetaPanel(Panel):
                                            **rows)
             bounds = filter(None, [self._bounds_settled[key], self.unit_series[key].bounds()])
             sticky.update(x=x_span, y=finite_bounds(by, *bounds))
-        set_title(self.gamma_plot, f"γ (scale), layer {i + 1}")
-        set_title(self.beta_plot, f"β (shift), layer {i + 1}")
+        set_title(self.gamma_plot, f"γ (scale), {self.selector.name(i)}")
+        set_title(self.beta_plot, f"β (shift), {self.selector.name(i)}")
 
     def _draw_background(self, key: str, i: int, steps, values, pts: int, window, first=None,
                          log_x: bool = False):

@@ -66,7 +66,7 @@ class GradientsPanel(Panel):
 
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
+        self.selector.set_network(cfg)
         i = self.selector.layer()
         h = frame.history
         steps = h.steps["step"]
@@ -88,7 +88,7 @@ class GradientsPanel(Panel):
             self.range.update(x=x_span, y=finite_bounds(*(self.series[k].bounds() or () for k in present)))
         self._show_ratio(h, i)
         where = "" if run_label(frame) == "" else f", run {run_label(frame)}"
-        set_title(self.plot, f"Gradient norms, layer {i + 1}{where}")
+        set_title(self.plot, f"Gradient norms, {self.selector.name(i)}{where}")
 
     def _show_ratio(self, h, i: int) -> None:
         b, w = h.steps.get(f"L{i}.grad_norm_b"), h.steps.get(f"L{i}.grad_norm_W")

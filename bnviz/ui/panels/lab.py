@@ -10,11 +10,9 @@ statistic.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout
 
 from ...engine.settings import NORMS, RUNNING_STAT_NORMS
@@ -22,7 +20,7 @@ from .base import BEFORE, NORMALIZED, POPULATION, RUNNING, Panel, Series, Sticky
     finite_bounds, make_plot, set_legend, set_title
 from .compare import MAX_RUNS, RUN_COLORS
 from ..plotkit.downsampling import trailing_mean
-from .example_view import ExampleView
+from .example_view import ExampleView, InspectionPacer
 from .lab_controls import MOMENTUM_PRESETS, LabControls  # noqa: F401 (presets: part of the API)
 from .selectors import LayerUnitSelector
 
@@ -34,7 +32,6 @@ MODES = (("test_accuracy", "running", "running averages", RUNNING),
 TRAIN_COLOR = "#8c564b"    # accuracy on the training mini-batches
 SMOOTH_STEPS = 25
 GAP_FLOOR = 1e-12          # log axis: an exact zero gap is drawn here
-INSPECT_INTERVAL = 0.5     # s: while training, look at the example again this often
 
 
 class TestTimePanel(Panel):
@@ -45,7 +42,8 @@ class TestTimePanel(Panel):
         "Test accuracy under four ways of normalising at test time: the running averages "
         "(μ ← (1 − m)μ + m·μ<sub>B</sub>), the exact population statistics of the training set, "
         "the statistics of test mini-batches of k, and one example alone in training mode, "
-        "where x̂ = (x − x)/√(0 + ε) = 0 so every BN output is β. Beside it, the lag of the "
+        "where in a dense layer x̂ = (x − x)/√(0 + ε) = 0 so every BN output is β (a "
+        "convolution block still normalises the example over its own pixels). Beside it, the lag of the "
         "running averages, mean<sub>j</sub> |μ<sub>run</sub> − μ<sub>pop</sub>| / "
         "√(σ²<sub>pop</sub> + ε) and the same for the variance relative to σ²<sub>pop</sub> + ε.")
 
@@ -103,10 +101,7 @@ class TestTimePanel(Panel):
         layout.addLayout(row)
         layout.addWidget(rows, 1)
         self._gap_legend = None
-        self._last_inspect = 0.0
-        self._inspect_timer = QTimer(self)
-        self._inspect_timer.setSingleShot(True)
-        self._inspect_timer.timeout.connect(self.request_inspection)
+        self._inspections = InspectionPacer(self, self._request_inspection)
         self.selector.selection_changed.connect(self._refit_and_redraw)
         self.controls.settings_requested.connect(self.settings_requested)
         self.controls.population_requested.connect(self.population_requested)
@@ -120,10 +115,13 @@ class TestTimePanel(Panel):
     def absence(self, frame) -> str | None:
         if any(run.config.has_running_stats() for run in (frame, *frame.others)):
             return None
-        if any(any(run.config.bn_layers()) for run in (frame, *frame.others)):
-            return (f"{NORMS[frame.config.norm]} normalises each example by its own statistics, "
-                    "the same in training and inference mode, so there is nothing to compare. "
-                    "BatchNorm, Batch Renorm and noisy BN keep running statistics.")
+        normed = [run.config.norm for run in (frame, *frame.others) if any(run.config.bn_layers())]
+        if normed:   # (in compare mode, every run's: LayerNorm in A, GroupNorm in B...)
+            names = " and ".join(dict.fromkeys(NORMS[n] for n in normed))
+            verb = "normalises" if len(set(normed)) == 1 else "normalise"
+            return (f"{names} {verb} each example by its own statistics, the same in training "
+                    "and inference mode, so there is nothing to compare. BatchNorm, Batch Renorm "
+                    "and noisy BN keep running statistics.")
         return ("without batch norm a network is the same in training and inference mode, so "
                 "there is nothing to compare. Turn batch norm on in the Configuration.")
 
@@ -137,7 +135,7 @@ class TestTimePanel(Panel):
     def _draw(self, frame) -> None:
         runs = (frame, *frame.others)[:MAX_RUNS]
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
+        self.selector.set_network(cfg)
         labels = [r.label for r in runs] if len(runs) > 1 else []
         if self._changed("controls", (cfg.eval_batch_size, cfg.population_every, cfg.bn_momentum,
                                       tuple(labels))):
@@ -201,25 +199,26 @@ class TestTimePanel(Panel):
             self.gap_range.update(y=finite_bounds(*(s.bounds() or () for pair in self.gap_series
                                                     for s in pair.values())))
         cfg = runs[0].config
-        has_bn = i < len(cfg.hidden) and cfg.norm_kinds()[i] in RUNNING_STAT_NORMS
+        has_bn = i < len(cfg.layer_widths()) and cfg.norm_kinds()[i] in RUNNING_STAT_NORMS
         what = " (solid: variance, dashed: mean)" if compare else ""
-        set_title(self.gap_plot, f"Lag of the running averages, layer {i + 1}{what}" if has_bn
-                  else f"Layer {i + 1} has no BN: no running averages")
+        set_title(self.gap_plot, f"Lag of the running averages, {self.selector.name(i)}{what}" if has_bn
+                  else f"{self.selector.name(i).capitalize()} has no BN: no running averages")
 
     # -------------------------------------------------------- inspection
     def _schedule_inspection(self) -> None:
-        """Look at the example again with the newer network, a few times a second."""
-        if self._inspect_timer.isActive():
-            return
-        wait = max(0.0, INSPECT_INTERVAL - (time.monotonic() - self._last_inspect))
-        self._inspect_timer.start(int(wait * 1000))
+        self._inspections.schedule()
 
     def request_inspection(self, *_args) -> None:
-        self._last_inspect = time.monotonic()
+        self._inspections.request_now()
+
+    def _request_inspection(self) -> None:
         self.inspect_requested.emit(self.example.index(), self.controls.run_index())
 
     def set_inspection(self, ins) -> None:
-        """Show an ExampleInspection (computed by the worker)."""
+        """Show an ExampleInspection (computed by the worker) of the run chosen
+        here (the feature maps panel asks for the run the window shows)."""
+        if ins.run != self.controls.run_index():
+            return
         label = self.run_combo.currentText() if self.run_combo.isVisibleTo(self) else ""
         self.example.set_inspection(ins, label.split(":")[0])
 

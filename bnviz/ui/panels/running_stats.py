@@ -157,13 +157,14 @@ class RunningStatsPanel(Panel):
 
     def _draw(self, frame) -> None:
         cfg = frame.config
-        self.selector.set_layers(cfg.hidden, cfg.norm_kinds(), cfg.bn_placement)
+        self.selector.set_network(cfg)
         i, unit = self.selector.layer(), self.selector.unit()
         caption = momentum_caption(cfg.bn_momentum, cfg.norm == "renorm")
         if caption != self.caption.text():
             self.caption.setText(caption)
-        if i >= len(cfg.hidden) or not cfg.bn_layers()[i]:
-            self.message.setText(f"Layer {i + 1} has no batch norm: no running statistics")
+        if i >= len(cfg.layer_widths()) or not cfg.bn_layers()[i]:
+            self.message.setText(f"{self.selector.name(i).capitalize()} has no batch norm: "
+                                 "no running statistics")
             self.stack.setCurrentWidget(self.message)
             self._clear_curves()
             return
@@ -213,7 +214,7 @@ class RunningStatsPanel(Panel):
             if changed:
                 sticky.update(x=x_span, y=finite_bounds(*self._bounds[key], *self._pop_bounds[key]))
             name = "mean" if key == "mean" else "variance"
-            set_title(plot, f"{name} of {what}, layer {i + 1}, unit {unit}")
+            set_title(plot, f"{name} of {what}, {self.selector.name(i)}, {self.selector.unit_word()} {unit}")
         self.rd_plot.setVisible(cfg.norm == "renorm")
         if cfg.norm == "renorm":
             self._draw_r_and_d(cfg, h, steps, x_span, log_x, i, unit)
@@ -247,7 +248,8 @@ class RunningStatsPanel(Panel):
         for curve, y in zip(self.limit_curves, (r_max, 1.0 / r_max, d_max, -d_max)):
             curve.setData(x, y)
         sticky.update(x=x_span, y=finite_bounds(*filter(None, bounds), r_max, -d_max))
-        set_title(self.rd_plot, f"Batch Renorm's r and d, layer {i + 1}, unit {unit}")
+        sel = self.selector
+        set_title(self.rd_plot, f"Batch Renorm's r and d, {sel.name(i)}, {sel.unit_word()} {unit}")
 
     def _set_population(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
         """The population points: on the scatter (its data and legend), and

@@ -192,7 +192,8 @@ class Backdrop(QGraphicsObject):
         for axis, (lo, hi) in zip(self._axes, self._vb.viewRange()):
             horizontal = axis is self._axes[0]
             length = rect.width() if horizontal else rect.height()
-            if length < 2 or not hi > lo:
+            # A hidden axis has no grid either (a mosaic of images, say).
+            if length < 2 or not hi > lo or not axis.isVisible():
                 continue
             scale = length / (hi - lo)
             ink = axis.pen().color()
