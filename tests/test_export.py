@@ -77,9 +77,10 @@ def test_every_file_is_written_and_listed(exported):
     names = {p.name for p in written}
     assert {"config.toml", "data.csv", "data.npz", "manifest.json"} <= names
     # Moons with BN, one run: every plot but compare mode's, the example image
-    # (none shown yet), Batch Renorm's r and d, and the sweep's (no sweep yet).
+    # (none shown yet), Batch Renorm's r and d, the sweep's (no sweep yet) and
+    # the two feature-map mosaics (no CNN).
     n_plots = sum(w.isVisibleTo(p) for p in panels for w in p.plot_widgets())
-    assert n_plots == sum(len(p.plot_widgets()) for p in panels) - 4 - 1 - 1 - 1
+    assert n_plots == sum(len(p.plot_widgets()) for p in panels) - 4 - 1 - 1 - 1 - 2
     assert len([n for n in names if n.endswith(".png")]) == n_plots
     assert len([n for n in names if n.endswith(".svg")]) == n_plots
     assert sorted(os.listdir(folder)) == sorted(names)   # no temporary files left

@@ -7,6 +7,7 @@ training.
 from __future__ import annotations
 
 import time
+import weakref
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
@@ -289,7 +290,8 @@ class MainWindow(QMainWindow):
         lab = self.panels["test_time_panel"]
         lab.inspect_requested.connect(self.inspect_requested)
         maps = self.panels["feature_maps_panel"]
-        maps.run_of = lambda: max(self.run_view_combo.currentIndex(), 0)
+        combo = weakref.ref(self.run_view_combo)   # (weakly: the panel does not keep the window)
+        maps.run_of = lambda: max(combo().currentIndex(), 0) if combo() is not None else 0
         maps.inspect_requested.connect(self.inspect_requested)
         self.training.inspection_ready.connect(maps.set_inspection)
         lab.population_requested.connect(self.population_requested)

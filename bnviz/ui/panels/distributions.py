@@ -51,10 +51,8 @@ class DistributionsPanel(Panel):
         "percentiles over training of z and of the activation's input (the BN paper's "
         "Fig. 1b, c), over a fixed probe of test examples or each training mini-batch. With BN "
         "before the activation, normalised by the batch's own statistics, one unit's band is "
-        "β + γ times the percentiles of its x̂. LayerNorm and GroupNorm take μ and σ² of each "
-        "example (over its features, or its group's); Batch Renorm's x̂ is corrected to "
-        "x̂·r + d; noisy BN adds its noise after γ and β. In a convolution block a channel's "
-        "values are every pixel of every example.")
+        "β + γ times the percentiles of its x̂. LayerNorm and GroupNorm take each example's "
+        "μ and σ²; Renorm's x̂ becomes x̂·r + d; noisy BN adds noise after γ, β.")
     split_wide = 1.6
 
     def __init__(self, parent=None):

@@ -3,6 +3,7 @@ of statistic (part of the test-time lab)."""
 from __future__ import annotations
 
 import time
+import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,12 +18,15 @@ INSPECT_INTERVAL = 0.5     # s: while training, look at the example again this o
 
 class InspectionPacer:
     """Asks for a fresh inspection of the example at most every
-    INSPECT_INTERVAL while frames arrive (the training process computes it)."""
+    INSPECT_INTERVAL while frames arrive (the training process computes it),
+    by calling ``owner.<method>()``. The owner is held weakly: a panel that
+    owns its pacer is then freed without the garbage collector."""
 
-    def __init__(self, parent, request):
-        self._request = request
+    def __init__(self, owner, method: str):
+        self._owner = weakref.ref(owner)
+        self._method = method
         self._last = 0.0
-        self._timer = QTimer(parent)
+        self._timer = QTimer(owner)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.request_now)
 
@@ -35,7 +39,9 @@ class InspectionPacer:
 
     def request_now(self, *_args) -> None:
         self._last = time.monotonic()
-        self._request()
+        owner = self._owner()
+        if owner is not None:
+            getattr(owner, self._method)()
 
 
 class ExampleView(QWidget):

@@ -136,8 +136,7 @@ class FeatureMapsPanel(Panel):
         self._blocks = None
         # Which run of compare mode the panel shows (the window's Show run sets it).
         self.run_of = lambda: 0
-        self._inspections = InspectionPacer(self, lambda: self.inspect_requested.emit(
-            self.example_spin.value(), self.run_of()))
+        self._inspections = InspectionPacer(self, "_request_inspection")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(self.control_row(QLabel("Block"), self.block_combo, self.example_spin,
@@ -187,6 +186,9 @@ class FeatureMapsPanel(Panel):
     # -------------------------------------------------------- inspection
     def request_inspection(self, *_args) -> None:
         self._inspections.request_now()
+
+    def _request_inspection(self) -> None:
+        self.inspect_requested.emit(self.example_spin.value(), self.run_of())
 
     def set_inspection(self, ins) -> None:
         """Show an ExampleInspection's feature maps (one without any, or of

@@ -101,7 +101,7 @@ class TestTimePanel(Panel):
         layout.addLayout(row)
         layout.addWidget(rows, 1)
         self._gap_legend = None
-        self._inspections = InspectionPacer(self, self._request_inspection)
+        self._inspections = InspectionPacer(self, "_request_inspection")
         self.selector.selection_changed.connect(self._refit_and_redraw)
         self.controls.settings_requested.connect(self.settings_requested)
         self.controls.population_requested.connect(self.population_requested)
