@@ -18,20 +18,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bnviz.engine.config import preset  # noqa: E402
-from bnviz.engine.landscape import measured_step  # noqa: E402
 from bnviz.engine.trainer import Trainer  # noqa: E402
 
 
 def timed(steps: int, every: int) -> float:
-    """Seconds for ``steps`` steps with a measurement every ``every`` (0: none)."""
-    tr = Trainer(preset("Ioffe & Szegedy 2015, Fig. 1"))
+    """Seconds for ``steps`` bare steps with the meters every ``every`` steps (0: off)."""
+    cfg = preset("Ioffe & Szegedy 2015, Fig. 1").replace(meters=every > 0, meter_every=max(every, 1))
+    tr = Trainer(cfg)
     start = time.perf_counter()
-    for s in range(1, steps + 1):
-        if every and s % every == 0:
-            measured_step(tr)
-        else:
-            tr.train_batch()
-    return time.perf_counter() - start
+    for _ in range(steps):
+        tr.train_batch()
+    elapsed = time.perf_counter() - start
+    assert len(tr.history.meters.snapshot()["step"]) == (steps // every if every else 0)
+    return elapsed
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,8 @@ from .engine.config import PRESETS, ConfigError, RunConfig, preset
 from .engine.lessons import LESSONS
 from .engine.npzfile import LIMIT_MB_RANGE
 
-HEADLESS_ONLY = ("steps", "export", "scale", "figure_size", "unit_csv", "save_session", "sweep", "norms")
+HEADLESS_ONLY = ("steps", "export", "scale", "figure_size", "unit_csv", "save_session", "sweep", "norms",
+                 "animate", "fps", "seconds", "animation_format")
 EPILOG = """\
 Headless example (trains 2000 steps of the "Spiral with BN" preset, then
 writes config, data, figures and a manifest into ./spiral-run):
@@ -45,6 +46,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
+
+
+def bounded(kind, lo, hi):
+    """An argparse type: a number of ``kind`` from lo to hi, else one line naming the range."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number from {lo:g} to {hi:g}, got {text!r}") from None
+        if not (lo <= value <= hi) or value != value:
+            raise argparse.ArgumentTypeError(f"must be from {lo:g} to {hi:g}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def figure_size(text: str) -> tuple[int, int]:
@@ -127,6 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--norms", metavar="LIST",
                      help="with --sweep: the normalizations to compare, comma-separated, of bn, "
                           "ln, gn, renorm, noisy, none (default: bn)")
+    from .animation import FORMATS, FPS_RANGE, SECONDS_RANGE, panel_names
+    run.add_argument("--animate", metavar="PANEL", choices=panel_names(),
+                     help="also record one panel over training as an animation, PANEL.gif (or "
+                          ".mp4) in the export: " + ", ".join(panel_names()))
+    run.add_argument("--fps", metavar="N", type=bounded(int, *FPS_RANGE), default=None,
+                     help=f"with --animate: frames per second, {FPS_RANGE[0]} to {FPS_RANGE[1]} "
+                          "(default 20)")
+    run.add_argument("--seconds", metavar="S", type=bounded(float, *SECONDS_RANGE), default=None,
+                     help=f"with --animate: the animation's length, {SECONDS_RANGE[0]:g} to "
+                          f"{SECONDS_RANGE[1]:g} seconds (default 10); its frames are spread "
+                          "evenly over the steps")
+    run.add_argument("--animation-format", metavar="FORMAT", choices=FORMATS, default=None,
+                     help="with --animate: gif (the default) or mp4 (needs bnviz[mp4]); the size "
+                          "is --figure-size's")
     desk = ap.add_argument_group("the desktop")
     desk.add_argument("--install-desktop-entry", action="store_true",
                       help="put bnviz in the desktop's applications menu: its .desktop file and "
@@ -191,6 +220,21 @@ def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
                          "trains runs of its own)")
     elif args.norms:
         ap.error("--norms only applies with --sweep")
+    if args.animate and args.sweep:
+        ap.error("--animate and --sweep cannot be combined (a sweep trains runs of its own)")
+    if not args.animate:
+        for name in ("fps", "seconds", "animation_format"):
+            if getattr(args, name) is not None:
+                ap.error(f"--{name.replace('_', '-')} only applies with --animate")
+    else:
+        args.fps = args.fps or 20
+        args.seconds = args.seconds or 10.0
+        args.animation_format = args.animation_format or "gif"
+        from .animation import AnimationError, check_format
+        try:
+            check_format(args.animation_format)
+        except AnimationError as exc:
+            ap.exit(2, f"bnviz: error: {exc}\n")
     if not args.headless:
         for name in HEADLESS_ONLY:
             if name == "scale" and args.scale == 1.0:

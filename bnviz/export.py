@@ -324,7 +324,7 @@ def _run_entry(frame, files: list[Path]) -> dict:
 
 
 def export_all(folder, frame, panels=None, scale: float = FIGURE_SCALE,
-               formats=FORMATS, unit_csv: bool = False, size=None) -> list[Path]:
+               formats=FORMATS, unit_csv: bool = False, size=None, extra=()) -> list[Path]:
     """Write a run's config (``config.toml``), its data (``data.csv``,
     ``data.npz``), the figures of ``panels`` and ``manifest.json``; in
     compare mode each other run's config and data with a ``run-B-`` prefix.
@@ -335,9 +335,10 @@ def export_all(folder, frame, panels=None, scale: float = FIGURE_SCALE,
     ``folder`` and moved in only once complete; the files of an earlier
     export there (those its manifest lists, unchanged since) are removed
     then, so the folder never holds two runs, and an export that fails at
-    any point leaves the earlier one as it was (``_swap_in``)."""
+    any point leaves the earlier one as it was (``_swap_in``). ``extra``:
+    (name, bytes) of more files to write with them (an animation)."""
     return export_staged(folder, lambda staging: _export_into(staging, frame, panels, scale, formats,
-                                                              unit_csv, size))
+                                                              unit_csv, size, extra))
 
 
 def export_staged(folder, write_into) -> list[Path]:
@@ -394,7 +395,7 @@ def _swap_in(folder: Path, staged: list[Path], backup: Path) -> list[Path]:
         raise
 
 
-def _export_into(folder: Path, frame, panels, scale, formats, unit_csv, size) -> list[Path]:
+def _export_into(folder: Path, frame, panels, scale, formats, unit_csv, size, extra=()) -> list[Path]:
     written = [_write(folder / "config.toml", frame.config.to_toml().encode("utf-8"))]
     written += export_data(frame.history, folder, "data", unit_csv)
     runs = []
@@ -406,6 +407,7 @@ def _export_into(folder: Path, frame, panels, scale, formats, unit_csv, size) ->
         written += files
     for panel in panels or ():
         written += export_panel(panel, folder, "", scale, formats, size)
+    written += [_write(folder / name, data) for name, data in extra]
     main = _run_entry(frame, [])
     del main["files"]   # the manifest lists every file below, with sizes
     return write_manifest(folder, written, {**main, "others": runs})

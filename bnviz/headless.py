@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
 EXIT_POINTS_FAILED = 4   # a sweep whose points did not all train (the others still written)
@@ -68,23 +69,33 @@ class Progress:
                 f"{int(left) // 60}:{int(left) % 60:02d} left")
 
 
-def train(runs, steps: int, progress: Progress | None = None) -> int | None:
+def train(runs, steps: int, progress: Progress | None = None, stops=(), at_stop=None) -> int | None:
     """Train every run of ``runs`` (``training.runs``: one run, or several
     in lockstep, each comparison run in a process of its own) ``steps``
     steps, evaluating every max(1, steps // 100) and at the end; stop at
     the first step at which any run's loss is NaN or Inf (or, by the end
-    of that stretch, a BN statistic) and return it (None if all stayed finite)."""
+    of that stretch, a BN statistic) and return it (None if all stayed finite).
+    ``at_stop(done)`` is called at each of the steps ``stops`` (an
+    animation's frames), after that step's evaluation if there is one."""
     every = max(1, steps // 100)
-    done = 0
+    stops = sorted({int(s) for s in stops if 0 < s <= steps})
+    done, k = 0, 0
     while done < steps:
         n = min(every - done % every, steps - done)
-        # The last step is always summarised, so the percentiles reach it.
-        done += runs.advance(n, summarize_last=done + n == steps)
+        if k < len(stops):
+            n = min(n, stops[k] - done)
+        at = done + n
+        # The last step is always summarised, so the percentiles reach it (and a frame's too).
+        done += runs.advance(n, summarize_last=at == steps or (k < len(stops) and at == stops[k]))
         broken = runs.broken()
         if broken is not None:
             return broken[1]   # counted from the start (a session may have begun later)
         if done % every == 0 or done == steps:
             runs.evaluate()
+        if k < len(stops) and done == stops[k]:
+            k += 1
+            if at_stop is not None:
+                at_stop(done)
         if progress is not None:
             progress.update(done)
     return None
@@ -189,8 +200,6 @@ def _run(args, config) -> int:
 
 
 def _train_and_export(args, runs, configs, labels, folder) -> int:
-    from dataclasses import replace
-
     import numpy as np
 
     from .engine.compare import run_name
@@ -209,39 +218,52 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
     names = [run_name(labels, i) for i in range(runs.count)]
     starts = runs.starts([names[i] if runs.count > 1 else "" for i in range(runs.count)])
     progress = Progress(args.steps)
+    replica = Replica(0, starts)   # the window's copy of every run's history, as it grows
+    pixels = args.figure_size or _figure_size()
+    recorder, stops, at_stop = None, (), None
+    if args.animate:
+        recorder, stops, at_stop = _recording(args, runs, replica, starts, progress, pixels)
     # A diverging run overflows on purpose: say so once below, not with
     # NumPy's warnings from deep inside the engine.
-    with np.errstate(all="ignore"):
-        diverged_at = train(runs, args.steps, progress)
-    progress.finish()
+    try:
+        with np.errstate(all="ignore"):
+            diverged_at = train(runs, args.steps, progress, stops, at_stop)
+        progress.finish()
+        extra = ()
+        if recorder is not None:
+            from .animation import AnimationError
+            try:
+                extra = ((f"{args.animate}.{args.animation_format}",
+                          recorder.encode(args.animation_format, args.fps)),)
+            except AnimationError as exc:
+                return fail(str(exc))
+            print(f"bnviz: animated {args.animate}: {len(recorder.frames)} frames at {args.fps} "
+                  f"frames/s", file=sys.stderr)
+    finally:
+        if recorder is not None:
+            recorder.close()
     if diverged_at is not None:
         broken, _, what = runs.broken()
         where = f" of run {names[broken]}" if len(configs) > 1 else ""
         print(f"bnviz: training diverged at step {diverged_at}: {what}{where} became NaN or Inf; "
               "exporting what was trained", file=sys.stderr)
 
-    # Qt only now, and always offscreen: a headless run must never need a display.
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtCore import qInstallMessageHandler
-    from PySide6.QtWidgets import QApplication
-    qInstallMessageHandler(_qt_message)
-    app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (kept alive)
-    from .figures import DEFAULT_FIGURE, FIGURE_SCALE, FIGURE_SIZES, figure_panels, layout_size
+    app = _qt_app()  # noqa: F841 (kept alive)
+    from .figures import FIGURE_SCALE, figure_panels, layout_size
     with np.errstate(all="ignore"):
         # The frame the window would show: every run's whole history, from
         # the processes that trained them (A's decision boundary only, as before).
         updates = runs.updates(True, diverged_at)
         updates = (updates[0], *(replace(u, boundary=None) for u in updates[1:]))
-        frame = Replica(0, starts).apply(FrameUpdate(run_id=0, steps_per_second=progress.rate(),
-                                                     runs=updates, starts=starts))
+        frame = replica.apply(FrameUpdate(run_id=0, steps_per_second=progress.rate(),
+                                          runs=updates, starts=starts))
         inspection = None
         if len(trainer.y_test) >= 2 and trainer.step_count > 0:
             inspection = runs.inspect(0, 0)
         panels = figure_panels(frame, inspection)
     try:
-        pixels = args.figure_size or FIGURE_SIZES[DEFAULT_FIGURE]
         written = export_all(folder, frame, panels, scale=FIGURE_SCALE * args.scale,
-                             unit_csv=args.unit_csv, size=layout_size(pixels))
+                             unit_csv=args.unit_csv, size=layout_size(pixels), extra=extra)
     except ExportError as exc:
         return fail(str(exc))
     finally:
@@ -256,6 +278,43 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
             return fail(str(exc))
         print(f"bnviz: saved the session to {args.save_session}", file=sys.stderr)
     return EXIT_DIVERGED if diverged_at is not None else EXIT_OK
+
+
+def _qt_app():
+    """The QApplication, offscreen: a headless run must never need a display.
+    Made only once needed (after training, or before it for an animation)."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+    qInstallMessageHandler(_qt_message)
+    return QApplication.instance() or QApplication([sys.argv[0]])
+
+
+def _figure_size():
+    from .figures import DEFAULT_FIGURE, FIGURE_SIZES
+    return FIGURE_SIZES[DEFAULT_FIGURE]
+
+
+def _recording(args, runs, replica, starts, progress, pixels):
+    """(recorder, the steps of its frames, what to do at each): the panel
+    ``args.animate`` drawing each frame of the runs as they train."""
+    from .animation import PanelRecorder, frame_steps
+    from .training.messages import FrameUpdate
+    app = _qt_app()  # noqa: F841 (kept alive)
+    from .ui.panels import ALL_PANELS
+    from .ui.theme import LIGHT, using
+    cls = next(c for c in ALL_PANELS if c.object_name == f"{args.animate}_panel")
+    with using(LIGHT):
+        panel = cls()
+    recorder = PanelRecorder(panel, (round(pixels[0] * args.scale), round(pixels[1] * args.scale)))
+    boundary = args.animate == "decision_boundary"
+
+    def capture(done: int) -> None:
+        updates = runs.updates(boundary, None)
+        updates = (updates[0], *(replace(u, boundary=None) for u in updates[1:]))
+        recorder.capture(replica.apply(FrameUpdate(run_id=0, steps_per_second=progress.rate(),
+                                                   runs=updates, starts=starts)))
+    return recorder, frame_steps(args.steps, args.fps, args.seconds), capture
 
 
 def _qt_message(mode, context, message: str) -> None:

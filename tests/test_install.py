@@ -289,8 +289,9 @@ def test_wheel_carries_resources_and_runs_from_a_fresh_venv(tmp_path):
     vpython = venv / "bin" / "python"
     site = subprocess.run([str(vpython), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    import numpy, pyqtgraph, PySide6, sklearn, tomli_w  # noqa: E401
-    deps = {str(Path(m.__file__).resolve().parents[1]) for m in (numpy, pyqtgraph, PySide6, sklearn, tomli_w)}
+    import numpy, PIL, pyqtgraph, PySide6, sklearn, tomli_w  # noqa: E401
+    deps = {str(Path(m.__file__).resolve().parents[1])
+            for m in (numpy, PIL, pyqtgraph, PySide6, sklearn, tomli_w)}
     Path(site, "bnviz-test-deps.pth").write_text("\n".join(sorted(deps)) + "\n")
     proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(vpython), "install", "--no-deps",
                            "--no-index", "-q", str(wheel)], capture_output=True, text=True, timeout=300)

@@ -83,6 +83,9 @@ class RunConfig:
     adam_beta2: float = 0.999
     opt_eps: float = 1e-8
     optimizer_formulas: str = "pytorch"
+    # Santurkar et al.'s meters (``landscape``)
+    meters: bool = False
+    meter_every: int = 50
     # reproducibility
     seed: int = 0
     dtype: str = "float32"

@@ -115,6 +115,22 @@ def eval_columns(widths, norms) -> dict[str, tuple[int, ...]]:
     return cols
 
 
+# What a meter measurement (``landscape``) adds: along the gradient, and per
+# layer but the first (index 1..n; n = the head) Santurkar's covariate shift.
+METER_SCALARS = ("loss", "gradient_norm", "loss_range", "gradient_change_range", "smoothness")
+
+
+def meter_columns(n_layers: int) -> dict[str, tuple[int, ...]]:
+    """One row per measured step: its cost ``landscape_seconds``, ``landscape_<scalar>`` for METER_SCALARS
+    and ``L{i}.ics_distance``, ``L{i}.ics_cosine`` for i = 1..n_layers (the
+    head's index is n_layers)."""
+    cols = {"step": (), "landscape_seconds": (), **{f"landscape_{s}": () for s in METER_SCALARS}}
+    for i in range(1, n_layers + 1):
+        cols[f"L{i}.ics_distance"] = ()
+        cols[f"L{i}.ics_cosine"] = ()
+    return cols
+
+
 EVAL_FLOAT64 = ("test_loss", "test_accuracy", "test_accuracy_population", "test_accuracy_batch",
                 "test_accuracy_single")
 
@@ -143,7 +159,7 @@ def column(view, key: str, index) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HistorySnapshot:
-    """Read-only views of the three stores at one moment. Each maps a name
+    """Read-only views of the stores at one moment. Each maps a name
     to an (n, ...) array, one row per stored step or bucket of steps; the
     rows' cover is in ``step`` (last), ``step_first`` and ``step_count``,
     and the envelope of a noisy series ``name`` in ``name.min``, ``name.max``."""
@@ -151,6 +167,7 @@ class HistorySnapshot:
     steps: StoreView      # every training step
     summaries: StoreView  # percentile summaries, one row per summarised step
     evals: StoreView      # one row per evaluation
+    meters: StoreView     # one row per measured step (``landscape``), when the meters are on
 
     def layer(self, i: int, name: str) -> np.ndarray | None:
         """Layer i's series ``name`` from whichever store holds it."""
@@ -197,6 +214,8 @@ class History:
                                          **{k: np.float64 for k in EVAL_FLOAT64},
                                          **{f"L{i}.ema_gap_{s}": np.float64
                                             for i in range(len(self.widths)) for s in ("mean", "var")}})
+        meters = meter_columns(len(self.widths))
+        self.meters = SeriesStore(meters, budget_bytes // 16, kinds=_kinds(meters), dtype=np.float64)
 
     def state_dict(self) -> dict:
         """Each store's state under its name (see ``SeriesStore.state_dict``)."""
@@ -205,6 +224,8 @@ class History:
 
     def load_state_dict(self, state: dict) -> None:
         for name, store in self.stores().items():
+            if name == "meters" and name not in state["meta"]:
+                continue   # a session saved before the meters existed: none measured
             sub = part(state, name)
             try:
                 store.load_state_dict({"counters": sub["meta"], "arrays": sub["arrays"]})
@@ -212,8 +233,9 @@ class History:
                 raise StateError(f"{name}: {exc}") from None
 
     def stores(self) -> dict[str, SeriesStore]:
-        """The three stores by name (what a session saves)."""
-        return {"steps": self.steps, "summaries": self.summaries, "evals": self.evals}
+        """The stores by name (what a session saves)."""
+        return {"steps": self.steps, "summaries": self.summaries, "evals": self.evals,
+                "meters": self.meters}
 
     def append_step(self, row: dict[str, object]) -> None:
         self.steps.append(row)
@@ -228,6 +250,16 @@ class History:
                 row[f"L{i}.population_mean"] = mean
                 row[f"L{i}.population_var"] = var
         self.evals.append(row)
+
+    def append_meters(self, shift, land, seconds: float = float("nan")) -> None:
+        """A measured step's ``landscape.CovariateShift`` and ``Landscape``,
+        and the seconds the measurement took."""
+        row = {"step": land.step, "landscape_seconds": seconds,
+               **{f"landscape_{s}": getattr(land, s) for s in METER_SCALARS}}
+        for i, (d, c) in enumerate(zip(shift.distance, shift.cosine)):
+            if d is not None:
+                row[f"L{i}.ics_distance"], row[f"L{i}.ics_cosine"] = d, c
+        self.meters.append(row)
 
     # ----------------------------------------------------- the window's copy
     def mark(self) -> dict[str, int]:
@@ -253,4 +285,5 @@ class History:
                 store.extend(blocks, n)
 
     def snapshot(self) -> HistorySnapshot:
-        return HistorySnapshot(self.steps.snapshot(), self.summaries.snapshot(), self.evals.snapshot())
+        return HistorySnapshot(self.steps.snapshot(), self.summaries.snapshot(), self.evals.snapshot(),
+                               self.meters.snapshot())

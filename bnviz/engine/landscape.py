@@ -205,18 +205,13 @@ def top_hessian_eigenvalue(loss_and_grad, x0, iterations: int = 30, eps: float =
     return value
 
 
-def measured_step(trainer) -> tuple[CovariateShift, Landscape]:
-    """Train ``trainer``'s next mini-batch as ``train_batch`` does, and
-    measure that step: the covariate shift its update causes and the
-    landscape along its batch's gradient from the weights before it."""
-    scratch = Scratch(trainer.model)   # the model before the step
-    indices = trainer.next_indices()
-    lr = trainer.optimizer.lr
-    trainer.train_batch(indices)
-    update = [p - b for (_, p, _), b in zip(trainer.model.named_parameters(), scratch.parameters())]
-    x, y = ((trainer.x_train, trainer.y_train) if indices is None
-            else (trainer.x_train[indices], trainer.y_train[indices]))
-    step = trainer.step_count
-    start = scratch.loss_and_gradient(x, y)   # shared by both measures
-    return (covariate_shift(scratch, update, x, y, step, base=start[1]),
-            landscape(scratch, x, y, lr, step, start=start))
+def measure(before: Scratch, after, x: np.ndarray, y: np.ndarray, lr: float,
+            step: int) -> tuple[CovariateShift, Landscape]:
+    """One step measured (the trainer's meters): ``before`` the model before
+    it, ``after`` its parameters after it (``named_parameters`` order),
+    (x, y) its batch, ``lr`` its learning rate. The covariate shift its
+    update causes, and the landscape along the batch's gradient."""
+    update = [np.asarray(p, np.float64) - b for p, b in zip(after, before.parameters())]
+    start = before.loss_and_gradient(x, y)   # shared by both measures
+    return (covariate_shift(before, update, x, y, step, base=start[1]),
+            landscape(before, x, y, lr, step, start=start))

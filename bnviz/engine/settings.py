@@ -245,6 +245,16 @@ SETTINGS = (
             "lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), so its ε acts larger early on; RMSprop divides by √(s + ε); "
             "momentum v = μ·v − lr·g, w += v (the same unless lr changes)", "choice",
             choices=OPTIMIZER_FORMULAS),
+    # Santurkar et al.'s meters
+    Setting("meters", "Landscape meters", "Meters", "Measure why BN helps while training (Santurkar "
+            "et al. 2018): every few steps, each layer's internal covariate shift (how much its "
+            "gradient changes when the layers below take their step) and the loss and gradient "
+            "along the gradient direction (the landscape's smoothness); about 12 steps' work each "
+            "time", "bool", live=True),
+    Setting("meter_every", "Measure every", "Meters", "Steps between two measurements of the "
+            "landscape meters (each costs about a dozen steps' work: every 50 steps slows training "
+            "by about a quarter)", "int", lo=1, hi=10**6, live=True, single_step=10,
+            hint=" (steps between two measurements)"),
     # reproducibility
     Setting("seed", "Seed", "Reproducibility", "Random seed for data, weights and batch order, 0 to "
             "4294967295", "int", lo=0, hi=2**32 - 1),
@@ -274,7 +284,7 @@ LIVE_FIELDS = frozenset(s.name for s in SETTINGS if s.live)
 CONV_SETTINGS = ("conv_channels", "conv_kernel", "conv_pool")
 NORM_SETTINGS = {"group": ("gn_groups",), "noisy": ("noise_scale",),
                  "renorm": ("renorm_rmax", "renorm_dmax", "renorm_warmup", "renorm_ramp")}
-GENERIC_EDITORS = ("optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
+GENERIC_EDITORS = ("meters", "meter_every", "optimizer_formulas", "probe_statistics", "gn_groups", "renorm_rmax",
                    "renorm_dmax", "renorm_warmup", "renorm_ramp", "noise_scale")
 
 

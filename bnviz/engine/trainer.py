@@ -7,11 +7,14 @@ share everything else.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .config import ConfigError, RunConfig
 from .data import Dataset, load_dataset
 from .history import DEFAULT_BUDGET_BYTES, History
+from .landscape import Scratch, measure
 from .losses import accuracy, softmax_cross_entropy
 from .network import build_network
 from .optim import apply_hyperparameters, make_optimizer
@@ -106,6 +109,7 @@ class Trainer:
         self.last_accuracy = float("nan")
         self.last_labels = None
         self.last_evaluation: Evaluation | None = None
+        self.last_meters = None   # (CovariateShift, Landscape) of the last measured step
         # Population statistics kept between evaluations (config.population_every).
         self.population: list | None = None
         self.population_step = -1
@@ -190,11 +194,19 @@ class Trainer:
             x, y = self.x_train, self.y_train
         else:
             x, y = self.x_train[indices], self.y_train[indices]
+        cfg = self.config
+        # The meters measure this step from the model as it was before it.
+        before = Scratch(self.model) if cfg.meters and (self.step_count + 1) % cfg.meter_every == 0 else None
         logits = self.model.forward(x, training=True)
         loss, dlogits, _ = softmax_cross_entropy(logits, y)
         self.model.backward(dlogits)
+        lr = self.optimizer.lr
         self.optimizer.update(self._params, self._grads)
         self.step_count += 1
+        if before is not None:
+            start = time.perf_counter()
+            self.last_meters = measure(before, self._params, x, y, lr, self.step_count)
+            self.history.append_meters(*self.last_meters, seconds=time.perf_counter() - start)
         self._norms = None
         self.last_loss = loss
         self.last_accuracy = accuracy(logits, y)

@@ -193,6 +193,11 @@ class ConfigForm:
             self._setting_row(form, name, widget)
         return box
 
+    def _build_meters(self) -> QGroupBox:
+        """Santurkar et al.'s meters: their editors come from the schema (``_build_declared``)."""
+        box, _form = self._group("Meters")
+        return box
+
     def _build_reproducibility(self) -> QGroupBox:
         box, form = self._group("Reproducibility")
         self._seed = self._setting("seed")

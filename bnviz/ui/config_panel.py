@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from bnviz.engine.config import PRESETS, ConfigError, RunConfig, preset
 from bnviz.engine.settings import (BY_NAME, CONV_SETTINGS, LIVE_FIELDS, NORM_SETTINGS, RUNNING_STAT_NORMS,
@@ -20,6 +20,21 @@ from bnviz.engine.settings import (BY_NAME, CONV_SETTINGS, LIVE_FIELDS, NORM_SET
 from .config_fields import (FIELD_ORDER, LIVE_MARK, STYLE, check_values, format_flags,
                             format_hidden, momentum_note, parse_flags, parse_hidden, set_invalid)
 from .config_form import ConfigForm
+
+
+def show_value(widget, value) -> None:
+    """Show a setting's value in the editor the schema made for it: a
+    choice's ``set_value``, a spin box's ``setValue``, a check box's ``setChecked``."""
+    if isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif hasattr(widget, "set_value"):
+        widget.set_value(value)
+    else:
+        widget.setValue(value)
+
+
+def read_value(widget):
+    return widget.isChecked() if isinstance(widget, QCheckBox) else widget.value()
 
 
 class FormScroll(QScrollArea):
@@ -105,9 +120,8 @@ class ConfigPanel(ConfigForm, QWidget):
             self._opt_eps.setValue(cfg.opt_eps)
             self._seed.setValue(cfg.seed)
             self._dtype.set_value(cfg.dtype)
-            for name, widget in self._declared.items():   # a choice's set_value, a spin box's setValue
-                show = widget.set_value if hasattr(widget, "set_value") else widget.setValue
-                show(getattr(cfg, name))
+            for name, widget in self._declared.items():
+                show_value(widget, getattr(cfg, name))
         self._refresh(emit=False)
 
     def set_owner(self, label: str, editable: bool = True) -> None:
@@ -169,7 +183,8 @@ class ConfigPanel(ConfigForm, QWidget):
         column = QVBoxLayout(content)
         column.setContentsMargins(4, 4, 4, 4)
         for build in (self._build_presets, self._build_data, self._build_network, self._build_batchnorm,
-                      self._build_normalization, self._build_optimisation, self._build_reproducibility):
+                      self._build_normalization, self._build_optimisation, self._build_meters,
+                      self._build_reproducibility):
             column.addWidget(build())
         self._build_declared()
         column.addStretch(1)
@@ -219,7 +234,7 @@ class ConfigPanel(ConfigForm, QWidget):
             sgd_momentum=self._sgd_momentum.value(), rmsprop_rho=self._rho.value(),
             adam_beta1=self._beta1.value(), adam_beta2=self._beta2.value(), opt_eps=self._opt_eps.value(),
             seed=int(self._seed.value()), dtype=self._dtype.value(),
-            **{name: widget.value() for name, widget in self._declared.items()})
+            **{name: read_value(widget) for name, widget in self._declared.items()})
         # Settings without an editor here (the test-time lab's) keep their applied value.
         values.update({f: getattr(self._applied, f) for f in FIELD_ORDER if f not in values})
         return values, errors
@@ -305,6 +320,7 @@ class ConfigPanel(ConfigForm, QWidget):
             self._form_norm.setRowVisible(self._declared[name], name in visible)
         self._norm_box.setVisible(bool(visible))
         self._init_std.setEnabled(values["init"] == "gaussian")
+        self._declared["meter_every"].setEnabled(bool(values["meters"]))
         cnn = values["architecture"] == "cnn"
         for name in CONV_SETTINGS:   # a bad value stays visible so its mark can be seen and fixed
             self._forms["Network"].setRowVisible(self._editors[name], cnn or name in errors)

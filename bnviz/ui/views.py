@@ -55,6 +55,10 @@ VIEWS = (
     ViewSpec("maps", "Feature maps",
              "A CNN's convolution blocks: one test example's maps, every channel before and after "
              "its normalization", "feature_maps_panel"),
+    ViewSpec("landscape", "Landscape",
+             "Why BN helps, measured as Santurkar et al. 2018 do: each layer's internal covariate "
+             "shift and the loss landscape's smoothness along the gradient, for every run",
+             "landscape_panel"),
 )
 VIEW_OF_PANEL = {name: spec.key for spec in VIEWS for name in spec.panels}
 DEFAULT_VIEW = "layer"   # the one about the default run: what BN does inside a layer

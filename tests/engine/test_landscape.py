@@ -156,3 +156,31 @@ def test_power_iteration_finds_the_explicit_hessians_top_eigenvalue(bn):
     # (without BN the top two are 0.617 and 0.607 here: the iteration converges slowly)
     found = top_hessian_eigenvalue(lambda vals: loss_and_gradient(model, x, y, vals), x0, iterations=1000)
     assert found == pytest.approx(expect, rel=1e-4)
+
+
+def test_the_trainers_meters_measure_its_steps_and_change_nothing():
+    from bnviz.engine.landscape import Scratch, measure
+    tr = Trainer(SMALL.replace(meters=True, meter_every=4))
+    plain = Trainer(SMALL)
+    tr.advance(8)
+    plain.advance(8)
+    for (_, a, _), (_, b, _) in zip(tr.model.named_parameters(), plain.model.named_parameters()):
+        np.testing.assert_array_equal(a, b)                  # the run is the run without meters
+    rows = tr.history.snapshot().meters
+    assert list(rows["step"]) == [4, 8]
+    by_hand = Trainer(SMALL)
+    by_hand.advance(7)
+    before = Scratch(by_hand.model)
+    idx = by_hand.next_indices()
+    by_hand.train_batch(idx)
+    ics, land = measure(before, [p for _, p, _ in by_hand.model.named_parameters()],
+                        by_hand.x_train[idx], by_hand.y_train[idx], SMALL.lr, 8)
+    assert rows["landscape_smoothness"][1] == pytest.approx(land.smoothness, rel=1e-12)
+    assert rows["landscape_loss_range"][1] == pytest.approx(land.loss_range, rel=1e-12)
+    assert rows["L2.ics_distance"][1] == pytest.approx(ics.distance[2], rel=1e-12)
+    assert rows["L1.ics_cosine"][1] == pytest.approx(ics.cosine[1], rel=1e-12)
+    assert "L0.ics_distance" not in rows       # the first layer has none below it
+    assert tr.last_meters[1].step == 8
+    tr.set_live(tr.config.replace(meters=False))   # off, live: no more rows
+    tr.advance(8)
+    assert len(tr.history.snapshot().meters["step"]) == 2

@@ -376,3 +376,27 @@ def test_cnn_lesson_bn_per_channel_affine_maps_and_faster_learning():
     _, outs = train_mode_forward(a.model, a.x_test[:5], single=True)
     gaps = [float(np.abs(out - L.bn.beta).max()) for L, out in zip(a.model.layers, outs)]
     assert gaps[0] > 1 and gaps[1] > 1 and gaps[2] == 0.0
+
+
+# --------------------------------------------------------------- why_bn
+def test_why_bn_lesson_states_what_its_runs_measure():
+    les = lesson("why_bn")
+    assert differences(*les.configs) == {"batchnorm": False}
+    assert all(c.meters and c.meter_every == 50 for c in les.configs)
+    cmp, _, evs = lockstep(les, les.steps, evals=(les.steps,))
+    a, b = (t.history.snapshot().meters for t in cmp.runs)
+    assert list(a["step"]) == list(b["step"]) == list(range(50, 2001, 50))
+    med = lambda m, k, s=slice(None): round(float(np.median(m[k][s])), 4)   # noqa: E731
+    # "larger: 0.028 for A's second layer against 0.0006 for B's, and 0.030 against 0.020 at the head"
+    assert (med(a, "L1.ics_distance"), med(b, "L1.ics_distance")) == (0.0284, 0.0006)
+    assert (round(med(a, "L3.ics_distance"), 3), round(med(b, "L3.ics_distance"), 3)) == (0.030, 0.020)
+    assert all(med(a, f"L{i}.ics_distance") > med(b, f"L{i}.ics_distance") for i in (1, 2, 3))
+    # "median range 0.034 against 0.044 (0.016 against 0.036 over the last 500 steps)"
+    assert (round(med(a, "landscape_loss_range"), 3), round(med(b, "landscape_loss_range"), 3)) == (0.034, 0.044)
+    last = slice(-10, None)
+    assert (round(med(a, "landscape_loss_range", last), 3),
+            round(med(b, "landscape_loss_range", last), 3)) == (0.016, 0.036)
+    # "median 2.8 for A against 2.6 for B"
+    assert (round(med(a, "landscape_smoothness"), 1), round(med(b, "landscape_smoothness"), 1)) == (2.8, 2.6)
+    # "97% test accuracy at step 2,000 against 92%"
+    assert [round(e.test_accuracy, 2) for e in evs[les.steps]] == [0.97, 0.92]

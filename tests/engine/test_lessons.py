@@ -29,7 +29,7 @@ def train(les: Lesson, steps: int | None = None, summary_every: int = 50, evals=
 def test_lessons_are_well_formed():
     assert [les.key for les in LESSONS] == ["fig1", "bias", "gamma_beta", "optimizers",
                                             "small_batches", "momentum", "norm_batches", "renorm",
-                                            "noisy_bn", "cnn"]
+                                            "noisy_bn", "cnn", "why_bn"]
     for les in LESSONS:
         assert lesson(les.key) is les
         assert 1 <= len(les.configs) == len(les.labels) <= 5 and les.panel in PANELS

@@ -42,6 +42,8 @@ CONFIGS = {
     **{f"cnn-{norm}": (CNN_DIGITS.replace(norm=norm), 1) for norm in ("batch", "layer", "renorm", "noisy")},
     "cnn-groupnorm-after-mixed": (CNN_DIGITS.replace(norm="group", gn_groups=2, bn_placement="after",
                                                      batchnorm=(True, False, True)), 2),
+    # The landscape meters' history (every 5 steps) is part of the session.
+    "meters-every-5": (MOONS.replace(meters=True, meter_every=5), 1),
     # Population statistics reused between evaluations must survive the save.
     "population-every-10-k5": (MOONS.replace(population_every=10, eval_batch_size=5), 1),
 }
@@ -65,7 +67,7 @@ def assert_records_equal(a: StepRecord | LayerRecord, b: StepRecord | LayerRecor
 
 def assert_history_equal(a: Trainer, b: Trainer):
     sa, sb = a.history.snapshot(), b.history.snapshot()
-    for name in ("steps", "summaries", "evals"):
+    for name in ("steps", "summaries", "evals", "meters"):
         ca, cb = getattr(sa, name), getattr(sb, name)
         assert ca.keys() == cb.keys(), name
         for k in ca:

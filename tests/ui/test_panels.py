@@ -65,7 +65,7 @@ def poisoned(frame: Frame) -> Frame:
         return MappingProxyType(out)
 
     h = frame.history
-    history = HistorySnapshot(spoil(h.steps), spoil(h.summaries), spoil(h.evals))
+    history = HistorySnapshot(spoil(h.steps), spoil(h.summaries), spoil(h.evals), h.meters)
     b = frame.boundary
     probs = np.array(b.probs)
     probs[:5, :5] = np.nan

@@ -60,7 +60,7 @@ def test_the_window_opens_inside_the_screen_with_a_small_minimum(report):
 def test_no_lesson_grows_the_window_past_the_screen(report):
     views = {"compare": "compare", "gradients": "training", "gamma_beta": "layer",
              "distributions": "layer", "running_stats": "layer", "test_time": "test_time",
-             "training_curves": "training", "feature_maps": "maps"}
+             "training_curves": "training", "feature_maps": "maps", "landscape": "landscape"}
     assert set(report["lessons"]) == {item.key for item in LESSONS}
     for item in LESSONS:
         entry = report["lessons"][item.key]

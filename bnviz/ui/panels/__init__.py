@@ -9,14 +9,15 @@ from .gradients import GradientsPanel
 from .running_stats import RunningStatsPanel
 from .selectors import LayerUnitSelector
 from .lab import TestTimePanel
+from .landscape import LandscapePanel
 from .sweep import SweepPanel
 from .training_curves import TrainingCurvesPanel
 
 # Panels that show every run of compare mode; the others show one run.
-EVERY_RUN_PANELS = ("compare_panel", "test_time_panel")
+EVERY_RUN_PANELS = ("compare_panel", "test_time_panel", "landscape_panel")
 ALL_PANELS = (TrainingCurvesPanel, DistributionsPanel, GammaBetaPanel, RunningStatsPanel,
-              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel, FeatureMapsPanel, SweepPanel)
+              DecisionBoundaryPanel, ComparePanel, GradientsPanel, TestTimePanel, FeatureMapsPanel, LandscapePanel, SweepPanel)
 
 __all__ = ["ALL_PANELS", "EVERY_RUN_PANELS", "ComparePanel", "DecisionBoundaryPanel", "DistributionsPanel", "FeatureMapsPanel",
-           "GammaBetaPanel", "GradientsPanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
+           "GammaBetaPanel", "GradientsPanel", "LandscapePanel", "LayerUnitSelector", "Panel", "RunningStatsPanel",
            "SweepPanel", "TestTimePanel", "TrainingCurvesPanel"]

@@ -129,6 +129,14 @@ def _apply_pending_title(ref) -> None:
         set_title(plot, state["pending"])
 
 
+def flush_titles(panel) -> None:
+    """Set every pending live title of ``panel``'s plots now (an animation's
+    frame shows the step it was taken at)."""
+    for plot in panel.plot_widgets():
+        if hasattr(plot, "getPlotItem"):
+            _apply_pending_title(weakref.ref(plot))
+
+
 def orient(splitter: QSplitter, width: int, height: int, wide: float) -> None:
     """Side by side when width > wide * height, stacked otherwise."""
     horizontal = width > wide * height
