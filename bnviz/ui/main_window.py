@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._slices = []   # (panel, frame) still to draw of the frame being drawn
         self._drawing = None
         self._shown_once = False
+        self.recording = None   # a Recording in progress (File › Record animation)
 
         self._build_panels()
         self.follow_desktop_scheme()
@@ -365,6 +367,8 @@ class MainWindow(QMainWindow):
                         for name, panel in self.panels.items()]
         self.status.update(shown, shown_name=shown.label if frame.others else "")
         self.frames_drawn += 1
+        if self.recording is not None:
+            self.recording.offer(frame, shown)
         self._draw_slice()
 
     def _draw_slice(self) -> None:
@@ -569,7 +573,28 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         self.files.drop(event)
 
+    def record_animation(self) -> None:
+        """File › Record animation: ask what to record and start, or stop the recording."""
+        if self.recording is not None:
+            self.recording.stop()
+            return
+        from .recording import RecordDialog, Recording
+        view = self.current_view()
+        dialog = RecordDialog(view.spec.main, str(Path.home()), self)
+        if dialog.exec() != RecordDialog.Accepted:
+            return
+        self.recording = Recording(dialog.settings(), self.statusBar(), self)
+        self.recording.finished.connect(self._on_recording_finished)
+        self.act_record.setText("Stop recording")
+
+    def _on_recording_finished(self, message: str) -> None:
+        self.recording = None
+        self.act_record.setText("Record animation…")
+        self.statusBar().showMessage(message, 15000)
+
     def closeEvent(self, event) -> None:
+        if self.recording is not None:   # what was taken is written, not lost
+            self.recording.stop()
         if not self._closing:
             self._closing = True
             self.settings.setValue("layout_version", str(SETTINGS_VERSION))

@@ -76,6 +76,9 @@ class WindowMenus:
         w.act_export_view = a("Export this view…", "Write the view on screen, as it is laid out, "
                                  "as one figure (PNG or SVG) (Ctrl+Shift+E)", w.files.export_view,
                                  "Ctrl+Shift+E")
+        w.act_record = a("Record animation…", "Record a panel while the run trains, as a GIF or "
+                            "MP4 for slides; choose it again to stop (Ctrl+Shift+R)", w.record_animation,
+                            "Ctrl+Shift+R")
         w.act_compare = a("Compare with…", "Train a second run beside this one, on the same "
                              "mini-batches from the same initial weights (Ctrl+K)",
                              w.compare.compare_with, "Ctrl+K")
@@ -141,6 +144,7 @@ class WindowMenus:
         file_menu.addSeparator()
         file_menu.addAction(w.act_export)
         file_menu.addAction(w.act_export_view)
+        file_menu.addAction(w.act_record)
         file_menu.addSeparator()
         file_menu.addAction(w.act_quit)
         run_menu = mb.addMenu("&Run")

@@ -115,3 +115,4 @@ def test_an_mlp_has_no_feature_maps_to_draw_or_export(qtbot):
     panel.set_frame(make_frame(RunConfig(dataset="digits", hidden=(8,)), steps=4, chunks=1))
     assert panel.stack.currentWidget() is panel.message and "convolutional" in panel.message.text()
     assert not any(p.isVisibleTo(panel) for p in panel.plot_widgets())
+
