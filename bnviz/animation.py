@@ -8,12 +8,14 @@ figure size. Qt is imported inside the functions, as in ``figures``.
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 FORMATS = ("gif", "mp4")
 FPS_RANGE = (1, 60)
+GIF_MAX_FPS = 50   # a GIF's delays are hundredths of a second, and players floor them at 2
 SECONDS_RANGE = (0.5, 120.0)
 MAX_FRAMES = 3600
 LAYOUT_WIDTH = 960   # layout pixels across a frame: a panel's plots read as on a laptop's screen
@@ -30,8 +32,11 @@ def panel_names() -> tuple[str, ...]:
     return tuple(cls.object_name.removesuffix("_panel") for cls in ALL_PANELS)
 
 
-def check_format(fmt: str) -> None:
-    """Raise AnimationError if ``fmt`` cannot be written here."""
+def check_format(fmt: str, fps: int | None = None) -> None:
+    """Raise AnimationError if ``fmt`` (at ``fps``) cannot be written here."""
+    if fps is not None and fmt == "gif" and fps > GIF_MAX_FPS:
+        raise AnimationError(f"a GIF plays at most {GIF_MAX_FPS} frames per second (its delays are "
+                             f"hundredths of a second), got {fps}: use --fps {GIF_MAX_FPS} or mp4")
     if fmt not in FORMATS:
         raise AnimationError(f"unknown animation format {fmt!r} (known: {', '.join(FORMATS)})")
     if fmt == "mp4":
@@ -75,7 +80,9 @@ class PanelRecorder:
         panel.show()   # panels draw only while visible; offscreen, nothing appears
         QApplication.instance().processEvents()
         self._fitted = False
-        self.frames: list[np.ndarray] = []
+        # Each frame kept compressed (plots are mostly flat colour: a 1920 x 1080
+        # frame of 6 MB keeps in about 0.1 MB), decoded one at a time to encode.
+        self.frames: list[bytes] = []
 
     def _plots_area(self):
         from PySide6.QtCore import QPoint, QRect
@@ -103,7 +110,12 @@ class PanelRecorder:
             panel.redraw()
             app.processEvents()
         flush_titles(panel)   # the step in a title, set now rather than a moment later
-        self.frames.append(self._picture())
+        self.frames.append(zlib.compress(self._picture().tobytes(), 1))
+
+    def frame(self, k: int) -> np.ndarray:
+        """Frame ``k`` as an (h, w, 3) RGB array."""
+        w, h = self.pixels
+        return np.frombuffer(zlib.decompress(self.frames[k]), np.uint8).reshape(h, w, 3)
 
     def _picture(self) -> np.ndarray:
         from PySide6.QtCore import QPoint
@@ -127,36 +139,47 @@ class PanelRecorder:
         """The frames as a GIF or MP4 file's bytes."""
         if not self.frames:
             raise AnimationError("no frames were taken")
-        check_format(fmt)
-        return _gif(self.frames, fps) if fmt == "gif" else _mp4(self.frames, fps)
+        check_format(fmt, fps)
+        n = len(self.frames)
+        return _gif(self.frame, n, fps) if fmt == "gif" else _mp4(self.frame, n, fps)
 
     def close(self) -> None:
         self.panel.close()
         self.panel.deleteLater()
 
 
-def _gif(frames, fps: int) -> bytes:
+def gif_durations(n: int, fps: int) -> list[int]:
+    """Each frame's delay in milliseconds, whole hundredths of a second (what
+    a GIF stores), spread so that the animation lasts n / fps seconds."""
+    ends = [round(100 * (k + 1) / fps) for k in range(n)]
+    return [10 * (b - a) for a, b in zip([0, *ends[:-1]], ends)]
+
+
+def _gif(frame, n: int, fps: int) -> bytes:
     from PIL import Image
-    images = [Image.fromarray(f) for f in frames]
-    # One palette for the whole animation (the panels' few colours), so colours do not flicker.
-    palette = images[-1].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-    quantized = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+    # One palette for the whole animation, from its first, middle and last
+    # frames side by side (the panels' few colours), so colours do not flicker.
+    sample = np.concatenate([frame(k) for k in sorted({0, n // 2, n - 1})], axis=1)
+    palette = Image.fromarray(sample).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+
+    def quantized(k):
+        return Image.fromarray(frame(k)).quantize(palette=palette, dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    quantized[0].save(buf, format="GIF", save_all=True, append_images=quantized[1:],
-                      duration=max(20, int(round(1000 / fps))), loop=0, disposal=1)
+    quantized(0).save(buf, format="GIF", save_all=True, append_images=(quantized(k) for k in range(1, n)),
+                      duration=gif_durations(n, fps), loop=0, disposal=1)
     return buf.getvalue()
 
 
-def _mp4(frames, fps: int) -> bytes:
+def _mp4(frame, n: int, fps: int) -> bytes:
     import tempfile
 
     import imageio.v2 as imageio
     # H.264 wants even sides.
-    h, w = (s - s % 2 for s in frames[0].shape[:2])
+    h, w = (s - s % 2 for s in frame(0).shape[:2])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "animation.mp4"
         with imageio.get_writer(path, format="FFMPEG", fps=fps, codec="libx264", quality=8,
                                 macro_block_size=1, pixelformat="yuv420p") as writer:
-            for f in frames:
-                writer.append_data(f[:h, :w])
+            for k in range(n):
+                writer.append_data(frame(k)[:h, :w])
         return path.read_bytes()

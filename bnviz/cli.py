@@ -232,7 +232,7 @@ def parse(argv) -> tuple[argparse.Namespace, RunConfig | None]:
         args.animation_format = args.animation_format or "gif"
         from .animation import AnimationError, check_format
         try:
-            check_format(args.animation_format)
+            check_format(args.animation_format, args.fps)
         except AnimationError as exc:
             ap.exit(2, f"bnviz: error: {exc}\n")
     if not args.headless:

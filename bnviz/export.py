@@ -25,11 +25,18 @@ from .engine.fileio import remove_stale, write_atomic
 from .figures import DEFAULT_FIGURE, FIGURE_SCALE, FIGURE_SIZES, laid_out, layout_size
 
 FORMATS = ("png", "svg")
-STORES = ("steps", "summaries", "evals")
+STORES = ("steps", "summaries", "evals", "meters")
+# Written only with rows: the landscape meters, off by default (else columns of nothing).
+IF_MEASURED = ("meters",)
+
+
+def stores_of(history) -> tuple[str, ...]:
+    """The stores an export writes of ``history``."""
+    return tuple(s for s in STORES if s not in IF_MEASURED or len(getattr(history, s)["step"]))
 # Which steps a row stands for (rows of a long run merge several steps):
 # ``step`` is its last, ``step_first`` its first, ``step_count`` how many.
 COVER = ("step_first", "step_count")
-STORE_PREFIX = {"summaries": "summary_", "evals": "eval_"}
+STORE_PREFIX = {"summaries": "summary_", "evals": "eval_", "meters": "meter_"}
 PERCENTILES = ("p15", "p50", "p85")   # the rows of a summary's (3, ...) series
 MANIFEST = "manifest.json"
 STAGING_PREFIX = ".bnviz-export-"   # an export being written (tempfile adds 8 characters)
@@ -241,7 +248,7 @@ def csv_columns(history, per_unit: bool = False) -> list[tuple[str, str, np.ndar
     unit instead: (D,) series become ``name[j]``, per-unit percentile
     summaries ``name.p15[j]``."""
     out = []
-    for store_name in STORES:
+    for store_name in stores_of(history):
         store = getattr(history, store_name)
         for key, arr in store.items():
             if key == "step":
@@ -271,7 +278,7 @@ def csv_bytes(history, per_unit: bool = False) -> bytes:
     """The history as CSV: one row per step any store has (every kept step,
     plus an evaluation's step should thinning have dropped it from the
     steps store), empty cells where a store has no row for a step."""
-    stores = {s: np.asarray(getattr(history, s)["step"]) for s in STORES}
+    stores = {s: np.asarray(getattr(history, s)["step"]) for s in stores_of(history)}
     steps = np.unique(np.concatenate(list(stores.values())))
     rows = {s: np.searchsorted(steps, st) for s, st in stores.items()}
     columns, header = [_text(steps)], ["step"]
@@ -288,8 +295,8 @@ def csv_bytes(history, per_unit: bool = False) -> bytes:
 
 
 def npz_bytes(history) -> bytes:
-    """Every array of the three stores, keyed ``store/name``."""
-    arrays = {f"{s}/{k}": np.ascontiguousarray(v) for s in STORES
+    """Every array of the stores, keyed ``store/name``."""
+    arrays = {f"{s}/{k}": np.ascontiguousarray(v) for s in stores_of(history)
               for k, v in getattr(history, s).items()}
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)

@@ -223,6 +223,10 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
     recorder, stops, at_stop = None, (), None
     if args.animate:
         recorder, stops, at_stop = _recording(args, runs, replica, starts, progress, pixels)
+        why = recorder.panel.absence(at_stop.first_frame)
+        if why is not None:   # before training: nothing to animate, said now
+            recorder.close()
+            return fail(f"--animate {args.animate}: nothing to show for this run: {why}")
     # A diverging run overflows on purpose: say so once below, not with
     # NumPy's warnings from deep inside the engine.
     try:
@@ -231,14 +235,19 @@ def _train_and_export(args, runs, configs, labels, folder) -> int:
         progress.finish()
         extra = ()
         if recorder is not None:
-            from .animation import AnimationError
-            try:
+            if diverged_at is not None:   # the frame where it stopped (if not taken), and no more
+                at_stop(diverged_at, last=True)
+            if recorder.frames:
                 extra = ((f"{args.animate}.{args.animation_format}",
                           recorder.encode(args.animation_format, args.fps)),)
-            except AnimationError as exc:
-                return fail(str(exc))
-            print(f"bnviz: animated {args.animate}: {len(recorder.frames)} frames at {args.fps} "
-                  f"frames/s", file=sys.stderr)
+                asked = round(args.fps * args.seconds)
+                fewer = (f" (fewer than {asked}: one a step at most)"
+                         if len(recorder.frames) < asked and diverged_at is None else "")
+                print(f"bnviz: animated {args.animate}: {len(recorder.frames)} frames at {args.fps} "
+                      f"frames/s{fewer}", file=sys.stderr)
+            else:
+                print(f"bnviz: no animation of {args.animate}: training stopped before its first "
+                      "frame", file=sys.stderr)
     finally:
         if recorder is not None:
             recorder.close()
@@ -309,11 +318,20 @@ def _recording(args, runs, replica, starts, progress, pixels):
     recorder = PanelRecorder(panel, (round(pixels[0] * args.scale), round(pixels[1] * args.scale)))
     boundary = args.animate == "decision_boundary"
 
-    def capture(done: int) -> None:
-        updates = runs.updates(boundary, None)
+    def frame_now(diverged_at=None):
+        updates = runs.updates(boundary, diverged_at)
         updates = (updates[0], *(replace(u, boundary=None) for u in updates[1:]))
-        recorder.capture(replica.apply(FrameUpdate(run_id=0, steps_per_second=progress.rate(),
-                                                   runs=updates, starts=starts)))
+        return replica.apply(FrameUpdate(run_id=0, steps_per_second=progress.rate(), runs=updates,
+                                         starts=starts))
+
+    taken = []
+
+    def capture(done: int, last: bool = False) -> None:
+        if last and taken and taken[-1] == done:
+            return
+        taken.append(done)
+        recorder.capture(frame_now(done if last else None))
+    capture.first_frame = frame_now()   # the runs before training: what the panel can show
     return recorder, frame_steps(args.steps, args.fps, args.seconds), capture
 
 

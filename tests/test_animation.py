@@ -79,3 +79,33 @@ def test_a_missing_mp4_writer_says_how_to_get_it(monkeypatch, capsys):
     status, err = status_of(["--headless", "--steps", "10", "--animate", "compare",
                              "--animation-format", "mp4"], capsys)
     assert status == 2 and "bnviz[mp4]" in err and "or write a GIF" in err
+
+
+def test_gif_delays_add_up_to_the_length():
+    from bnviz.animation import gif_durations
+    for n, fps in ((30, 30), (200, 20), (7, 3), (50, 50)):
+        d = gif_durations(n, fps)
+        assert len(d) == n and all(x % 10 == 0 and x >= 10 for x in d)
+        assert abs(sum(d) - 1000 * n / fps) <= 5
+
+
+def test_a_panel_with_nothing_to_show_is_refused_before_training(capsys, tmp_path):
+    status, err = status_of(["--headless", "--preset", "Two moons, no BN", "--steps", "10", "--animate",
+                             "landscape", "--export", str(tmp_path / "out")], capsys)
+    assert status == 2 and "--animate landscape: nothing to show for this run: the landscape meters are off" in err
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    status, err = status_of(["--headless", "--steps", "10", "--animate", "compare", "--fps", "60"], capsys)
+    assert status == 2 and "a GIF plays at most 50 frames per second" in err
+
+
+def test_a_run_that_diverges_still_gets_its_animation(capsys, tmp_path):
+    from PIL import Image
+    config = tmp_path / "wild.toml"
+    SMALL.replace(activation="identity", batchnorm=False, lr=100.0, init="gaussian", init_std=3.0).save(config)
+    out = tmp_path / "out"
+    status, err = status_of(["--headless", "--config", str(config), "--steps", "400", "--animate",
+                             "training_curves", "--fps", "5", "--seconds", "4", "--figure-size", "640x360",
+                             "--export", str(out)], capsys)
+    assert status == 3 and "diverged" in err, err
+    frames = Image.open(out / "training_curves.gif").n_frames
+    assert 1 <= frames < 20

@@ -78,9 +78,9 @@ def test_every_file_is_written_and_listed(exported):
     assert {"config.toml", "data.csv", "data.npz", "manifest.json"} <= names
     # Moons with BN, one run: every plot but compare mode's, the example image
     # (none shown yet), Batch Renorm's r and d, the sweep's (no sweep yet) and
-    # the two feature-map mosaics (no CNN).
+    # the two feature-map mosaics (no CNN) and the landscape's four (meters off).
     n_plots = sum(w.isVisibleTo(p) for p in panels for w in p.plot_widgets())
-    assert n_plots == sum(len(p.plot_widgets()) for p in panels) - 4 - 1 - 1 - 1 - 2
+    assert n_plots == sum(len(p.plot_widgets()) for p in panels) - 4 - 1 - 1 - 1 - 2 - 4
     assert len([n for n in names if n.endswith(".png")]) == n_plots
     assert len([n for n in names if n.endswith(".svg")]) == n_plots
     assert sorted(os.listdir(folder)) == sorted(names)   # no temporary files left
@@ -408,3 +408,23 @@ def test_exports_say_which_steps_each_row_covers():
         assert int(z["steps/step_count"].sum()) == 3000
         np.testing.assert_array_equal(z["steps/step_first"][1:], z["steps/step"][:-1] + 1)
         assert np.all(z["steps/loss.min"] <= z["steps/loss"]) and np.all(z["steps/loss"] <= z["steps/loss.max"])
+
+
+def test_the_landscape_meters_are_exported_when_measured(tmp_path):
+    from bnviz.engine.trainer import Trainer
+    from bnviz.export import csv_bytes, npz_bytes
+    tr = Trainer(RunConfig(dataset="moons", n_samples=120, hidden=(6, 5), meters=True, meter_every=3))
+    tr.advance(9)
+    h = tr.history.snapshot()
+    text = csv_bytes(h).decode()
+    header = text.splitlines()[0].split(",")
+    assert {"L1.ics_distance", "landscape_smoothness", "meter_step_count"} <= set(header)
+    col = header.index("landscape_loss_range")
+    values = [line.split(",")[col] for line in text.splitlines()[1:]]
+    assert [float(v) for v in values if v] == pytest.approx(list(h.meters["landscape_loss_range"]))
+    import io
+    with np.load(io.BytesIO(npz_bytes(h))) as z:
+        np.testing.assert_array_equal(z["meters/L2.ics_cosine"], h.meters["L2.ics_cosine"])
+    plain = Trainer(RunConfig(dataset="moons", n_samples=120, hidden=(6, 5)))
+    plain.advance(3)
+    assert "landscape" not in csv_bytes(plain.history.snapshot()).decode().splitlines()[0]

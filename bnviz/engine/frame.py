@@ -43,6 +43,7 @@ class Frame:
     others: tuple["Frame", ...] = ()   # compare mode: runs B, C, ... at the same step
     n_test: int = 0                    # test examples
     stepping: tuple[int, int] | None = None   # (done, of) while n requested steps train
+    meter_seconds: float = float("nan")       # the last landscape measurement's duration
 
     @property
     def step(self) -> int:
@@ -62,7 +63,7 @@ def frame_of(trainer, run_id: int = 0, *, boundary: "BoundaryGrid | None | bool"
                  boundary=boundary or None, steps_per_second=steps_per_second,
                  n_classes=trainer.data.n_classes, steps_per_epoch=trainer.steps_per_epoch,
                  diverged_at=diverged_at, label=label, others=tuple(others),
-                 n_test=len(trainer.y_test))
+                 n_test=len(trainer.y_test), meter_seconds=trainer.meter_seconds)
 
 
 def boundary_grid(trainer, resolution: int = 80, margin: float = 0.5) -> BoundaryGrid | None:

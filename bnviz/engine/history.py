@@ -66,7 +66,11 @@ RENORM_SERIES = ("renorm_r", "renorm_d")   # Batch Renorm's corrections, per uni
 NOISY_SERIES = ("loss", "batch_accuracy", "batch_mean", "batch_var", "grad_norm_head",
                 "grad_norm_W", "grad_norm_b", "grad_norm_gamma", "grad_norm_beta", "test_loss",
                 "test_accuracy", "test_accuracy_population", "test_accuracy_batch",
-                "test_accuracy_single", "ema_gap_mean", "ema_gap_var", "renorm_r", "renorm_d")
+                "test_accuracy_single", "ema_gap_mean", "ema_gap_var", "renorm_r", "renorm_d",
+                "ics_distance", "ics_cosine", *(f"landscape_{s}" for s in ("loss", "gradient_norm",
+                                                                           "loss_range",
+                                                                           "gradient_change_range",
+                                                                           "smoothness")))
 
 
 def series_kind(name: str) -> str:
@@ -121,10 +125,10 @@ METER_SCALARS = ("loss", "gradient_norm", "loss_range", "gradient_change_range",
 
 
 def meter_columns(n_layers: int) -> dict[str, tuple[int, ...]]:
-    """One row per measured step: its cost ``landscape_seconds``, ``landscape_<scalar>`` for METER_SCALARS
+    """One row per measured step: ``landscape_<scalar>`` for METER_SCALARS
     and ``L{i}.ics_distance``, ``L{i}.ics_cosine`` for i = 1..n_layers (the
     head's index is n_layers)."""
-    cols = {"step": (), "landscape_seconds": (), **{f"landscape_{s}": () for s in METER_SCALARS}}
+    cols = {"step": (), **{f"landscape_{s}": () for s in METER_SCALARS}}
     for i in range(1, n_layers + 1):
         cols[f"L{i}.ics_distance"] = ()
         cols[f"L{i}.ics_cosine"] = ()
@@ -251,11 +255,10 @@ class History:
                 row[f"L{i}.population_var"] = var
         self.evals.append(row)
 
-    def append_meters(self, shift, land, seconds: float = float("nan")) -> None:
-        """A measured step's ``landscape.CovariateShift`` and ``Landscape``,
-        and the seconds the measurement took."""
-        row = {"step": land.step, "landscape_seconds": seconds,
-               **{f"landscape_{s}": getattr(land, s) for s in METER_SCALARS}}
+    def append_meters(self, shift, land) -> None:
+        """A measured step's ``landscape.CovariateShift`` and ``Landscape``
+        (not what it cost: the history is the same for the same run)."""
+        row = {"step": land.step, **{f"landscape_{s}": getattr(land, s) for s in METER_SCALARS}}
         for i, (d, c) in enumerate(zip(shift.distance, shift.cosine)):
             if d is not None:
                 row[f"L{i}.ics_distance"], row[f"L{i}.ics_cosine"] = d, c

@@ -252,8 +252,8 @@ SETTINGS = (
             "along the gradient direction (the landscape's smoothness); about 12 steps' work each "
             "time", "bool", live=True),
     Setting("meter_every", "Measure every", "Meters", "Steps between two measurements of the "
-            "landscape meters (each costs about a dozen steps' work: every 50 steps slows training "
-            "by about a quarter)", "int", lo=1, hi=10**6, live=True, single_step=10,
+            "landscape meters (each costs about a dozen steps' work: every 50 steps slows the Fig. 1 "
+            "network's training by about a fifth)", "int", lo=1, hi=10**6, live=True, single_step=10,
             hint=" (steps between two measurements)"),
     # reproducibility
     Setting("seed", "Seed", "Reproducibility", "Random seed for data, weights and batch order, 0 to "

@@ -110,6 +110,7 @@ class Trainer:
         self.last_labels = None
         self.last_evaluation: Evaluation | None = None
         self.last_meters = None   # (CovariateShift, Landscape) of the last measured step
+        self.meter_seconds = float("nan")   # what it took (the window shows the meters' cost)
         # Population statistics kept between evaluations (config.population_every).
         self.population: list | None = None
         self.population_step = -1
@@ -183,8 +184,9 @@ class Trainer:
 
     # ------------------------------------------------------------- training
     def train_batch(self, indices: np.ndarray | None | bool = False) -> float:
-        """One forward, backward and update, with no record or history (the
-        bare step, for benchmarks). By default on the next mini-batch of this
+        """One forward, backward and update, with no record or history row
+        (the bare step, for benchmarks; with the meters on, a measured step
+        adds its row of them). By default on the next mini-batch of this
         trainer's own order; ``indices`` (rows, or None for the whole set)
         trains on a given batch instead, which is how two runs share batches
         in lockstep. Returns the loss."""
@@ -206,7 +208,8 @@ class Trainer:
         if before is not None:
             start = time.perf_counter()
             self.last_meters = measure(before, self._params, x, y, lr, self.step_count)
-            self.history.append_meters(*self.last_meters, seconds=time.perf_counter() - start)
+            self.meter_seconds = time.perf_counter() - start
+            self.history.append_meters(*self.last_meters)
         self._norms = None
         self.last_loss = loss
         self.last_accuracy = accuracy(logits, y)

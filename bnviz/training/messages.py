@@ -61,6 +61,7 @@ class RunUpdate:
     boundary: BoundaryGrid | None     # a new decision-boundary grid, or None: unchanged
     rows: dict                        # History.rows_since: rows recorded since the last frame
     diverged_at: int | None
+    meter_seconds: float = float("nan")   # the last measurement's duration (the meters' cost)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class Replica:
                                 boundary=self.boundaries[i], steps_per_second=update.steps_per_second,
                                 n_classes=start.n_classes, steps_per_epoch=start.steps_per_epoch,
                                 diverged_at=run.diverged_at, label=start.label, n_test=start.n_test,
-                                stepping=update.stepping))
+                                stepping=update.stepping, meter_seconds=run.meter_seconds))
         first = frames[0]
         if len(frames) == 1:
             return first

@@ -41,7 +41,8 @@ def run_update(t: Trainer, mark: dict, boundary: bool, diverged_at) -> tuple[Run
             grid = boundary_grid(t)
     update = RunUpdate(config=t.config, record=t.record() if t.step_count else None,
                        evaluation=t.last_evaluation, boundary=grid,
-                       rows=t.history.rows_since(mark), diverged_at=diverged_at)
+                       rows=t.history.rows_since(mark), diverged_at=diverged_at,
+                       meter_seconds=t.meter_seconds)
     return update, t.history.mark()
 
 

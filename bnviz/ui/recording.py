@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QWidget)
 
-from ..animation import FPS_RANGE, SECONDS_RANGE, AnimationError, PanelRecorder, check_format
+from ..animation import FPS_RANGE, GIF_MAX_FPS, MAX_FRAMES, SECONDS_RANGE, AnimationError, PanelRecorder, check_format
 from ..engine.fileio import write_atomic
 from ..figures import FIGURE_LABELS, FIGURE_SIZES
 from .panels import ALL_PANELS, EVERY_RUN_PANELS
@@ -39,7 +39,8 @@ class RecordDialog(QDialog):
         self.fps_spin = QSpinBox()
         self.fps_spin.setRange(*FPS_RANGE)
         self.fps_spin.setValue(20)
-        self.fps_spin.setToolTip("Frames per second, taken from the window's frames while it trains")
+        self.fps_spin.setToolTip("Frames per second, taken from the window's frames while it trains "
+                                 "(a GIF plays at most 50)")
         self.seconds_spin = QDoubleSpinBox()
         self.seconds_spin.setRange(*SECONDS_RANGE)
         self.seconds_spin.setValue(10.0)
@@ -58,6 +59,7 @@ class RecordDialog(QDialog):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.format_combo.currentIndexChanged.connect(self._match_suffix)
+        self.fps_spin.setMaximum(GIF_MAX_FPS)
         form = QFormLayout(self)
         form.addRow("Panel", self.panel_combo)
         form.addRow("Size", self.size_combo)
@@ -77,6 +79,8 @@ class RecordDialog(QDialog):
         form.addRow(buttons)
 
     def _match_suffix(self, *_args) -> None:
+        gif = self.format_combo.currentData() == "gif"
+        self.fps_spin.setMaximum(GIF_MAX_FPS if gif else FPS_RANGE[1])   # a GIF's delays: hundredths
         path = Path(self.path_edit.text() or "animation")
         self.path_edit.setText(str(path.with_suffix("." + self.format_combo.currentData())))
 
@@ -107,7 +111,7 @@ class Recording(QObject):
         with using(LIGHT):   # on white, as Export's figures
             panel = cls()
         self.recorder = PanelRecorder(panel, settings["pixels"])
-        self.total = max(1, round(settings["fps"] * settings["seconds"]))
+        self.total = max(1, min(round(settings["fps"] * settings["seconds"]), MAX_FRAMES))
         self._interval = 1.0 / settings["fps"]
         self._last = -1e9
         self.widget = QWidget()

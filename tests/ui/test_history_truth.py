@@ -78,7 +78,8 @@ def test_panel_draws_what_every_step_draws(qtbot, run):
     frame = frame_of(tr, boundary=None)
     merged_frame = type(frame)(**{**frame.__dict__,
                                   "history": type(frame.history)(small.snapshot(), frame.history.summaries,
-                                                                 frame.history.evals)})
+                                                                 frame.history.evals,
+                                                                 frame.history.meters)})
     drawn = {}
     for name, f in (("full", frame), ("merged", merged_frame)):
         panel = TrainingCurvesPanel()

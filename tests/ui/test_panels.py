@@ -31,7 +31,7 @@ def make_frame(cfg: RunConfig, steps: int = 20, chunks: int = 4) -> Frame:
     return Frame(run_id=1, config=tr.config, record=rec, history=tr.history.snapshot(),
                  evaluation=tr.last_evaluation, boundary=boundary_grid(tr),
                  steps_per_second=0.0, n_classes=tr.data.n_classes,
-                 steps_per_epoch=tr.steps_per_epoch, n_test=len(tr.y_test))
+                 steps_per_epoch=tr.steps_per_epoch, n_test=len(tr.y_test), meter_seconds=tr.meter_seconds)
 
 
 @pytest.fixture(scope="module")

@@ -52,3 +52,13 @@ def test_record_dialog_offers_the_panels_sizes_and_formats(qtbot, tmp_path):
     assert dialog.settings()["path"].endswith("animation.mp4")
     dialog.size_combo.setCurrentIndex(1)
     assert dialog.settings()["pixels"] == (1920, 1080)
+
+
+def test_a_gif_is_recorded_at_most_50_frames_a_second(qtbot):
+    from bnviz.ui.recording import RecordDialog
+    dialog = RecordDialog("compare_panel")
+    qtbot.addWidget(dialog)
+    assert dialog.fps_spin.maximum() == 50
+    if dialog.format_combo.model().item(1).isEnabled():
+        dialog.format_combo.setCurrentIndex(1)
+        assert dialog.fps_spin.maximum() == 60

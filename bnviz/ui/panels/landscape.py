@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QLabel, QSplitter, QStackedWidget, QVBoxLayout
 
-from .base import Panel, Series, StickyRange, add_curve, finite_bounds, make_plot, set_legend, set_title
+from .base import (Panel, Series, StickyRange, add_curve, finite_bounds, make_plot, message_label, set_legend,
+                   set_title)
 from .compare import MAX_RUNS, RUN_COLORS
 from .selectors import layer_name
 
@@ -30,8 +31,8 @@ class LandscapePanel(Panel):
         "shift of a layer: G is the gradient of its weights before the step, G′ the same on the "
         "same batch once the layers below have taken the step's update; ‖G − G′‖ and "
         "cos(G, G′). Along the gradient g, from the step's weights x: the loss L(x − ηg) for η "
-        "from ½ to 4 times the learning rate (its range), and the effective β-smoothness, the "
-        "largest ‖∇L(x − ηg) − g‖ / ‖ηg‖. One line per run.")
+        "from ½ to 4 times the learning rate (the raw gradient, whatever the optimizer; its "
+        "range), and the effective β-smoothness, max ‖∇L(x − ηg) − g‖ / ‖ηg‖. One line per run.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -58,10 +59,14 @@ class LandscapePanel(Panel):
                                 for j in range(MAX_RUNS)]
             columns[k // 2].addWidget(plot)
         self.splitter = grid
+        self.message = message_label("")
+        self.stack = QStackedWidget()   # the plots, or why there are none (then not exported)
+        self.stack.addWidget(grid)
+        self.stack.addWidget(self.message)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(self.control_row(QLabel("Layer"), self.layer_combo, right=[self.cost_label]))
-        layout.addWidget(grid, 1)
+        layout.addWidget(self.stack, 1)
         self._layers = None
         self._legend = None
         self.layer_combo.currentIndexChanged.connect(self._refit_and_redraw)
@@ -82,6 +87,13 @@ class LandscapePanel(Panel):
     def _draw(self, frame) -> None:
         runs = (frame, *frame.others)[:MAX_RUNS]
         cfg = frame.config
+        absent = self.absence(frame)
+        if absent is not None:
+            self.message.setText("No measurements: " + absent)
+            self.stack.setCurrentWidget(self.message)
+            self.cost_label.setText("")
+            return
+        self.stack.setCurrentIndex(0)
         n = len(cfg.layer_widths())
         layers = (n, cfg.conv_count())
         if layers != self._layers:   # layers 2..n, then the head (history index n)
@@ -101,14 +113,19 @@ class LandscapePanel(Panel):
                 set_legend(plot, [(self.series[key][j].item, label) for j, label in enumerate(legend)]
                            if len(runs) > 1 else [])
         key = tuple((len(r.history.meters["step"]), r.step) for r in runs)
+        head = i == n   # each run's own head (a run of another depth has its own index)
         for pkey, column, title, _y, log in PLOTS:
-            name = f"L{i}.{column}" if pkey in ("ics", "cos") else column
             sticky = self.ranges[pkey]
             pts, window = sticky.points(), sticky.window()
             if not self._changed(pkey, (key, i, pts, window)):
                 continue
             for j, series in enumerate(self.series[pkey]):
                 meters = runs[j].history.meters if j < len(runs) else None
+                if pkey in ("ics", "cos"):
+                    k = len(runs[j].config.layer_widths()) if head and j < len(runs) else i
+                    name = f"L{k}.{column}"
+                else:
+                    name = column
                 if meters is None or name not in meters or len(meters["step"]) == 0:
                     series.clear()
                     continue
@@ -128,10 +145,9 @@ class LandscapePanel(Panel):
         duration and the training speed between two of them."""
         parts = []
         for r in runs:
-            m = r.history.meters
-            if not r.config.meters or len(m["step"]) == 0 or "landscape_seconds" not in m:
+            seconds = r.meter_seconds
+            if not r.config.meters or seconds != seconds:
                 continue
-            seconds = float(np.nanmean(m["landscape_seconds"][-5:]))
             rate = r.steps_per_second
             share = seconds / (seconds + r.config.meter_every / rate) if rate > 0 else float("nan")
             who = f"{r.label.split(':')[0]}: " if len(runs) > 1 else ""
