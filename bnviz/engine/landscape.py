@@ -47,11 +47,18 @@ class Scratch:
     def __init__(self, model):
         self.model = copy.deepcopy(model)
         self._named = self.model.named_parameters()
-        self._params = [p.copy() for _, p, _ in self._named]
-        self._norms = [(n, n.running_mean.copy(), n.running_var.copy(), n.num_batches_tracked)
-                       for n in self.model.batchnorms()]
-        self._noise = [(n, copy.deepcopy(n.rng.bit_generator.state)) for n in self.model.norms()
-                       if n.kind == "noisy"]
+        self.take(model)
+
+    def take(self, model) -> "Scratch":
+        """Be ``model`` as it is now (a model of the same structure): what a
+        trainer's meters do at each measured step, without another copy."""
+        self._params = [p.copy() for _, p, _ in model.named_parameters()]
+        self._norms = [(mine, n.running_mean.copy(), n.running_var.copy(), n.num_batches_tracked)
+                       for mine, n in zip(self.model.batchnorms(), model.batchnorms())]
+        noisy = [n for n in model.norms() if n.kind == "noisy"]
+        self._noise = [(mine, copy.deepcopy(n.rng.bit_generator.state)) for mine, n in
+                       zip([n for n in self.model.norms() if n.kind == "noisy"], noisy)]
+        return self
 
     def names(self) -> list[str]:
         return [n for n, _, _ in self._named]
@@ -60,9 +67,7 @@ class Scratch:
         """The parameters as they were, in float64."""
         return [p.astype(np.float64) for p in self._params]
 
-    def loss_and_gradient(self, x: np.ndarray, y: np.ndarray, values=None):
-        """(loss, gradients in float64) of the training-mode network on the
-        batch (x, y) at ``values`` (``named_parameters`` order; None: as it was)."""
+    def _forward(self, x, y, values):
         for (_, p, _), v in zip(self._named, values if values is not None else self._params):
             p[...] = v
         for norm, mean, var, count in self._norms:
@@ -71,12 +76,30 @@ class Scratch:
             norm.num_batches_tracked = count
         for norm, state in self._noise:
             norm.rng.bit_generator.state = state
+        logits = self.model.forward(x, training=True)
+        return softmax_cross_entropy(logits, y)[:2]
+
+    def loss_and_gradient(self, x: np.ndarray, y: np.ndarray, values=None):
+        """(loss, gradients in float64) of the training-mode network on the
+        batch (x, y) at ``values`` (``named_parameters`` order; None: as it was)."""
+        with np.errstate(all="ignore"):
+            loss, dlogits = self._forward(x, y, values)
+            self.model.backward(dlogits)
+        return float(loss), [g.astype(np.float64) for _, _, g in self._named]
+
+    def weight_gradient(self, x: np.ndarray, y: np.ndarray, values, layer: int) -> np.ndarray:
+        """Only layer ``layer``'s weight gradient (the head's: the number of
+        layers), in float64: the backward pass stops there."""
         m = self.model
         with np.errstate(all="ignore"):
-            logits = m.forward(x, training=True)
-            loss, dlogits, _ = softmax_cross_entropy(logits, y)
-            m.backward(dlogits)
-        return float(loss), [g.astype(np.float64) for _, _, g in self._named]
+            _, dlogits = self._forward(x, y, values)
+            if layer == len(m.layers):
+                m.head.backward(dlogits, need_dx=False)
+                return m.head.dW.astype(np.float64)
+            da = m.head.backward(dlogits)
+            for j in range(len(m.layers) - 1, layer - 1, -1):
+                da = m.layers[j].backward(da, need_dx=j > layer)
+        return m.layers[layer].linear.dW.astype(np.float64)
 
 
 def _scratch(model) -> Scratch:
@@ -121,9 +144,8 @@ def covariate_shift(snapshot, update, x: np.ndarray, y: np.ndarray, step: int = 
         below = set(prefixes[:i])
         moved = [b + np.asarray(u, np.float64) if n.split(".")[0] in below else b
                  for n, b, u in zip(names, before, update)]
-        _, shifted = scratch.loss_and_gradient(x, y, moved)
-        k = names.index(f"{prefix}.W")
-        g, g2 = base[k], shifted[k]
+        g = base[names.index(f"{prefix}.W")]
+        g2 = scratch.weight_gradient(x, y, moved, i)
         distance.append(float(np.linalg.norm(g - g2)))
         norms = float(np.linalg.norm(g)) * float(np.linalg.norm(g2))
         cosine.append(float(np.vdot(g, g2)) / norms if norms > 0 else float("nan"))

@@ -111,6 +111,7 @@ class Trainer:
         self.last_evaluation: Evaluation | None = None
         self.last_meters = None   # (CovariateShift, Landscape) of the last measured step
         self.meter_seconds = float("nan")   # what it took (the window shows the meters' cost)
+        self._scratch = None
         # Population statistics kept between evaluations (config.population_every).
         self.population: list | None = None
         self.population_step = -1
@@ -198,7 +199,11 @@ class Trainer:
             x, y = self.x_train[indices], self.y_train[indices]
         cfg = self.config
         # The meters measure this step from the model as it was before it.
-        before = Scratch(self.model) if cfg.meters and (self.step_count + 1) % cfg.meter_every == 0 else None
+        before = None
+        if cfg.meters and (self.step_count + 1) % cfg.meter_every == 0:
+            # One scratch copy for the run's measurements, set to the model as it is now.
+            before = self._scratch = (self._scratch.take(self.model) if self._scratch is not None
+                                      else Scratch(self.model))
         logits = self.model.forward(x, training=True)
         loss, dlogits, _ = softmax_cross_entropy(logits, y)
         self.model.backward(dlogits)
