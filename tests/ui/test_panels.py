@@ -686,3 +686,18 @@ def test_log_steps_draws_log10_of_the_step(qtbot, long_frame, cls):
     assert np.nanmin(logx) < 1.0 < np.nanmax(logx)   # the first steps spread over a decade
     panel.log_steps.setChecked(False)
     np.testing.assert_allclose(curve.getOriginalDataset()[0], linear)
+
+
+def test_a_title_longer_than_its_plot_never_widens_it(qtbot):
+    """pyqtgraph sets a title's minimum width to its text's at every resize;
+    a plot narrower than its title then grew past its widget, cut off."""
+    from bnviz.ui.panels.base import make_plot, set_title
+    plot = make_plot("", "step", "value")
+    qtbot.addWidget(plot)
+    plot.resize(300, 200)
+    plot.show()
+    qtbot.waitExposed(plot)
+    set_title(plot, "A long title " * 12 + "<br>and a second line")
+    plot.resize(280, 200)
+    qtbot.waitUntil(lambda: plot.getPlotItem().width() <= 280)
+    assert plot.getPlotItem().titleLabel.minimumWidth() == 0

@@ -116,8 +116,27 @@ def set_title(plot: pg.PlotWidget, text: str, live: bool = False) -> None:
             state["timer"].start(int(1000 * (TITLE_INTERVAL - (now - state["time"]))) + 1)
         return
     state["text"], state["time"] = text, now
+    _free_title_width(item.titleLabel)
     item.setTitle(text, color=getattr(plot, "bnviz_theme", LIGHT_THEME).text, size="10pt")
     item.titleLabel.setMinimumWidth(0)
+
+
+def _free_title_width(label) -> None:
+    """A title never widens its plot: pyqtgraph's LabelItem sets its minimum
+    width to its text's at every resize (``updateMin``), which made a plot
+    narrower than its title wider than its widget, the right of it cut off.
+    Patched once per label, through a weak reference (no cycle to collect)."""
+    if getattr(label, "_bnviz_free_width", False):
+        return
+    ref = weakref.ref(label)
+
+    def update_min():
+        me = ref()
+        if me is not None:
+            pg.LabelItem.updateMin(me)
+            me.setMinimumWidth(0)
+    label.updateMin = update_min
+    label._bnviz_free_width = True
 
 
 def _apply_pending_title(ref) -> None:
