@@ -112,8 +112,9 @@ class SweepRunner:
         return sorted(self.results, key=lambda r: order.get((r.norm, r.value), len(order)))
 
     def cancel(self) -> None:
-        for future in self._pending:
-            future.cancel()
+        # The points left are forgotten, not cancelled: their futures fail with
+        # the pool closed below (Python 3.11.2's pool raises in its own thread
+        # when it fails a future already cancelled).
         self._pending = set()
         self._queue = []
         self.close()
@@ -126,7 +127,7 @@ class SweepRunner:
             self._point_of = {f: p for f, p in self._point_of.items() if f in self._pending}
         if self._pool is not None:
             running = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False)
             for process in running:
                 process.terminate()
             self._pool = None
