@@ -77,18 +77,8 @@ class ConvBlock(RecordedLayer):
     def forward(self, x, training=True, update_stats=True):
         z = self.linear.forward(self._image(x), training)
         norm = self.norm
-        if norm is None:
-            bn_in = bn_out = None
-            act_in = z
-            a = self.act.forward(z, training)
-        elif self.placement == "before":
-            bn_in = z
-            bn_out = act_in = norm.forward(z, training, update_stats)
-            a = self.act.forward(act_in, training)
-        else:
-            act_in = z
-            bn_in = self.act.forward(z, training)
-            a = bn_out = norm.forward(bn_in, training, update_stats)
+        bn_in, bn_out, act_in, a = self._through(
+            z, lambda v: norm.forward(v, training, update_stats), training)
         if training and update_stats:
             maps = {"pre": z, "act_in": act_in, "bn_in": bn_in, "bn_out": bn_out, "out": a}
             self._set_rows(maps)
@@ -111,13 +101,7 @@ class ConvBlock(RecordedLayer):
             dout = dout.reshape(self._pooled_shape)
         if self.pool is not None:
             dout = self.pool.backward(dout)
-        if self.norm is None:
-            dz = self.act.backward(dout)
-        elif self.placement == "before":
-            dz = self.norm.backward(self.act.backward(dout))
-        else:
-            dz = self.act.backward(self.norm.backward(dout))
-        return self.linear.backward(dz, need_dx)
+        return self.linear.backward(self._back_through(dout), need_dx)
 
     def normalized(self) -> np.ndarray | None:
         """The last training forward's x_hat as rows (N*H*W, C)."""
@@ -137,14 +121,8 @@ class ConvBlock(RecordedLayer):
                 return norm.forward(v, training=False)
             return from_rows(normalize(norm, to_rows(v)), v.shape)
 
-        if norm is None:
-            out = None
-            act = self.act.forward(z, training=False)
-        elif self.placement == "before":
-            out = apply(z)
-            act = self.act.forward(out, training=False)
-        else:
-            act = out = apply(self.act.forward(z, training=False))
+        # (a block is never last: its activation always feeds the next layer)
+        _, out, _, act = self._through(z, apply, False)
         return self._pool_flatten(act, training=False), (None if out is None else to_rows(out))
 
     def feature_maps(self, a) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -154,16 +132,8 @@ class ConvBlock(RecordedLayer):
         (None without), each (N, C, H, W), and the block's output."""
         z = self.linear.forward(self._image(a), training=False)
         norm = self.norm
-        if norm is None:
-            taken, out = z, None
-            act = self.act.forward(z, training=False)
-        elif self.placement == "before":
-            taken, out = z, norm.forward(z, training=False)
-            act = self.act.forward(out, training=False)
-        else:
-            taken = self.act.forward(z, training=False)
-            act = out = norm.forward(taken, training=False)
-        return taken, out, self._pool_flatten(act, training=False)
+        taken, out, _, act = self._through(z, lambda v: norm.forward(v, training=False), False)
+        return (z if taken is None else taken), out, self._pool_flatten(act, training=False)
 
     # ---------------------------------------------------------------- state
     def _rows(self, batch_rows: int) -> int:
@@ -237,19 +207,7 @@ class CNN(LayeredModel):
             f"layer{i}" for i in range(1, len(self.layers) - n + 1)]
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
-        if training or x.shape[0] <= self.infer_batch:
+        if training:
             return super().forward(x, training, update_stats)
         # Inference of many examples in parts: each example's output is its own.
-        step = self.infer_batch
-        return np.concatenate([LayeredModel.forward(self, x[s:s + step], False, update_stats)
-                               for s in range(0, x.shape[0], step)])
-
-    def feature_maps(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """Per block, (the normalization's input, its output or None) of
-        the examples x (N, C*H*W) in inference mode (running statistics), each
-        (N, C, H, W); nothing in the model changes."""
-        out, a = [], x
-        for block in self.blocks:
-            z, normed, a = block.feature_maps(a)
-            out.append((z, normed))
-        return out
+        return self.in_parts(x, lambda part: LayeredModel.forward(self, part, False, update_stats))

@@ -46,6 +46,28 @@ class RecordedLayer:
     def _aliases(self) -> dict:
         return self.ALIASES[self.placement if self.norm is not None else None]
 
+    def _through(self, z, normalize, training: bool, activate: bool = True):
+        """z through the normalization (``normalize(v)``, where there is one)
+        and the activation, in the order ``placement`` says: (bn_in, bn_out,
+        act_in, output). ``activate=False``: the activation that would
+        follow the normalization is not computed (its output is None)."""
+        if self.norm is None:
+            return None, None, z, (self.act.forward(z, training) if activate else None)
+        if self.placement == "before":
+            out = normalize(z)
+            return z, out, out, (self.act.forward(out, training) if activate else None)
+        g = self.act.forward(z, training)
+        out = normalize(g)
+        return g, out, z, out
+
+    def _back_through(self, dout):
+        """``_through``'s backward: dL/dz from dL/d(output)."""
+        if self.norm is None:
+            return self.act.backward(dout)
+        if self.placement == "before":
+            return self.norm.backward(self.act.backward(dout))
+        return self.act.backward(self.norm.backward(dout))
+
     def _rows(self, batch_rows: int) -> int:
         """Rows of the recorded arrays for a batch of ``batch_rows`` examples."""
         return batch_rows
@@ -67,8 +89,9 @@ class RecordedLayer:
             for attr in norm.CACHE:
                 if getattr(norm, attr) is not None:
                     out[attr] = getattr(norm, attr)
-            if self.normalized() is not None:
-                out["x_hat"] = self.normalized()
+            x_hat = self.normalized()
+            if x_hat is not None:
+                out["x_hat"] = x_hat
         return out
 
     def load_arrays(self, arrays: dict, p: str, batch_rows: int | None) -> None:
@@ -123,19 +146,9 @@ class HiddenLayer(RecordedLayer):
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         z = self.linear.forward(x, training)
-        bn = self.norm
-        if bn is None:
-            act_in = z
-            a = self.act.forward(z, training)
-            bn_in = bn_out = None
-        elif self.placement == "before":
-            bn_in = z
-            bn_out = act_in = bn.forward(z, training, update_stats)
-            a = self.act.forward(act_in, training)
-        else:
-            act_in = z
-            bn_in = self.act.forward(z, training)
-            a = bn_out = bn.forward(bn_in, training, update_stats)
+        norm = self.norm
+        bn_in, bn_out, act_in, a = self._through(
+            z, lambda v: norm.forward(v, training, update_stats), training)
         if training and update_stats:
             self.pre, self.act_in, self.bn_in, self.bn_out, self.out = z, act_in, bn_in, bn_out, a
         return a
@@ -157,23 +170,12 @@ class HiddenLayer(RecordedLayer):
         if pres is not None:
             pres.append(z)
         norm = self.norm
-        if norm is None:
-            return (None if stop_after_norm else self.act.forward(z, training=False)), None
         apply = normalize if self.bn is not None else (lambda n, v: n.forward(v, training=False))
-        if self.placement == "before":
-            out = apply(norm, z)
-            return (None if stop_after_norm else self.act.forward(out, training=False)), out
-        out = apply(norm, self.act.forward(z, training=False))
-        return out, out
+        _, out, _, a = self._through(z, lambda v: apply(norm, v), False, activate=not stop_after_norm)
+        return a, out
 
     def backward(self, da: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        if self.norm is None:
-            dz = self.act.backward(da)
-        elif self.placement == "before":
-            dz = self.norm.backward(self.act.backward(da))
-        else:
-            dz = self.act.backward(self.norm.backward(da))
-        return self.linear.backward(dz, need_dx)
+        return self.linear.backward(self._back_through(da), need_dx)
 
 
 def dense_stack(n_in: int, hidden, n_out: int, norms, norm_kwargs: dict, *, activation: str,
@@ -218,6 +220,26 @@ class LayeredModel:
 
     layers: list
     head: Linear
+    blocks: list = ()   # a CNN's convolution blocks (the first of ``layers``)
+    infer_batch: int | None = None   # examples per inference pass (a CNN's, on large images); None: all
+
+    def in_parts(self, x: np.ndarray, fn) -> np.ndarray:
+        """``fn`` of x, or of x in parts of ``infer_batch`` examples,
+        concatenated: for computations where each example's result is its own."""
+        step = self.infer_batch or max(len(x), 1)
+        if len(x) <= step:
+            return fn(x)
+        return np.concatenate([fn(x[s:s + step]) for s in range(0, len(x), step)])
+
+    def feature_maps(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per convolution block, (the normalization's input, its output or
+        None) of the examples x (N, C*H*W) in inference mode (running
+        statistics), each (N, C, H, W); nothing in the model changes. An MLP has none."""
+        out, a = [], x
+        for block in self.blocks:
+            taken, normed, a = block.feature_maps(a)
+            out.append((taken, normed))
+        return out
 
     def forward(self, x: np.ndarray, training: bool = True, update_stats: bool = True) -> np.ndarray:
         """x: (N, n_in) -> logits (N, n_out)."""

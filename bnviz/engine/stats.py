@@ -45,8 +45,7 @@ def walk_logits(model, x: np.ndarray, normalize) -> np.ndarray:
     """``walk``'s logits alone, where ``normalize`` uses given statistics
     (each example on its own): then a network that asks for it
     (``infer_batch``: large images) is walked in parts."""
-    step = getattr(model, "infer_batch", None) or max(len(x), 1)
-    return np.concatenate([walk(model, x[s:s + step], normalize)[0] for s in range(0, max(len(x), 1), step)])
+    return model.in_parts(x, lambda part: walk(model, part, normalize)[0])
 
 
 def population_statistics(model, x_train: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
@@ -55,7 +54,7 @@ def population_statistics(model, x_train: np.ndarray) -> list[tuple[np.ndarray, 
     population statistics of the layers below; None where a layer has no BN.
     Sums are taken in float64. A network walked in parts (``infer_batch``)
     is measured layer by layer, each part's moments merged exactly."""
-    step = getattr(model, "infer_batch", None)
+    step = model.infer_batch
     if step is None or len(x_train) <= step:
         return _population_at_once(model, x_train)
     stats = [None] * len(model.layers)
@@ -146,9 +145,7 @@ def single_example_logits(model, x: np.ndarray) -> np.ndarray:
     A batch of one is its own mean with variance 0, so every dense BN layer
     outputs ``beta`` whatever came in; computed for all rows at once (a
     network of large images, ``infer_batch``, in parts)."""
-    step = getattr(model, "infer_batch", None) or max(len(x), 1)
-    return np.concatenate([train_mode_forward(model, x[s:s + step], single=True)[0]
-                           for s in range(0, max(len(x), 1), step)])
+    return model.in_parts(x, lambda part: train_mode_forward(model, part, single=True)[0])
 
 
 def batch_stat_logits(model, x: np.ndarray, batch_size: int) -> np.ndarray:

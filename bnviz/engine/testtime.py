@@ -97,7 +97,7 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
         # A CNN's pass takes seconds on MNIST, and the window inspects twice a
         # second: it reuses the last evaluation's, and says from which step.
         current = trainer.population is not None and trainer.population_step == trainer.step_count
-        reuse = trainer.population is not None and getattr(model, "infer_batch", None) is not None
+        reuse = trainer.population is not None and model.infer_batch is not None
         if current or reuse:
             stats, population_step = trainer.population, trainer.population_step
         else:
@@ -111,7 +111,7 @@ def inspect_example(trainer, index: int, k: int | None = None, rng_seed: int = 0
     gaps = [float(np.max(np.abs(out - layer.bn.beta))) for out, layer in zip(outputs, model.layers)
             if out is not None and layer.bn is not None and layer.kind == "dense"]
     maps = tuple((frozen_copy(z[0]), frozen_copy(None if normed is None else normed[0]))
-                 for z, normed in model.feature_maps(x)) if hasattr(model, "feature_maps") else ()
+                 for z, normed in model.feature_maps(x))
     data = trainer.data
     raw = data.x_test_raw[index]
     image = raw.reshape(data.image_shape) if data.image_shape is not None else None
